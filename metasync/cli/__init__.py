@@ -1,0 +1,45 @@
+"""The `metasync` command: one module per subcommand in this package, each with `register(subparsers)`.
+
+A subcommand module sets `func(args) -> int` as the parser default. Errors of our own become one line on
+stderr and exit code 1.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from .. import __version__
+from ..errors import MetasyncError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="metasync", description="Fill in missing photo metadata from nearby photos.")
+    parser.add_argument("--version", action="version", version=f"metasync {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if mod.name.startswith("_"):
+            continue
+        importlib.import_module(f"{__name__}.{mod.name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except MetasyncError as exc:
+        print(f"metasync: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("metasync: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Settings are a value: defaults in code, optionally a TOML file, passed explicitly to every stage."""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+def user_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "metasync"
+
+
+def user_config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "metasync"
+
+
+def default_db_path() -> Path:
+    env = os.environ.get("METASYNC_DB")
+    return Path(env) if env else user_data_dir() / "index.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # proximity (seed defaults)
+    time_window_s: float = 1800.0
+    gps_radius_m: float = 500.0
+    phash_similar: int = 10
+    phash_same_shot: int = 4
+    # plan rules
+    time_fix_min_s: float = 300.0
+    conflict_gps_m: float = 1000.0
+    # time & place
+    max_interp_gap_s: float = 1800.0
+    max_extrap_s: float = 300.0
+    max_speed_mps: float = 70.0
+    # sidecars: "ext" -> photo.jpg.xmp, "base" -> photo.xmp
+    sidecar_naming: str = "ext"
+    # scene analysis
+    ai: str | None = None
+    ai_url: str = "http://127.0.0.1:11434"
+    ai_model: str = "llava"
+    allow_remote_ai: bool = False
+    ai_band: tuple[float, float] = (0.5, 0.9)
+    # where things live
+    db_path: Path = field(default_factory=default_db_path)
+    library_roots: tuple[Path, ...] = ()
+
+    def with_(self, **values: Any) -> "Settings":
+        return replace(self, **values)
+
+    @classmethod
+    def load(cls, path: Path | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then the TOML file (unknown keys rejected by name), then explicit overrides."""
+        values: dict[str, Any] = {}
+        if path is not None:
+            try:
+                data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"cannot read config {path}: {exc}") from exc
+            known = {f.name for f in fields(cls)}
+            unknown = sorted(set(data) - known)
+            if unknown:
+                raise ConfigError(f"unknown setting(s) in {path}: {', '.join(unknown)}")
+            values.update(data)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "db_path" in values:
+            values["db_path"] = Path(values["db_path"])
+        if "library_roots" in values:
+            values["library_roots"] = tuple(Path(p) for p in values["library_roots"])
+        if "ai_band" in values:
+            values["ai_band"] = tuple(values["ai_band"])
+        return cls(**values)

@@ -1,0 +1,47 @@
+"""The one facade the CLI, the bridge and the plugins' requests go through.
+
+Each method is a thin composition of the stage modules (scan, detect, plan, apply, history); a front end
+never reaches past it, so the CLI and the bridge cannot drift apart.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import Settings
+from .index import Index
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class Engine:
+    def __init__(self, settings: Settings, index: Index | None = None) -> None:
+        self.settings = settings
+        self.index = index or Index(settings.db_path)
+        self._exif = None  # started lazily: an unchanged rescan never starts ExifTool
+
+    def close(self) -> None:
+        if self._exif is not None:
+            self._exif.close()
+            self._exif = None
+        self.index.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def exif(self):  # -> exif.ExifTool
+        if self._exif is None:
+            from .exif import ExifTool
+
+            self._exif = ExifTool()
+        return self._exif
+
+    # -- index (issue 2) ---------------------------------------------------------------------------
+    def scan(self, paths: list[Path], progress: Progress | None = None) -> dict[str, Any]:
+        from .scan import scan_library
+
+        return scan_library(self, [Path(p) for p in paths], progress=progress).to_dict()

@@ -1,0 +1,68 @@
+"""Our exception tree: every error a user can meet, with a message they can act on."""
+from __future__ import annotations
+
+
+class MetasyncError(Exception):
+    """Base class; the CLI prints it as one line, the bridge maps it to a JSON error."""
+
+    code = "error"
+    status = 400
+
+
+class ConfigError(MetasyncError):
+    code = "config"
+    status = 400
+
+
+class ExifToolMissingError(MetasyncError):
+    code = "exiftool_missing"
+    status = 500
+
+
+class ExifReadError(MetasyncError):
+    code = "exif_read"
+    status = 422
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class NotIndexedError(MetasyncError):
+    code = "not_indexed"
+    status = 404
+
+
+class GroupNotFoundError(MetasyncError):
+    code = "group_not_found"
+    status = 404
+
+
+class InvalidRequestError(MetasyncError):
+    code = "invalid_request"
+    status = 400
+
+
+class SidecarError(MetasyncError):
+    """A sidecar is malformed or hostile; it is left untouched."""
+
+    code = "sidecar"
+    status = 422
+
+
+class OutsideLibraryError(MetasyncError):
+    code = "outside_library"
+    status = 403
+
+
+class ConflictError(MetasyncError):
+    code = "conflict"
+    status = 409
+
+
+class LockedError(MetasyncError):
+    """Another metasync process is writing to this library."""
+
+    code = "locked"
+    status = 409

@@ -1,0 +1,295 @@
+"""The photo index: the only module that speaks SQLite. WAL mode, versioned migrations."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from .errors import GroupNotFoundError, MetasyncError, NotIndexedError
+from .models import Group, GroupMember, Metadata, Photo
+
+# (version, SQL). Append only; never edit a migration that has shipped.
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, """
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL DEFAULT 0,
+        mtime_ns INTEGER NOT NULL DEFAULT 0,
+        sidecar_path TEXT,
+        sidecar_mtime_ns INTEGER,
+        content_hash TEXT,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        phash TEXT,
+        error TEXT,
+        scanned_at TEXT,
+        sync_group_id INTEGER REFERENCES sync_groups(id) ON DELETE SET NULL,
+        sync_source_id INTEGER REFERENCES files(id) ON DELETE SET NULL,
+        sync_timestamp TEXT,
+        latest_version_id INTEGER
+    );
+    CREATE INDEX files_content_hash ON files(content_hash);
+    CREATE TABLE sync_groups (
+        id INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        user_created INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'applied', 'reverted')),
+        confidence REAL NOT NULL DEFAULT 1.0,
+        kind TEXT NOT NULL DEFAULT 'event',
+        options TEXT NOT NULL DEFAULT '{}',
+        reasons TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE sync_group_files (
+        group_id INTEGER NOT NULL REFERENCES sync_groups(id) ON DELETE CASCADE,
+        file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        priority INTEGER NOT NULL DEFAULT 0,
+        is_source INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (group_id, file_id)
+    );
+    CREATE INDEX sync_group_files_file ON sync_group_files(file_id);
+    CREATE TABLE overrides (
+        group_id INTEGER NOT NULL REFERENCES sync_groups(id) ON DELETE CASCADE,
+        file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        field TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (group_id, file_id, field)
+    );
+    """),
+]
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Index:
+    """One SQLite database per library set. Cheap to open; use as a context manager."""
+
+    def __init__(self, db_path: Path | str) -> None:
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(str(self.db_path), timeout=10.0, isolation_level=None,
+                                        check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise MetasyncError(f"cannot open index {self.db_path}: {exc}") from exc
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Index":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def data_dir(self) -> Path:
+        """Folder beside the database for blobs and caches that belong to this index."""
+        return self.db_path.with_name(self.db_path.name + ".d")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; rolls back on any exception."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def execute(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def _migrate(self) -> None:
+        current = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        for version, sql in MIGRATIONS:
+            if version <= current:
+                continue
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                # re-check inside the lock: another process may have migrated meanwhile
+                if self.conn.execute("PRAGMA user_version").fetchone()[0] >= version:
+                    self.conn.execute("ROLLBACK")
+                    continue
+                for stmt in (s for s in sql.split(";") if s.strip()):
+                    self.conn.execute(stmt)
+                self.conn.execute(f"PRAGMA user_version = {version}")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- files -------------------------------------------------------------------------------------
+    @staticmethod
+    def _photo(row: sqlite3.Row) -> Photo:
+        return Photo(
+            id=row["id"],
+            path=row["path"],
+            meta=Metadata.from_dict(json.loads(row["metadata"] or "{}")),
+            phash=int(row["phash"], 16) if row["phash"] else None,
+            size=row["size"],
+            mtime_ns=row["mtime_ns"],
+            content_hash=row["content_hash"],
+            error=row["error"],
+        )
+
+    def file_stats(self, under: Iterable[str] = ()) -> dict[str, tuple[int, int, str | None, int | None]]:
+        """path -> (size, mtime_ns, sidecar_path, sidecar_mtime_ns): what a rescan compares against."""
+        rows = self.conn.execute("SELECT path, size, mtime_ns, sidecar_path, sidecar_mtime_ns FROM files")
+        prefixes = tuple(p.rstrip("/") + "/" for p in under)
+        return {
+            r["path"]: (r["size"], r["mtime_ns"], r["sidecar_path"], r["sidecar_mtime_ns"])
+            for r in rows
+            if not prefixes or r["path"].startswith(prefixes)
+        }
+
+    def upsert_photos(self, photos: Iterable[tuple[Photo, str | None, int | None]]) -> None:
+        """Store (photo, sidecar_path, sidecar_mtime_ns) rows in one transaction."""
+        stamp = now_iso()
+        with self.transaction() as c:
+            c.executemany(
+                """INSERT INTO files (path, size, mtime_ns, sidecar_path, sidecar_mtime_ns, content_hash,
+                                      metadata, phash, error, scanned_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,
+                     sidecar_path=excluded.sidecar_path, sidecar_mtime_ns=excluded.sidecar_mtime_ns,
+                     content_hash=excluded.content_hash, metadata=excluded.metadata, phash=excluded.phash,
+                     error=excluded.error, scanned_at=excluded.scanned_at""",
+                [
+                    (p.path, p.size, p.mtime_ns, sc, sc_m, p.content_hash, json.dumps(p.meta.to_dict()),
+                     f"{p.phash:016x}" if p.phash is not None else None, p.error, stamp)
+                    for p, sc, sc_m in photos
+                ],
+            )
+
+    def move_file(self, old_path: str, new_path: str, mtime_ns: int) -> None:
+        """A moved file keeps its row (groups, history) under its new path."""
+        with self.transaction() as c:
+            c.execute("UPDATE files SET path=?, mtime_ns=? WHERE path=?", (new_path, mtime_ns, old_path))
+
+    def remove_files(self, paths: Iterable[str]) -> int:
+        paths = list(paths)
+        with self.transaction() as c:
+            c.executemany("DELETE FROM files WHERE path=?", [(p,) for p in paths])
+        return len(paths)
+
+    def photos(self, under: Iterable[str] = (), with_errors: bool = False) -> list[Photo]:
+        prefixes = tuple(p.rstrip("/") + "/" for p in under)
+        sql = "SELECT * FROM files" + ("" if with_errors else " WHERE error IS NULL") + " ORDER BY path"
+        return [
+            self._photo(r) for r in self.conn.execute(sql)
+            if not prefixes or r["path"].startswith(prefixes)
+        ]
+
+    def photo_by_path(self, path: str) -> Photo:
+        row = self.conn.execute("SELECT * FROM files WHERE path=?", (path,)).fetchone()
+        if row is None:
+            raise NotIndexedError(f"{path} is not in the index; run 'metasync scan' on its folder first")
+        return self._photo(row)
+
+    def photos_by_id(self, ids: Iterable[int]) -> dict[int, Photo]:
+        ids = list(ids)
+        out: dict[int, Photo] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            q = f"SELECT * FROM files WHERE id IN ({','.join('?' * len(chunk))})"
+            out.update({r["id"]: self._photo(r) for r in self.conn.execute(q, chunk)})
+        return out
+
+    def errors(self) -> list[tuple[str, str]]:
+        return [(r["path"], r["error"]) for r in
+                self.conn.execute("SELECT path, error FROM files WHERE error IS NOT NULL ORDER BY path")]
+
+    # -- groups ------------------------------------------------------------------------------------
+    def save_group(self, group: Group) -> int:
+        """Insert a new group (group.id None) or replace an existing group's members and attributes."""
+        stamp = now_iso()
+        with self.transaction() as c:
+            if group.id is None:
+                cur = c.execute(
+                    """INSERT INTO sync_groups (created_at, updated_at, user_created, status, confidence, kind,
+                                                options, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (stamp, stamp, int(group.user_created), group.status, group.confidence, group.kind,
+                     json.dumps(group.options), json.dumps(list(group.reasons))))
+                gid = int(cur.lastrowid)
+            else:
+                gid = group.id
+                cur = c.execute(
+                    """UPDATE sync_groups SET updated_at=?, user_created=?, status=?, confidence=?, kind=?,
+                                              options=?, reasons=? WHERE id=?""",
+                    (stamp, int(group.user_created), group.status, group.confidence, group.kind,
+                     json.dumps(group.options), json.dumps(list(group.reasons)), gid))
+                if cur.rowcount == 0:
+                    raise GroupNotFoundError(f"no group {gid}")
+                c.execute("DELETE FROM sync_group_files WHERE group_id=?", (gid,))
+            c.executemany(
+                "INSERT INTO sync_group_files (group_id, file_id, priority, is_source) VALUES (?, ?, ?, ?)",
+                [(gid, m.photo_id, m.priority, int(m.is_source)) for m in group.members])
+            c.executemany("UPDATE files SET sync_group_id=? WHERE id=?", [(gid, m.photo_id) for m in group.members])
+        return gid
+
+    def group(self, group_id: int) -> Group:
+        row = self.conn.execute("SELECT * FROM sync_groups WHERE id=?", (group_id,)).fetchone()
+        if row is None:
+            raise GroupNotFoundError(f"no group {group_id}; 'metasync suggest' lists the groups")
+        return self._group(row)
+
+    def groups(self, status: str | None = None) -> list[Group]:
+        sql = "SELECT * FROM sync_groups" + (" WHERE status=?" if status else "") + " ORDER BY id"
+        return [self._group(r) for r in self.conn.execute(sql, (status,) if status else ())]
+
+    def _group(self, row: sqlite3.Row) -> Group:
+        members = tuple(
+            GroupMember(photo_id=m["file_id"], path=m["path"], is_source=bool(m["is_source"]), priority=m["priority"])
+            for m in self.conn.execute(
+                """SELECT g.file_id, f.path, g.is_source, g.priority FROM sync_group_files g
+                   JOIN files f ON f.id = g.file_id WHERE g.group_id=? ORDER BY g.priority DESC, f.path""",
+                (row["id"],)))
+        return Group(id=row["id"], members=members, confidence=row["confidence"], status=row["status"],
+                     user_created=bool(row["user_created"]), kind=row["kind"], options=json.loads(row["options"]),
+                     reasons=tuple(json.loads(row["reasons"])), created_at=row["created_at"],
+                     updated_at=row["updated_at"])
+
+    def set_group_status(self, group_id: int, status: str) -> None:
+        with self.transaction() as c:
+            cur = c.execute("UPDATE sync_groups SET status=?, updated_at=? WHERE id=?", (status, now_iso(), group_id))
+            if cur.rowcount == 0:
+                raise GroupNotFoundError(f"no group {group_id}")
+
+    def delete_group(self, group_id: int) -> None:
+        with self.transaction() as c:
+            cur = c.execute("DELETE FROM sync_groups WHERE id=?", (group_id,))
+            if cur.rowcount == 0:
+                raise GroupNotFoundError(f"no group {group_id}")
+
+    def delete_pending_auto_groups(self) -> None:
+        """Auto-detection replaces its own pending suggestions; user groups and applied ones stay."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM sync_groups WHERE user_created=0 AND status='pending'")
+
+    def set_override(self, group_id: int, photo_id: int, field: str, value: Any) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO overrides (group_id, file_id, field, value) VALUES (?, ?, ?, ?)",
+                      (group_id, photo_id, field, json.dumps(value)))
+
+    def overrides(self, group_id: int) -> dict[tuple[int, str], Any]:
+        return {(r["file_id"], r["field"]): json.loads(r["value"]) for r in
+                self.conn.execute("SELECT file_id, field, value FROM overrides WHERE group_id=?", (group_id,))}
+

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Makes sure the system programs metasync needs are present; installs them with apt-get when we are root.
+set -euo pipefail
+
+need_exiftool() {
+  command -v exiftool >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "metasync: installing ExifTool (libimage-exiftool-perl)..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q libimage-exiftool-perl >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libimage-exiftool-perl >/dev/null; }
+    command -v exiftool >/dev/null 2>&1 && return 0
+  fi
+  echo "metasync needs ExifTool: Debian/Ubuntu 'sudo apt-get install libimage-exiftool-perl'; macOS 'brew install exiftool'; Windows: install from https://exiftool.org and put exiftool.exe on PATH." >&2
+  exit 1
+}
+
+for dep in "$@"; do
+  case "$dep" in
+    exiftool) need_exiftool ;;
+    *) echo "unknown dependency: $dep" >&2; exit 2 ;;
+  esac
+done
