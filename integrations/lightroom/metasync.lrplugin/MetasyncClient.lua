@@ -1,0 +1,118 @@
+--[[ HTTP client for the local metasync bridge, shared by the menu scripts (Lua 5.1, Lightroom SDK). ]]
+local LrHttp = import "LrHttp"
+local LrPrefs = import "LrPrefs"
+local LrPathUtils = import "LrPathUtils"
+local LrFileUtils = import "LrFileUtils"
+
+local json = require "metasync_json"
+
+local Client = {}
+
+local function prefs()
+  local p = LrPrefs.prefsForPlugin()
+  if not p.bridge_url or p.bridge_url == "" then p.bridge_url = "http://127.0.0.1:8765" end
+  return p
+end
+
+--- The token: the plugin preference, else the file `metasync serve` writes in the user's config dir.
+function Client.token()
+  local p = prefs()
+  if p.token and p.token ~= "" then return p.token end
+  local candidates = {}
+  if WIN_ENV then
+    candidates[1] = LrPathUtils.child(LrPathUtils.getStandardFilePath("appData"), "metasync/token")
+  end
+  candidates[#candidates + 1] = LrPathUtils.child(LrPathUtils.getStandardFilePath("home"), ".config/metasync/token")
+  for _, path in ipairs(candidates) do
+    if LrFileUtils.exists(path) then
+      local text = LrFileUtils.readFile(path)
+      if text then return (text:gsub("%s+$", "")) end
+    end
+  end
+  return ""
+end
+
+local function url_encode(s)
+  return (s:gsub("[^%w%-_%.~/]", function(c) return string.format("%%%02X", string.byte(c)) end))
+end
+Client.url_encode = url_encode
+
+--- Calls the bridge; returns the decoded answer, or nil and one message for the user.
+function Client.request(method, route, body)
+  local url = prefs().bridge_url:gsub("/+$", "") .. route
+  local headers = {
+    { field = "X-Metasync-Token", value = Client.token() },
+    { field = "Content-Type", value = "application/json" },
+  }
+  local text, resp
+  if method == "GET" then
+    text, resp = LrHttp.get(url, headers, 60)
+  else
+    text, resp = LrHttp.post(url, json.encode(body or json.object()), headers, method, 60)
+  end
+  if text == nil then
+    local code = resp and resp.error and resp.error.errorCode or "cannotConnectToHost"
+    if code == "timedOut" then return nil, "metasync did not answer in time (" .. url .. ")" end
+    return nil, "metasync bridge is not running at " .. prefs().bridge_url .. ": start it with 'metasync serve'"
+  end
+  local status = resp and tonumber(resp.status) or 200
+  if status == 401 then return nil, "metasync refused the token: check the plug-in's token setting" end
+  local ok, data = pcall(json.decode, text)
+  if not ok then return nil, "metasync sent an unreadable answer (HTTP " .. status .. ")" end
+  if status >= 400 then
+    local err = type(data) == "table" and data.error or nil
+    return nil, "metasync: " .. ((type(err) == "table" and err.message) or ("HTTP " .. status))
+  end
+  return data
+end
+
+function Client.is_null(v) return v == nil or v == json.null end
+
+--- Pushes the bridge's resulting values into the catalog (Lightroom trusts its catalog over files).
+-- Capture time cannot be set through the SDK: the returned list tells the user which shift to enter.
+function Client.push_to_catalog(catalog, photos_by_path, files, previous)
+  local shifts = {}
+  catalog:withWriteAccessDo("metasync", function()
+    for path, fields in pairs(files or {}) do
+      local photo = photos_by_path[path]
+      if photo then
+        local lat, lon = fields.gps_latitude, fields.gps_longitude
+        if Client.is_null(lat) or Client.is_null(lon) then
+          photo:setRawMetadata("gps", nil)
+        else
+          photo:setRawMetadata("gps", { latitude = lat, longitude = lon })
+        end
+        if not Client.is_null(fields.gps_altitude) then photo:setRawMetadata("gpsAltitude", fields.gps_altitude) end
+        photo:setRawMetadata("city", Client.is_null(fields.city) and "" or fields.city)
+        photo:setRawMetadata("country", Client.is_null(fields.country) and "" or fields.country)
+        for _, name in ipairs(Client.is_null(fields.tags) and {} or fields.tags) do
+          photo:addKeyword(catalog:createKeyword(name, {}, true, nil, true))
+        end
+        local before = previous and previous[path]
+        if before and before.datetime_original ~= fields.datetime_original then
+          shifts[#shifts + 1] = { path = path, old = before.datetime_original, new = fields.datetime_original }
+        end
+      end
+    end
+  end, { timeout = 30 })
+  return shifts
+end
+
+--- "shift by +1:03:20" between two ISO times (same offset assumed), for Metadata > Edit Capture Time.
+function Client.shift_text(old, new)
+  local function secs(iso)
+    if Client.is_null(iso) then return nil end
+    local y, mo, d, h, mi, s = tostring(iso):match("^(%d+)-(%d+)-(%d+)[T ](%d+):(%d+):(%d+)")
+    if not y then return nil end
+    return os.time({ year = tonumber(y), month = tonumber(mo), day = tonumber(d),
+                     hour = tonumber(h), min = tonumber(mi), sec = tonumber(s), isdst = false })
+  end
+  local a, b = secs(old), secs(new)
+  if not a or not b then return nil end
+  local delta = b - a
+  local sign = delta < 0 and "−" or "+"
+  delta = math.abs(delta)
+  return string.format("shift by %s%d:%02d:%02d", sign, math.floor(delta / 3600), math.floor(delta / 60) % 60, delta % 60)
+end
+
+return Client
