@@ -20,6 +20,7 @@ demo: setup
 	$(PY) -m metasync.demo_run
 
 test: setup
+	@bash scripts/ensure-system-deps.sh chromium
 	$(PY) -m pytest -q
 
 bench: setup

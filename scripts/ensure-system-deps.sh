@@ -14,9 +14,21 @@ need_exiftool() {
   exit 1
 }
 
+# Chromium drives the dashboard's end-to-end test; without it that one test skips, so failing here is a warning.
+want_chromium() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "metasync: installing Chromium for the browser test..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; }
+  fi
+  command -v chromium >/dev/null 2>&1 || echo "metasync: Chromium not available; the browser test will be skipped" >&2
+}
+
 for dep in "$@"; do
   case "$dep" in
     exiftool) need_exiftool ;;
+    chromium) want_chromium ;;
     *) echo "unknown dependency: $dep" >&2; exit 2 ;;
   esac
 done
