@@ -59,6 +59,33 @@ MIGRATIONS: list[tuple[int, str]] = [
         PRIMARY KEY (group_id, file_id, field)
     );
     """),
+    # issue 4: the history journal (metasync/history.py)
+    (2, """
+    CREATE TABLE operations (
+        id INTEGER PRIMARY KEY,
+        group_id INTEGER REFERENCES sync_groups(id) ON DELETE SET NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('apply', 'revert', 'time_shift')),
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'committed', 'rolled_back')),
+        reverts_id INTEGER REFERENCES operations(id),
+        started_at TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE INDEX operations_group ON operations(group_id, state);
+    CREATE TABLE versions (
+        id INTEGER PRIMARY KEY,
+        operation_id INTEGER NOT NULL REFERENCES operations(id) ON DELETE CASCADE,
+        file_id INTEGER REFERENCES files(id) ON DELETE SET NULL,
+        path TEXT NOT NULL,
+        target TEXT NOT NULL DEFAULT 'sidecar' CHECK (target IN ('sidecar', 'original')),
+        target_path TEXT NOT NULL,
+        before_sha256 TEXT,
+        after_sha256 TEXT,
+        changes TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX versions_operation ON versions(operation_id);
+    CREATE INDEX versions_file ON versions(file_id)
+"""),
 ]
 
 
