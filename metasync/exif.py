@@ -1,19 +1,45 @@
 """The only owner of ExifTool: one persistent `-stay_open` process per run, batched reads and writes."""
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import math
+import re
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
 import exiftool
-from exiftool.exceptions import ExifToolException
+from exiftool.exceptions import ExifToolException, ExifToolExecuteError
 
 from .errors import ExifReadError, ExifToolMissingError, MetasyncError
+from .fields import FIELD_SPECS
+from .models import Metadata
+from .naming import find_existing_sidecar
+from .timeutil import format_offset, parse_offset
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
+PREVIEW_BATCH = 16  # raw previews are base64 in JSON: keep batches small
+PREVIEW_TAGS = ("PreviewImage", "JpgFromRaw", "OtherImage", "ThumbnailImage")  # preferred first
+
+# Tags read besides FIELD_SPECS: companions that complete a value (sub-seconds, offsets, GPS refs) and what
+# tells an image from anything else.
+_DATETIME_COMPANIONS = {  # datetime tag -> (sub-second tag, offset tag)
+    "EXIF:DateTimeOriginal": ("EXIF:SubSecTimeOriginal", "EXIF:OffsetTimeOriginal"),
+    "EXIF:CreateDate": ("EXIF:SubSecTimeDigitized", "EXIF:OffsetTimeDigitized"),
+}
+_EXTRA_TAGS = (
+    *(t for pair in _DATETIME_COMPANIONS.values() for t in pair),
+    "EXIF:GPSLatitudeRef", "EXIF:GPSLongitudeRef", "EXIF:GPSAltitudeRef",
+    "XMP:GPSLatitudeRef", "XMP:GPSLongitudeRef", "XMP:GPSAltitudeRef",
+    "XMP:HierarchicalSubject", "File:MIMEType", "ExifTool:Error",
+)
+READ_TAGS: tuple[str, ...] = tuple(dict.fromkeys(
+    [t for spec in FIELD_SPECS.values() for t in spec.read_tags] + list(_EXTRA_TAGS)))
 
 
 class ExifTool:
@@ -48,23 +74,98 @@ class ExifTool:
     def version(self) -> str:
         return str(self._running().version)
 
-    def read_raw(self, paths: Iterable[Path]) -> dict[str, dict[str, Any] | ExifReadError]:
-        """Raw `-G -n` tag dicts keyed by the path string; a file ExifTool rejects maps to its error."""
+    def read_raw(self, paths: Iterable[Path], tags: Iterable[str] | None = None,
+                 params: Iterable[str] = (), batch_size: int = BATCH) -> dict[str, dict[str, Any] | ExifReadError]:
+        """Raw `-G -n` tag dicts keyed by the path string (all tags, or only `tags`).
+
+        A file ExifTool rejects maps to an ExifReadError. ExifTool exits non-zero when any file of a batch fails
+        but still prints JSON for every file, so the batch is kept; only unparseable output is retried file by file.
+        """
         paths = [str(p) for p in paths]
+        tags = list(tags) if tags is not None else None
         out: dict[str, dict[str, Any] | ExifReadError] = {}
         helper = self._running()
-        for i in range(0, len(paths), BATCH):
-            batch = paths[i:i + BATCH]
+        for i in range(0, len(paths), batch_size):
+            batch = paths[i:i + batch_size]
             try:
-                for d in helper.get_metadata(batch):
-                    out[d["SourceFile"]] = d
+                dicts = helper.get_tags(batch, tags, params=list(params))
+            except ExifToolExecuteError as exc:
+                dicts = _json_list(exc.stdout)
+                if dicts is None:
+                    dicts = self._read_one_by_one(batch, tags, params, exc)
             except (ExifToolException, ValueError) as exc:
-                # one bad file fails the batch: retry one by one to isolate it
-                for p in batch:
-                    try:
-                        out[p] = helper.get_metadata(p)[0]
-                    except (ExifToolException, ValueError) as one:
-                        out[p] = ExifReadError(p, _first_line(one) or _first_line(exc))
+                dicts = self._read_one_by_one(batch, tags, params, exc)
+            for d in dicts:
+                if isinstance(d, ExifReadError):
+                    out[d.path] = d
+                elif "ExifTool:Error" in d:
+                    out[d["SourceFile"]] = ExifReadError(d["SourceFile"], str(d["ExifTool:Error"]))
+                else:
+                    out[d["SourceFile"]] = d
+        for p in paths:  # a path ExifTool said nothing about (e.g. vanished meanwhile)
+            out.setdefault(p, ExifReadError(p, "file not found or not readable"))
+        return out
+
+    def _read_one_by_one(self, batch: list[str], tags: list[str] | None, params: Iterable[str],
+                         exc: BaseException) -> list[dict[str, Any] | ExifReadError]:
+        helper = self._running()
+        res: list[dict[str, Any] | ExifReadError] = []
+        for p in batch:
+            try:
+                res.extend(helper.get_tags(p, tags, params=list(params)))
+            except ExifToolExecuteError as one:
+                res.extend(_json_list(one.stdout) or [ExifReadError(p, _first_line(one) or _first_line(exc))])
+            except (ExifToolException, ValueError) as one:
+                res.append(ExifReadError(p, _first_line(one) or _first_line(exc)))
+        return res
+
+    def read_metadata(self, paths: Iterable[Path]) -> dict[str, Metadata | ExifReadError]:
+        """Canonical metadata per photo: embedded tags merged with its existing XMP sidecar (sidecar wins).
+
+        Photo and sidecar are read in the same batched call. A file ExifTool cannot read, or that is not an
+        image, maps to an ExifReadError; a broken sidecar is logged and ignored (the embedded data stays).
+        """
+        photos = [str(p) for p in paths]
+        sidecars = {p: find_existing_sidecar(Path(p)) for p in photos}
+        raw = self.read_raw(photos + [str(s) for s in sidecars.values() if s is not None], tags=READ_TAGS)
+        out: dict[str, Metadata | ExifReadError] = {}
+        for p in photos:
+            got = raw[p]
+            if isinstance(got, ExifReadError):
+                out[p] = got
+                continue
+            mime = str(got.get("File:MIMEType") or "")
+            if not mime.startswith("image/"):
+                out[p] = ExifReadError(p, f"not an image ({mime or 'unknown file type'})")
+                continue
+            meta = normalize(got)
+            sidecar = sidecars[p]
+            if sidecar is not None:
+                side = raw[str(sidecar)]
+                if isinstance(side, ExifReadError):
+                    log.warning("ignoring unreadable sidecar %s: %s", sidecar, side.reason)
+                else:
+                    meta = merge(meta, normalize(side))
+            out[p] = meta
+        return out
+
+    def read_previews(self, paths: Iterable[Path]) -> dict[str, tuple[bytes, int] | None]:
+        """The largest-preferred embedded preview JPEG of each raw file and its EXIF orientation (1 = upright).
+
+        None when the file carries no preview (e.g. stripped raws).
+        """
+        raw = self.read_raw(paths, tags=[*PREVIEW_TAGS, "EXIF:Orientation"], params=["-b"],
+                            batch_size=PREVIEW_BATCH)
+        out: dict[str, tuple[bytes, int] | None] = {}
+        for p, d in raw.items():
+            out[p] = None
+            if isinstance(d, ExifReadError):
+                continue
+            for name in PREVIEW_TAGS:
+                value = next((v for k, v in d.items() if k.split(":")[-1] == name), None)
+                if isinstance(value, str) and value.startswith("base64:"):
+                    out[p] = (base64.b64decode(value[7:]), _orientation(d.get("EXIF:Orientation")))
+                    break
         return out
 
     def write_tags(self, path: Path, tags: dict[str, Any], extra: Iterable[str] = ("-overwrite_original",)) -> None:
@@ -82,6 +183,225 @@ class ExifTool:
             raise MetasyncError(f"ExifTool failed: {_first_line(exc)}") from exc
 
 
+def _json_list(text: str | None) -> list[dict[str, Any]] | None:
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        return None
+    return data if isinstance(data, list) and all(isinstance(d, dict) for d in data) else None
+
+
+def _orientation(value: Any) -> int:
+    try:
+        o = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return o if 1 <= o <= 8 else 1
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "stderr", "") or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+# -- normalisation: raw `-G -n` tag dicts -> canonical Metadata ---------------------------------------------------
+_EXIF_DT = re.compile(
+    r"^(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?(?:[.,](\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$")
+_POSITIVE = frozenset({"iso", "f_number", "exposure_time", "focal_length"})  # 0 means "not recorded"
+
+
+def normalize(raw: dict[str, Any]) -> Metadata:
+    """Turn one file's `-G -n` tags into canonical fields, taking each field's tags in FIELD_SPECS order.
+
+    Invalid values (latitude 213, GPS 0,0, month 0) are treated as absent and logged.
+    """
+    src = str(raw.get("SourceFile", "?"))
+    values: dict[str, Any] = {}
+    for name, spec in FIELD_SPECS.items():
+        if spec.kind == "str":
+            values[name] = _first(raw, spec.read_tags, _text)
+        elif spec.kind == "float" and name not in ("gps_latitude", "gps_longitude", "gps_altitude"):
+            values[name] = _first(raw, spec.read_tags, _positive if name in _POSITIVE else _number)
+    values["tags"] = _tags(raw)
+    values.update(_gps(raw, src))
+    dt, inline_offset = _datetime(raw, src)
+    values["datetime_original"] = dt
+    offset = _first(raw, FIELD_SPECS["offset_time"].read_tags, _offset)
+    values["offset_time"] = offset or inline_offset
+    return Metadata(**values)
+
+
+def merge(embedded: Metadata, sidecar: Metadata) -> Metadata:
+    """Field by field, the sidecar wins (as darktable and digiKam read them); tags are the union.
+
+    The GPS position is one value: latitude and longitude never come from different files.
+    """
+    values = {name: getattr(sidecar, name) for name in FIELD_SPECS
+              if name not in ("tags", "gps_latitude", "gps_longitude") and getattr(sidecar, name) is not None}
+    if sidecar.has_gps:
+        values.update(gps_latitude=sidecar.gps_latitude, gps_longitude=sidecar.gps_longitude)
+    values["tags"] = tuple(dict.fromkeys(embedded.tags + sidecar.tags))
+    return embedded.with_values(**values)
+
+
+def _first(raw: dict[str, Any], tags: Iterable[str], convert: Any) -> Any:
+    for tag in tags:
+        if tag in raw:
+            value = convert(raw[tag])
+            if value is not None:
+                return value
+    return None
+
+
+def _scalar(value: Any) -> Any:
+    """ExifTool gives repeated values (an ISO array) as a list: the first counts."""
+    while isinstance(value, list):
+        if not value:
+            return None
+        value = value[0]
+    return value
+
+
+def _text(value: Any) -> str | None:
+    value = _scalar(value)
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).replace("\x00", "").strip()
+    return text or None
+
+
+def _number(value: Any) -> float | None:
+    value = _scalar(value)
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        num, _, den = text.partition("/")
+        try:
+            value = float(num) / float(den) if den else float(text)
+        except (ValueError, ZeroDivisionError):
+            return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _positive(value: Any) -> float | None:
+    num = _number(value)
+    return num if num is not None and num > 0 else None
+
+
+def _offset(value: Any) -> str | None:
+    delta = parse_offset(_text(value))
+    return format_offset(delta) if delta is not None and abs(delta.total_seconds()) <= 14 * 3600 else None
+
+
+def _tags(raw: dict[str, Any]) -> tuple[str, ...]:
+    """dc:subject + IPTC Keywords + digiKam TagsList leaves, de-duplicated in order.
+
+    darktable puts the words of its automatic tags ("darktable|format|cr2") into dc:subject; those are dropped.
+    """
+    auto: set[str] = set()
+    keep: set[str] = set()
+    for h in _strings(raw.get("XMP:HierarchicalSubject")):
+        parts = h.split("|")
+        if parts[0] == "darktable":
+            auto.update(parts)
+        else:
+            keep.add(parts[-1])
+    auto -= keep
+    out: list[str] = []
+    for tag in FIELD_SPECS["tags"].read_tags:
+        for item in _strings(raw.get(tag)):
+            if tag.startswith("IPTC:"):
+                item = _unmojibake(item)
+            leaf = item.rsplit("/", 1)[-1].strip() if tag == "XMP:TagsList" else item
+            if leaf and leaf not in auto:
+                out.append(leaf)
+    return tuple(dict.fromkeys(out))
+
+
+def _unmojibake(text: str) -> str:
+    """IPTC without a charset marker is read as Latin-1, but digiKam and phones write UTF-8 ("VÃ½let")."""
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
+def _strings(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [t for t in (_text(i) for i in items) if t]
+
+
+def _gps(raw: dict[str, Any], src: str) -> dict[str, float | None]:
+    """Latitude and longitude from the first group holding both (signed by their refs); altitude likewise."""
+    out: dict[str, float | None] = {"gps_latitude": None, "gps_longitude": None, "gps_altitude": None}
+    lat_tags = FIELD_SPECS["gps_latitude"].read_tags
+    lon_tags = FIELD_SPECS["gps_longitude"].read_tags
+    rejected: list[str] = []
+    for lat_tag, lon_tag in zip(lat_tags, lon_tags):
+        lat = _signed(raw, lat_tag, "S")
+        lon = _signed(raw, lon_tag, "W")
+        if lat is None or lon is None:
+            continue
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            rejected.append(f"out-of-range position {lat:g}, {lon:g} in {lat_tag}")
+        elif lat == 0 and lon == 0:
+            rejected.append(f"position 0, 0 in {lat_tag} (null island: a receiver without a fix)")
+        else:
+            out.update(gps_latitude=lat, gps_longitude=lon)
+            break
+    if rejected:
+        log.warning("%s: ignoring GPS %s", src, rejected[0])
+    if out["gps_latitude"] is None:
+        return out  # an altitude without a position (or with a rejected one) says nothing
+    for tag in FIELD_SPECS["gps_altitude"].read_tags:
+        alt = _signed(raw, tag, "1")
+        if alt is not None and abs(alt) < 100_000:
+            out["gps_altitude"] = alt
+            break
+    return out
+
+
+def _signed(raw: dict[str, Any], tag: str, negative_ref: str) -> float | None:
+    """EXIF and ref-carrying XMP store an unsigned value plus a ref (S, W, altitude ref 1); Composite is signed."""
+    value = _number(raw.get(tag))
+    if value is None:
+        return None
+    if not tag.startswith("Composite:"):
+        ref = _text(raw.get(tag + "Ref"))
+        if ref is not None and ref.upper().startswith(negative_ref) and value > 0:
+            value = -value
+    return value
+
+
+def _datetime(raw: dict[str, Any], src: str) -> tuple[str | None, str | None]:
+    """(ISO 8601 capture time with sub-seconds and offset when known, the offset it carries)."""
+    for tag in FIELD_SPECS["datetime_original"].read_tags:
+        text = _text(raw.get(tag))
+        if text is None:
+            continue
+        m = _EXIF_DT.match(text)
+        if not m:
+            if not re.match(r"^\d{4}(:\d{2}){0,2}$", text):  # a bare date is no capture time: not worth a warning
+                log.warning("%s: ignoring unreadable %s %r", src, tag, text)
+            continue
+        y, mo, d, h, mi, sec, frac, off = m.groups()
+        try:
+            datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec or 0))
+        except ValueError:
+            log.warning("%s: ignoring invalid %s %r", src, tag, text)
+            continue
+        sub_tag, off_tag = _DATETIME_COMPANIONS.get(tag, (None, None))
+        if frac is None and sub_tag:
+            sub = _text(raw.get(sub_tag))
+            frac = sub if sub and sub.isdigit() else None
+        offset = "+00:00" if off == "Z" else _offset(off) if off else _offset(raw.get(off_tag)) if off_tag else None
+        iso = f"{y}-{mo}-{d}T{h}:{mi}:{sec or '00'}" + (f".{frac}" if frac else "") + (offset or "")
+        return iso, offset
+    return None, None

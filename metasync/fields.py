@@ -32,12 +32,12 @@ FIELD_SPECS: dict[str, FieldSpec] = {
         FieldSpec("model", "str", ("XMP:Model", "EXIF:Model", "QuickTime:Model"), ("tiff:Model",)),
         FieldSpec("serial_number", "str",
                   ("XMP:SerialNumber", "EXIF:SerialNumber", "MakerNotes:SerialNumber",
-                   "MakerNotes:InternalSerialNumber", "XMP:BodySerialNumber"),
+                   "MakerNotes:InternalSerialNumber"),
                   ("exifEX:BodySerialNumber",)),
         FieldSpec("lens_model", "str",
-                  ("XMP:LensModel", "EXIF:LensModel", "XMP:Lens", "Composite:LensID"),
+                  ("XMP:LensModel", "EXIF:LensModel", "XMP:Lens", "MakerNotes:LensModel"),
                   ("exifEX:LensModel", "aux:Lens")),
-        FieldSpec("iso", "float", ("XMP:ISO", "XMP:ISOSpeedRatings", "EXIF:ISO"), ("exif:ISOSpeedRatings",)),
+        FieldSpec("iso", "float", ("XMP:ISO", "EXIF:ISO", "Composite:ISO"), ("exif:ISOSpeedRatings",)),
         FieldSpec("f_number", "float", ("XMP:FNumber", "EXIF:FNumber"), ("exif:FNumber",)),
         FieldSpec("exposure_time", "float", ("XMP:ExposureTime", "EXIF:ExposureTime"), ("exif:ExposureTime",)),
         FieldSpec("focal_length", "float", ("XMP:FocalLength", "EXIF:FocalLength"), ("exif:FocalLength",)),
@@ -47,6 +47,6 @@ FIELD_SPECS: dict[str, FieldSpec] = {
         FieldSpec("country_code", "str",
                   ("XMP:CountryCode", "IPTC:Country-PrimaryLocationCode"), ("Iptc4xmpCore:CountryCode",)),
         FieldSpec("tags", "list",
-                  ("XMP:Subject", "IPTC:Keywords", "XMP:TagsList", "XMP:HierarchicalSubject"), ("dc:subject",)),
+                  ("XMP:Subject", "IPTC:Keywords", "XMP:TagsList"), ("dc:subject",)),
     )
 }

@@ -1,0 +1,265 @@
+"""Scan library folders into the index, incrementally: only new or changed files are read.
+
+A file is unchanged when its (size, mtime_ns) and its sidecar's (path, mtime_ns) match the index; such files
+are not opened at all, and when nothing changed ExifTool is never started. A new path whose content
+fingerprint equals a vanished file's is a move: the row (and its groups, history) follows the file.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from .errors import ExifReadError, InvalidRequestError
+from .models import Metadata, Photo
+from .naming import RAW_EXTENSIONS, find_existing_sidecar, sidecar_candidates
+from .phash import FileHash, content_hash, hash_preview, hashing
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+log = logging.getLogger(__name__)
+
+PHOTO_EXTENSIONS = frozenset({
+    ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".heif", ".webp",
+    ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf",
+})
+CHUNK = 100  # photos read, hashed and stored per round (bounds memory, paces progress)
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class ScanSummary:
+    photos: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    with_gps: int = 0
+    with_datetime: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "photos": self.photos, "new": self.new, "changed": self.changed, "unchanged": self.unchanged,
+            "removed": self.removed, "with_gps": self.with_gps, "with_datetime": self.with_datetime,
+            "errors": [{"path": p, "error": e} for p, e in self.errors],
+        }
+
+
+@dataclass(frozen=True)
+class Found:
+    """A photo file seen on disk, with what an incremental rescan compares."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sidecar: str | None
+    sidecar_mtime_ns: int | None
+
+    @property
+    def stats(self) -> tuple[int, int, str | None, int | None]:
+        return (self.size, self.mtime_ns, self.sidecar, self.sidecar_mtime_ns)
+
+    @property
+    def is_raw(self) -> bool:
+        return os.path.splitext(self.path)[1].lower() in RAW_EXTENSIONS
+
+
+def scan_library(engine: Engine, paths: list[Path], progress: Progress | None = None) -> ScanSummary:
+    roots = [_resolve_root(p) for p in paths]
+    found, errors = walk(roots)
+    index = engine.index
+    known = index.file_stats()
+    vanished = [p for p in index.file_stats(under=[str(r) for r in roots if r.is_dir()]) if p not in found]
+    new = [f for f in found.values() if f.path not in known]
+
+    moves = _detect_moves(engine, new, vanished)
+    for f in new:
+        if f.path in moves:
+            old = moves[f.path]
+            index.move_file(old, f.path, f.mtime_ns)
+            size, _, sidecar, sidecar_mtime = known.pop(old)
+            known[f.path] = (size, f.mtime_ns, sidecar, sidecar_mtime)
+    new = [f for f in new if f.path not in moves]
+    changed = [f for f in found.values() if f.path in known and known[f.path] != f.stats]
+    gone = [p for p in vanished if p not in set(moves.values())]
+    if gone:
+        index.remove_files(gone)
+
+    to_read = new + changed
+    if to_read:
+        _read_and_store(engine, to_read, progress)
+    summary = _summarize(engine, found, errors)
+    summary.new, summary.changed, summary.removed = len(new), len(changed), len(gone)
+    summary.unchanged = len(found) - len(new) - len(changed)
+    log.info("scan: %s", summary.to_dict())
+    return summary
+
+
+def _resolve_root(path: Path) -> Path:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise InvalidRequestError(f"{path}: no such file or folder")
+    return path.resolve()
+
+
+# -- walking ----------------------------------------------------------------------------------------------------
+def walk(roots: list[Path]) -> tuple[dict[str, Found], list[tuple[str, str]]]:
+    """Photo files under `roots` by resolved path, and the folders that could not be listed (with why).
+
+    Hidden files and folders are skipped; symlinked folders are followed once ((st_dev, st_ino) seen set).
+    """
+    found: dict[str, Found] = {}
+    errors: list[tuple[str, str]] = []
+    seen: set[tuple[int, int]] = set()
+    for root in roots:
+        if root.is_file():
+            if root.suffix.lower() in PHOTO_EXTENSIONS:
+                _add(found, errors, str(root), root.stat(), None)
+            else:
+                errors.append((str(root), "not a photo file type"))
+            continue
+        stack = [root]
+        while stack:
+            folder = stack.pop()
+            for entry_path, st, names in _list(folder, seen, errors):
+                if st is None:
+                    stack.append(Path(entry_path))
+                else:
+                    _add(found, errors, entry_path, st, names)
+    return found, errors
+
+
+def _list(folder: Path, seen: set[tuple[int, int]], errors: list[tuple[str, str]]
+          ) -> Iterator[tuple[str, os.stat_result | None, set[str]]]:
+    """(path, stat, sibling names) for photo files and (path, None, names) for subfolders of one folder.
+
+    Paths below a symlinked folder are given through its resolved path.
+    """
+    try:
+        real = Path(os.path.realpath(folder))
+        st = real.stat()
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            if real != folder:  # reached through a link: a loop, or a second way into the same folder
+                errors.append((str(folder), "symlink loop or second link to a folder already scanned; skipped"))
+            return
+        seen.add(key)
+        with os.scandir(real) as it:
+            entries = list(it)
+    except PermissionError:
+        errors.append((str(folder), "permission denied"))
+        return
+    except OSError as exc:
+        errors.append((str(folder), f"cannot list folder: {exc.strerror or exc}"))
+        return
+    names = {e.name for e in entries}
+    for e in entries:
+        if e.name.startswith("."):
+            continue
+        try:
+            if e.is_dir():
+                yield e.path, None, names
+            elif e.is_file() and os.path.splitext(e.name)[1].lower() in PHOTO_EXTENSIONS:
+                if e.is_symlink():  # the target is the photo; its sidecar lives beside the target
+                    yield os.path.realpath(e.path), os.stat(e.path), set()
+                else:
+                    yield e.path, e.stat(), names
+        except OSError as exc:
+            errors.append((e.path, f"cannot read: {exc.strerror or exc}"))
+
+
+def _add(found: dict[str, Found], errors: list[tuple[str, str]], path: str, st: os.stat_result,
+         names: set[str] | None) -> None:
+    """Record one photo with its sidecar; `names` are its folder's entries (None: look on disk)."""
+    if names:
+        sidecar = next((str(c) for c in sidecar_candidates(Path(path)) if c.name in names), None)
+    else:
+        hit = find_existing_sidecar(Path(path))
+        sidecar = str(hit) if hit else None
+    sidecar_mtime = None
+    if sidecar is not None:
+        try:
+            sidecar_mtime = os.stat(sidecar).st_mtime_ns
+        except OSError as exc:
+            errors.append((sidecar, f"cannot read sidecar: {exc.strerror or exc}"))
+            sidecar = None
+    found[path] = Found(path, st.st_size, st.st_mtime_ns, sidecar, sidecar_mtime)
+
+
+# -- moves ------------------------------------------------------------------------------------------------------
+def _detect_moves(engine: Engine, new: list[Found], vanished: list[str]) -> dict[str, str]:
+    """new path -> vanished path, for new files whose content fingerprint equals a vanished file's."""
+    if not new or not vanished:
+        return {}
+    gone = set(vanished)
+    by_hash: dict[str, list[str]] = {}
+    for photo in engine.index.photos(with_errors=True):
+        if photo.path in gone and photo.content_hash:
+            by_hash.setdefault(photo.content_hash, []).append(photo.path)
+    moves: dict[str, str] = {}
+    for f in new:
+        if not by_hash:
+            break
+        try:
+            fingerprint = content_hash(f.path)
+        except OSError:
+            continue
+        candidates = by_hash.get(fingerprint)
+        if candidates:
+            moves[f.path] = candidates.pop()
+            if not candidates:
+                del by_hash[fingerprint]
+    return moves
+
+
+# -- reading ----------------------------------------------------------------------------------------------------
+def _read_and_store(engine: Engine, files: list[Found], progress: Progress | None) -> None:
+    """ExifTool reads (main process) overlap with pixel hashing (worker pool); rows stored per chunk."""
+    exif = engine.exif
+    done = 0
+    if progress:
+        progress("scan", 0, len(files))
+    with hashing([f.path for f in files if not f.is_raw]) as hashes:
+        for i in range(0, len(files), CHUNK):
+            chunk = files[i:i + CHUNK]
+            metas = exif.read_metadata([f.path for f in chunk])
+            raws = [f.path for f in chunk if f.is_raw]
+            previews = exif.read_previews(raws) if raws else {}
+            rows = []
+            for f in chunk:
+                h = hash_preview(f.path, previews.get(f.path)) if f.is_raw else next(hashes)
+                rows.append((_photo(f, metas[f.path], h), f.sidecar, f.sidecar_mtime_ns))
+            engine.index.upsert_photos(rows)
+            done += len(chunk)
+            if progress:
+                progress("scan", done, len(files))
+
+
+def _photo(f: Found, meta: Metadata | ExifReadError, h: FileHash) -> Photo:
+    error = None
+    if isinstance(meta, ExifReadError):
+        error, meta = meta.reason, Metadata()
+    elif h.error:
+        error = h.error
+    return Photo(id=0, path=f.path, meta=meta, phash=h.phash, size=f.size, mtime_ns=f.mtime_ns,
+                 content_hash=h.content_hash, error=error)
+
+
+def _summarize(engine: Engine, found: dict[str, Found], errors: list[tuple[str, str]]) -> ScanSummary:
+    summary = ScanSummary(errors=list(errors))
+    for photo in engine.index.photos(with_errors=True):
+        if photo.path not in found:
+            continue
+        if photo.error:
+            summary.errors.append((photo.path, photo.error))
+            continue
+        summary.photos += 1
+        summary.with_gps += photo.meta.has_gps
+        summary.with_datetime += photo.meta.datetime_original is not None
+    summary.errors.sort()
+    return summary
