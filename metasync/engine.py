@@ -45,3 +45,9 @@ class Engine:
         from .scan import scan_library
 
         return scan_library(self, [Path(p) for p in paths], progress=progress).to_dict()
+
+    def show(self, path: Path | str) -> dict[str, Any]:
+        """One indexed photo: its canonical fields plus "path" and "phash" (16 hex digits, or None)."""
+        photo = self.index.photo_by_path(str(Path(path).expanduser().resolve()))
+        return {"path": photo.path, **photo.meta.to_dict(),
+                "phash": f"{photo.phash:016x}" if photo.phash is not None else None}
