@@ -66,3 +66,17 @@ class LockedError(MetasyncError):
 
     code = "locked"
     status = 409
+
+
+class AIUnavailableError(MetasyncError):
+    """The opt-in AI analyzer (Ollama) cannot answer; callers fall back to the local analyzer."""
+
+    code = "ai_unavailable"
+    status = 503
+
+
+class RemoteAIRefusedError(MetasyncError):
+    """An AI server off this machine was configured without --allow-remote-ai: photos would leave the machine."""
+
+    code = "remote_ai_refused"
+    status = 403

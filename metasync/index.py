@@ -86,6 +86,16 @@ MIGRATIONS: list[tuple[int, str]] = [
     CREATE INDEX versions_operation ON versions(operation_id);
     CREATE INDEX versions_file ON versions(file_id)
 """),
+    # issue 7: scene analysis results, keyed by image content hash (or a set of them) and analyzer name
+    (3, """
+    CREATE TABLE scene_cache (
+        key TEXT NOT NULL,
+        analyzer TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (key, analyzer)
+    )
+"""),
 ]
 
 
@@ -320,3 +330,20 @@ class Index:
         return {(r["file_id"], r["field"]): json.loads(r["value"]) for r in
                 self.conn.execute("SELECT file_id, field, value FROM overrides WHERE group_id=?", (group_id,))}
 
+
+    # -- scene analysis cache (issue 7) ------------------------------------------------------------
+    def scene_cache_get(self, analyzer: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """key (content hash) -> stored analysis payload for `analyzer`; absent keys are simply missing."""
+        keys = list(dict.fromkeys(keys))
+        out: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            q = f"SELECT key, payload FROM scene_cache WHERE analyzer=? AND key IN ({','.join('?' * len(chunk))})"
+            out.update({r["key"]: json.loads(r["payload"]) for r in self.conn.execute(q, [analyzer, *chunk])})
+        return out
+
+    def scene_cache_put(self, analyzer: str, items: dict[str, dict[str, Any]]) -> None:
+        stamp = now_iso()
+        with self.transaction() as c:
+            c.executemany("INSERT OR REPLACE INTO scene_cache (key, analyzer, payload, created_at) VALUES (?, ?, ?, ?)",
+                          [(k, analyzer, json.dumps(v), stamp) for k, v in items.items()])

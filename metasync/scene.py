@@ -1,0 +1,472 @@
+"""Scene analysis: does a detected group show one event? Colour, light and sun cues refine the detector's groups.
+
+The detector links photos by time, GPS and pHash. A GPS-less photo in the gap between two events can chain them
+into one group; what those signals cannot see is that one half is a sunny beach and the other a dim restaurant.
+An analyzer turns photos into per-photo `Descriptor`s and a same-event `Verdict`; `refine_groups` uses the verdict
+to raise or lower a group's confidence and to split groups that mix events. The local analyzer is deterministic
+and needs nothing beyond numpy and Pillow; an opt-in AI analyzer (ollama.py) is asked only about ambiguous groups.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Iterable, Mapping, Protocol, Sequence
+
+import numpy as np
+
+from .config import Settings
+from .models import Group, Photo
+from .timeutil import utc_epoch
+from .track import distance_m
+
+log = logging.getLogger(__name__)
+
+LOCAL = "local"
+FEATURES_VERSION = 1  # bump when the pixel features change, so cached ones are recomputed
+_L_BINS, _AB_BINS = 4, 6
+_GRID = 3
+# Pair distance weights (colour distribution, colour layout, light, sun/day-night, pHash) and the split cut-off,
+# calibrated on generated libraries (bench/scene_accuracy.py): events differ by > 0.45, shots of one event by < 0.3.
+_WEIGHTS = {"colour": 0.4, "layout": 0.25, "light": 0.15, "daynight": 0.1, "phash": 0.1}
+SPLIT_DISTANCE = 0.38
+_MAX_SPLIT_MEMBERS = 1500  # average linkage is O(n^2) memory; bigger groups are only scored
+
+
+# -- results -------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Descriptor:
+    """What an analyzer sees in one photo. Fields an analyzer cannot tell are None."""
+
+    path: str
+    analyzer: str
+    indoor: bool | None = None
+    time_of_day: str | None = None  # day | twilight | night
+    subject: str | None = None  # coarse category, e.g. "greenery", "sky/water", "dim interior"
+    scene: str | None = None  # short description of place and light
+    histogram: tuple[float, ...] = ()  # joint CIELAB histogram, sums to 1
+    layout: tuple[float, ...] = ()  # mean L*a*b* of a 3x3 grid, row-major
+    brightness: float | None = None  # mean L*, 0..100
+    ev: float | None = None  # exposure value at ISO 100 from EXIF
+    sun_elevation: float | None = None  # degrees at the photo's place and time
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["histogram"] = list(self.histogram)
+        out["layout"] = list(self.layout)
+        return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Do these photos show one event? `clusters` (paths) is how the analyzer would split them when not."""
+
+    same: bool
+    confidence: float
+    analyzer: str
+    reasons: tuple[str, ...] = ()
+    clusters: tuple[tuple[str, ...], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"same": self.same, "confidence": round(self.confidence, 3), "analyzer": self.analyzer,
+                "reasons": list(self.reasons), "clusters": [list(c) for c in self.clusters]}
+
+
+class Analyzer(Protocol):
+    name: str
+
+    def describe(self, photos: Sequence[Photo]) -> dict[str, Descriptor]: ...
+
+    def same_event(self, photos: Sequence[Photo]) -> Verdict: ...
+
+
+class SceneCache(Protocol):
+    """Where analysis results live between runs: the index (Index.scene_cache_get/put), or a dict in tests."""
+
+    def scene_cache_get(self, analyzer: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]: ...
+
+    def scene_cache_put(self, analyzer: str, items: Mapping[str, dict[str, Any]]) -> None: ...
+
+
+# -- light and sun -------------------------------------------------------------------------------------------------
+def exposure_value(f_number: float | None, exposure_time: float | None, iso: float | None) -> float | None:
+    """Scene light as EV at ISO 100: log2(N²/t) − log2(ISO/100). Sunny outdoors ≈ 15, offices ≈ 7, night streets ≈ 3."""
+    if not f_number or not exposure_time or f_number <= 0 or exposure_time <= 0:
+        return None
+    ev = math.log2(f_number * f_number / exposure_time)
+    if iso and iso > 0:
+        ev -= math.log2(iso / 100.0)
+    return ev
+
+
+def sun_elevation(lat: float, lon: float, epoch_utc: float) -> float:
+    """Solar elevation in degrees (Astronomical Almanac low-precision formulas, ~0.01° for 1950-2050).
+
+    No refraction correction: it matters only within half a degree of the horizon.
+    """
+    n = epoch_utc / 86400.0 + 2440587.5 - 2451545.0  # days since J2000.0
+    mean_lon = (280.460 + 0.9856474 * n) % 360.0
+    anomaly = math.radians((357.528 + 0.9856003 * n) % 360.0)
+    ecl_lon = math.radians(mean_lon + 1.915 * math.sin(anomaly) + 0.020 * math.sin(2 * anomaly))
+    obliquity = math.radians(23.439 - 0.0000004 * n)
+    ra = math.atan2(math.cos(obliquity) * math.sin(ecl_lon), math.cos(ecl_lon))
+    dec = math.asin(math.sin(obliquity) * math.sin(ecl_lon))
+    gmst_h = (18.697374558 + 24.06570982441908 * n) % 24.0
+    hour_angle = math.radians(gmst_h * 15.0 + lon) - ra
+    phi = math.radians(lat)
+    s = math.sin(phi) * math.sin(dec) + math.cos(phi) * math.cos(dec) * math.cos(hour_angle)
+    return math.degrees(math.asin(max(-1.0, min(1.0, s))))
+
+
+def time_of_day(elevation: float) -> str:
+    """Civil twilight is the sun between -6° and +6°: light changes fast and looks different from noon or night."""
+    if elevation > 6.0:
+        return "day"
+    if elevation >= -6.0:
+        return "twilight"
+    return "night"
+
+
+def _local_hour(photo: Photo) -> float | None:
+    from .timeutil import parse_local
+
+    dt = parse_local(photo.meta.datetime_original)
+    return None if dt is None else dt.hour + dt.minute / 60.0
+
+
+def _hour_time_of_day(hour: float) -> str:
+    """Without GPS the clock is all we have: a rough, season-blind guess."""
+    if 8.0 <= hour < 18.0:
+        return "day"
+    if 6.0 <= hour < 8.0 or 18.0 <= hour < 20.0:
+        return "twilight"
+    return "night"
+
+
+# -- pixels --------------------------------------------------------------------------------------------------------
+def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 sRGB to CIELAB (D65): distances in Lab follow perceived colour difference."""
+    c = rgb.astype(np.float64) / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    m = np.array([[0.4124564, 0.3575761, 0.1804375],
+                  [0.2126729, 0.7151522, 0.0721750],
+                  [0.0193339, 0.1191920, 0.9503041]])
+    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+def _thumbnail_rgb(path: str, size: int = 96) -> np.ndarray:
+    """A small upright RGB array via phash.py, the one pixel decoder (its thumbnail is a tiny in-memory JPEG)."""
+    import io
+
+    from PIL import Image
+
+    from .phash import thumbnail_jpeg
+
+    with Image.open(io.BytesIO(thumbnail_jpeg(path, size=size, quality=95))) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def pixel_features(rgb: np.ndarray) -> dict[str, Any]:
+    """Content-only features of one decoded image ((h, w, 3) uint8): cacheable by content hash."""
+    lab = _srgb_to_lab(rgb)
+    L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    li = np.clip((L / 100.0 * _L_BINS).astype(int), 0, _L_BINS - 1)
+    ai = np.clip(((a + 60.0) / 120.0 * _AB_BINS).astype(int), 0, _AB_BINS - 1)
+    bi = np.clip(((b + 60.0) / 120.0 * _AB_BINS).astype(int), 0, _AB_BINS - 1)
+    bins = (((li * _AB_BINS) + ai) * _AB_BINS + bi).ravel()
+    hist = np.bincount(bins, minlength=_L_BINS * _AB_BINS * _AB_BINS).astype(np.float64)
+    hist /= max(hist.sum(), 1.0)
+    h, w = L.shape
+    layout = []
+    for r in range(_GRID):
+        for c in range(_GRID):
+            cell = lab[r * h // _GRID:(r + 1) * h // _GRID, c * w // _GRID:(c + 1) * w // _GRID].reshape(-1, 3)
+            layout.extend(cell.mean(axis=0))
+    chroma = np.hypot(a, b)
+    hue = np.degrees(np.arctan2(b, a)) % 360.0
+    vivid = chroma > 15.0
+    top = lab[: h // 3]
+    return {
+        "v": FEATURES_VERSION,
+        "histogram": [round(float(x), 5) for x in hist],
+        "layout": [round(float(x), 2) for x in layout],
+        "brightness": round(float(L.mean()), 2),
+        "green": round(float((vivid & (hue > 95) & (hue < 165)).mean()), 4),
+        "blue": round(float((vivid & (hue > 200) & (hue < 290)).mean()), 4),
+        "warm": round(float((vivid & ((hue < 90) | (hue > 330))).mean()), 4),
+        "sky_top": round(float(((top[..., 2] < -8) & (top[..., 0] > 45)).mean()), 4),
+    }
+
+
+def _subject(px: Mapping[str, Any], indoor: bool | None) -> str:
+    """A coarse, colour-based category; honest about being a guess from colours, not object recognition."""
+    if px["brightness"] < 22:
+        return "dark scene"
+    if px["green"] > 0.3:
+        return "greenery"
+    if px["blue"] > 0.3 or px["sky_top"] > 0.5:
+        return "sky/water"
+    if px["brightness"] > 80 and px["green"] + px["blue"] + px["warm"] < 0.1:
+        return "snow/bright"
+    if px["warm"] > 0.35:
+        return "warm interior" if indoor else "warm tones"
+    return "mixed"
+
+
+def _indoor(px: Mapping[str, Any], ev: float | None, tod: str | None) -> bool | None:
+    """Daylight outdoors is EV 12-16; a lit room by day EV 5-8. At night both are dim, so only the sky tells."""
+    if ev is not None and ev >= 11.0:
+        return False
+    if px["sky_top"] > 0.4:
+        return False
+    if ev is not None and ev <= 8.0 and tod == "day":
+        return True
+    return None
+
+
+def build_descriptor(photo: Photo, px: Mapping[str, Any], analyzer: str = LOCAL) -> Descriptor:
+    """Pixel features (cached) plus metadata cues (cheap, recomputed: GPS or time may have been filled in since)."""
+    m = photo.meta
+    ev = exposure_value(m.f_number, m.exposure_time, m.iso)
+    epoch = utc_epoch(m) if m.datetime_original else None
+    elev = sun_elevation(m.gps_latitude, m.gps_longitude, epoch) if (m.has_gps and epoch is not None) else None
+    if elev is not None:
+        tod: str | None = time_of_day(elev)
+    else:
+        hour = _local_hour(photo)
+        tod = _hour_time_of_day(hour) if hour is not None else None
+    indoor = _indoor(px, ev, tod)
+    subject = _subject(px, indoor)
+    where = {True: "indoor", False: "outdoor", None: "indoor/outdoor unknown"}[indoor]
+    light = [f"{tod}" if tod else "time unknown"]
+    if elev is not None:
+        light.append(f"sun {elev:.0f}°")
+    if ev is not None:
+        light.append(f"EV {ev:.1f}")
+    return Descriptor(
+        path=photo.path, analyzer=analyzer, indoor=indoor, time_of_day=tod, subject=subject,
+        scene=f"{where}, {subject}, {', '.join(light)}", histogram=tuple(px["histogram"]), layout=tuple(px["layout"]),
+        brightness=px["brightness"], ev=ev, sun_elevation=elev)
+
+
+# -- distances and clustering --------------------------------------------------------------------------------------
+def _hamming(a: int, b: int) -> int:
+    return bin(a ^ b).count("1")
+
+
+def pair_distance(p: Photo, q: Photo, dp: Descriptor, dq: Descriptor, settings: Settings) -> tuple[float, str]:
+    """Scene dissimilarity in [0, 1] and its dominant cue. GPS farther apart than twice the radius is decisive."""
+    if p.meta.has_gps and q.meta.has_gps:
+        metres = distance_m(p.meta.gps_latitude, p.meta.gps_longitude, q.meta.gps_latitude, q.meta.gps_longitude)
+        if metres > 2 * settings.gps_radius_m:
+            return 1.0, f"{metres / 1000:.1f} km apart"
+    if p.phash is not None and q.phash is not None and _hamming(p.phash, q.phash) <= settings.phash_same_shot:
+        return 0.0, "same shot"
+    parts: dict[str, float] = {}
+    if dp.histogram and dq.histogram:
+        hp, hq = np.asarray(dp.histogram), np.asarray(dq.histogram)
+        parts["colour"] = float(np.sqrt(max(0.0, 1.0 - np.sqrt(hp * hq).sum())))  # Hellinger
+    if dp.layout and dq.layout:
+        delta = (np.asarray(dp.layout) - np.asarray(dq.layout)).reshape(-1, 3)
+        parts["layout"] = min(1.0, float(np.linalg.norm(delta, axis=1).mean()) / 40.0)
+    if dp.ev is not None and dq.ev is not None:
+        parts["light"] = min(1.0, abs(dp.ev - dq.ev) / 5.0)
+    elif dp.brightness is not None and dq.brightness is not None:
+        parts["light"] = min(1.0, abs(dp.brightness - dq.brightness) / 40.0)
+    if dp.time_of_day and dq.time_of_day:
+        parts["daynight"] = 1.0 if {dp.time_of_day, dq.time_of_day} == {"day", "night"} else 0.0
+    if p.phash is not None and q.phash is not None:
+        parts["phash"] = min(1.0, _hamming(p.phash, q.phash) / 32.0)
+    if not parts:
+        return 0.0, "no scene cues"
+    total = sum(_WEIGHTS[k] for k in parts)
+    value = sum(_WEIGHTS[k] * v for k, v in parts.items()) / total
+    return value, max(parts, key=lambda k: _WEIGHTS[k] * parts[k])
+
+
+def average_linkage(dist: np.ndarray, cutoff: float) -> list[list[int]]:
+    """Agglomerative clustering (UPGMA): merge the two closest clusters while their mean distance < cutoff.
+
+    Average linkage, not single: one GPS-less photo that resembles both events must not chain them together.
+    """
+    n = dist.shape[0]
+    clusters: list[list[int]] = [[i] for i in range(n)]
+    d = dist.astype(np.float64).copy()
+    np.fill_diagonal(d, np.inf)
+    sizes = np.ones(n)
+    alive = np.ones(n, dtype=bool)
+    while alive.sum() > 1:
+        masked = np.where(alive[:, None] & alive[None, :], d, np.inf)
+        i, j = np.unravel_index(int(np.argmin(masked)), masked.shape)
+        if masked[i, j] >= cutoff:
+            break
+        merged = (d[i] * sizes[i] + d[j] * sizes[j]) / (sizes[i] + sizes[j])
+        d[i, :] = merged
+        d[:, i] = merged
+        d[i, i] = np.inf
+        sizes[i] += sizes[j]
+        alive[j] = False
+        clusters[i].extend(clusters[j])
+        clusters[j] = []
+    return sorted((sorted(c) for c, a in zip(clusters, alive) if a), key=lambda c: c[0])
+
+
+# -- the local analyzer --------------------------------------------------------------------------------------------
+class LocalAnalyzer:
+    """Colour distribution and layout in CIELAB, exposure value, sun elevation, pHash. Deterministic and offline."""
+
+    name = LOCAL
+
+    def __init__(self, settings: Settings, cache: SceneCache | None = None) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.computed = 0  # images decoded by this analyzer (tests assert a rescan decodes none)
+
+    def _pixel_features(self, photos: Sequence[Photo]) -> dict[str, dict[str, Any]]:
+        """path -> pixel features, from the cache when the content hash is known there."""
+        keyed = {p.path: p.content_hash for p in photos if p.content_hash}
+        cached = self.cache.scene_cache_get(self.name, set(keyed.values())) if (self.cache and keyed) else {}
+        out: dict[str, dict[str, Any]] = {}
+        fresh: dict[str, dict[str, Any]] = {}
+        for p in photos:
+            hit = cached.get(keyed.get(p.path, ""))
+            if hit is not None and hit.get("v") == FEATURES_VERSION:
+                out[p.path] = hit
+                continue
+            try:
+                px = pixel_features(_thumbnail_rgb(p.path))
+            except Exception as exc:  # noqa: BLE001 - one unreadable image must not stop the analysis
+                log.warning("scene: cannot read %s (%s); judged by metadata only", p.path, exc)
+                continue
+            self.computed += 1
+            out[p.path] = px
+            if p.content_hash:
+                fresh[p.content_hash] = px
+        if fresh and self.cache is not None:
+            self.cache.scene_cache_put(self.name, fresh)
+        return out
+
+    def describe(self, photos: Sequence[Photo]) -> dict[str, Descriptor]:
+        pixels = self._pixel_features(photos)
+        empty = {"histogram": [], "layout": [], "brightness": None, "green": 0.0, "blue": 0.0, "warm": 0.0,
+                 "sky_top": 0.0}
+        out = {}
+        for p in photos:
+            px = pixels.get(p.path)
+            if px is None:
+                desc = build_descriptor(p, {**empty, "brightness": 50.0}, self.name)
+                desc = replace(desc, brightness=None, subject=None)
+            else:
+                desc = build_descriptor(p, px, self.name)
+            out[p.path] = desc
+        return out
+
+    def distances(self, photos: Sequence[Photo]) -> tuple[np.ndarray, list[list[str]]]:
+        descs = self.describe(photos)
+        n = len(photos)
+        dist = np.zeros((n, n))
+        cues: list[list[str]] = [[""] * n for _ in range(n)]
+        for i in range(n):
+            for j in range(i + 1, n):
+                v, cue = pair_distance(photos[i], photos[j], descs[photos[i].path], descs[photos[j].path],
+                                       self.settings)
+                dist[i, j] = dist[j, i] = v
+                cues[i][j] = cues[j][i] = cue
+        return dist, cues
+
+    def same_event(self, photos: Sequence[Photo]) -> Verdict:
+        photos = list(photos)
+        if len(photos) < 2:
+            return Verdict(True, 1.0, self.name, ("a single photo",), (tuple(p.path for p in photos),))
+        dist, cues = self.distances(photos)
+        clusters = (average_linkage(dist, SPLIT_DISTANCE) if len(photos) <= _MAX_SPLIT_MEMBERS
+                    else [list(range(len(photos)))])
+        upper = dist[np.triu_indices(len(photos), 1)]
+        spread = float(upper.mean())
+        paths = tuple(tuple(photos[i].path for i in c) for c in clusters)
+        if len(clusters) == 1:
+            # confident when well below the cut-off, unsure near it
+            conf = max(0.0, min(1.0, 1.0 - spread / SPLIT_DISTANCE))
+            return Verdict(True, round(conf, 3), self.name,
+                           (f"scene consistent (mean distance {spread:.2f})",), paths)
+        between = [dist[i, j] for x, ca in enumerate(clusters) for cb in clusters[x + 1:] for i in ca for j in cb]
+        mean_between = float(np.mean(between))
+        conf = max(0.0, min(1.0, (mean_between - SPLIT_DISTANCE) / (1.0 - SPLIT_DISTANCE) + 0.5))
+        a, b = clusters[0], clusters[1]
+        i, j = min(((i, j) for i in a for j in b), key=lambda ij: dist[ij])
+        reason = (f"scene splits into {len(clusters)} sets (mean distance between {mean_between:.2f}, "
+                  f"closest pair differs by {cues[i][j]})")
+        return Verdict(False, round(conf, 3), self.name, (reason,), paths)
+
+
+# -- refining groups -----------------------------------------------------------------------------------------------
+def _adjusted(confidence: float, verdict: Verdict) -> float:
+    """A consistent scene moves confidence halfway to its own certainty; a mixed one pulls it down."""
+    if verdict.same:
+        return round(min(0.99, confidence + (1.0 - confidence) * 0.5 * verdict.confidence), 3)
+    return round(max(0.0, confidence * (1.0 - 0.5 * verdict.confidence)), 3)
+
+
+def _with_verdict(group: Group, verdict: Verdict, confidence: float, members: Sequence[Any] | None = None) -> Group:
+    options = {**group.options, "scene": verdict.to_dict()}
+    return replace(group, confidence=confidence, options=options,
+                   members=tuple(members) if members is not None else group.members,
+                   reasons=group.reasons + tuple(f"{verdict.analyzer}: {r}" for r in verdict.reasons))
+
+
+def apply_verdict(group: Group, verdict: Verdict, photos_by_id: Mapping[int, Photo]) -> list[Group]:
+    """One group in, one or more out. A split part gets its own sources and targets (detect's rule); a part in
+    which nobody can give anything, or nobody needs anything, is dropped as detect drops such groups."""
+    from .detect import assign_roles
+
+    if verdict.same or len(verdict.clusters) < 2:
+        return [_with_verdict(group, verdict, _adjusted(group.confidence, verdict))]
+    by_path = {m.path: photos_by_id[m.photo_id] for m in group.members if m.photo_id in photos_by_id}
+    out = []
+    for part in verdict.clusters:
+        members = assign_roles([by_path[p] for p in part if p in by_path])
+        if not any(m.is_source for m in members) or all(m.is_source for m in members):
+            continue
+        split = replace(group, id=None) if out else group
+        part_verdict = replace(verdict, reasons=verdict.reasons + (f"split: {len(members)} of {len(group.members)}",))
+        out.append(_with_verdict(split, part_verdict, group.confidence, members))
+    return out
+
+
+def refine_groups(groups: Sequence[Group], photos_by_id: Mapping[int, Photo], settings: Settings,
+                  analyzer: Analyzer, ai: Analyzer | None = None) -> list[Group]:
+    """Fast path for every group, slow path only for the doubtful ones.
+
+    Every auto-detected group is judged by `analyzer` (the local one). When `ai` is given, groups whose confidence
+    is still inside `settings.ai_band` afterwards are asked again; an AI that fails leaves the local verdict.
+    User-created and already applied groups are the user's decision and pass through untouched.
+    """
+    from .errors import AIUnavailableError
+
+    out: list[Group] = []
+    for group in groups:
+        if group.user_created or group.status != "pending" or len(group.members) < 2:
+            out.append(group)
+            continue
+        photos = [photos_by_id[m.photo_id] for m in group.members if m.photo_id in photos_by_id]
+        refined = apply_verdict(group, analyzer.same_event(photos), photos_by_id)
+        if ai is not None:
+            lo, hi = settings.ai_band
+            again = []
+            for g in refined:
+                if not lo <= g.confidence < hi:
+                    again.append(g)
+                    continue
+                try:
+                    verdict = ai.same_event([photos_by_id[m.photo_id] for m in g.members])
+                except AIUnavailableError as exc:
+                    log.warning("AI analyzer unavailable (%s); using the local analyzer's verdicts", exc)
+                    ai = None
+                    again.append(g)
+                    continue
+                again.extend(apply_verdict(g, verdict, photos_by_id))
+            refined = again
+        out.extend(refined)
+    return out
