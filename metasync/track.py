@@ -1,0 +1,177 @@
+"""Where was the camera? GPS-bearing photos (any device) and GPX logs as one track, interpolated in time."""
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+from datetime import timezone
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .config import Settings
+from .errors import TrackError
+from .models import Photo
+from .timeutil import format_duration, utc_epoch
+
+EARTH_RADIUS_M = 6_371_008.8
+
+# Accuracy of the fixes themselves: a phone's photo GPS is rougher than a logger's track point.
+_FIX_ERROR_M = {"photo": 10.0, "gpx": 5.0}
+# Between two fixes the traveller may wander off the straight line; this fraction of the distance they could cover
+# (at the pace implied by the two fixes, never less than a stroll) bounds how far, per second to the nearer fix.
+_WANDER_FRACTION = 0.25
+_MIN_PACE_MPS = 0.5
+# Beyond the track's ends nothing tells the pace: assume walking.
+_EXTRAP_PACE_MPS = 1.0
+# Times this close count as the same moment.
+_SAME_MOMENT_S = 1.0
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One known position at one UTC instant; `source` is the photo path or "track.gpx#index"."""
+
+    utc: float
+    lat: float
+    lon: float
+    alt: float | None = None
+    source: str = ""
+    kind: str = "photo"  # photo | gpx
+
+    @property
+    def label(self) -> str:
+        name = self.source.rsplit("/", 1)[-1]
+        return name.rsplit(".", 1)[0] if self.kind == "photo" else name
+
+
+@dataclass(frozen=True)
+class PositionEstimate:
+    lat: float
+    lon: float
+    alt: float | None
+    error_m: float
+    sources: tuple[str, ...]
+    method: str  # same_moment | interpolated | nearest
+    reason: str
+
+    @property
+    def confidence(self) -> float:
+        """1 for a perfect fix, 0.5 at a 200 m error radius, falling smoothly beyond."""
+        return 1.0 / (1.0 + self.error_m / 200.0)
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def _to_vec(lat: float, lon: float) -> tuple[float, float, float]:
+    p, l = math.radians(lat), math.radians(lon)
+    return (math.cos(p) * math.cos(l), math.cos(p) * math.sin(l), math.sin(p))
+
+
+def great_circle_point(lat1: float, lon1: float, lat2: float, lon2: float, f: float) -> tuple[float, float]:
+    """The point a fraction `f` of the way from 1 to 2 along the great circle (spherical linear interpolation)."""
+    a, b = _to_vec(lat1, lon1), _to_vec(lat2, lon2)
+    dot = max(-1.0, min(1.0, sum(x * y for x, y in zip(a, b))))
+    omega = math.acos(dot)
+    if omega < 1e-12:
+        return lat1, lon1
+    s = math.sin(omega)
+    wa, wb = math.sin((1 - f) * omega) / s, math.sin(f * omega) / s
+    x, y, z = (wa * p + wb * q for p, q in zip(a, b))
+    return math.degrees(math.atan2(z, math.hypot(x, y))), math.degrees(math.atan2(y, x))
+
+
+def photo_fixes(photos: Iterable[Photo]) -> list[Fix]:
+    """Fixes from every photo that has GPS and a capture time, sorted by UTC."""
+    out = []
+    for p in photos:
+        if not p.meta.has_gps:
+            continue
+        t = utc_epoch(p.meta)
+        if t is None:
+            continue
+        out.append(Fix(t, p.meta.gps_latitude, p.meta.gps_longitude, p.meta.gps_altitude, p.path, "photo"))
+    out.sort(key=lambda f: f.utc)
+    return out
+
+
+def load_gpx(path: Path | str) -> list[Fix]:
+    """Every timed point of a GPX file (tracks, routes and waypoints), sorted by UTC."""
+    import gpxpy
+    import gpxpy.gpx
+
+    path = Path(path)
+    try:
+        with path.open("r", encoding="utf-8") as fh:
+            gpx = gpxpy.parse(fh)
+    except (OSError, UnicodeDecodeError, gpxpy.gpx.GPXException) as exc:
+        raise TrackError(f"cannot read GPX log {path}: {exc}") from exc
+    points = [pt for tr in gpx.tracks for seg in tr.segments for pt in seg.points]
+    points += [pt for rt in gpx.routes for pt in rt.points] + list(gpx.waypoints)
+    out = []
+    for i, pt in enumerate(points):
+        if pt.time is None:
+            continue
+        when = pt.time if pt.time.tzinfo is not None else pt.time.replace(tzinfo=timezone.utc)
+        out.append(Fix(when.timestamp(), pt.latitude, pt.longitude, pt.elevation, f"{path}#{i}", "gpx"))
+    out.sort(key=lambda f: f.utc)
+    return out
+
+
+def merge_fixes(*sources: Iterable[Fix]) -> list[Fix]:
+    """One track from several sources, sorted by UTC (at equal times a GPX point comes first)."""
+    return sorted((f for src in sources for f in src), key=lambda f: (f.utc, f.kind != "gpx"))
+
+
+def _when(dt: float, direction: str) -> str:
+    return f"{format_duration(dt)} {direction}"
+
+
+def _nearest(target: float, fix: Fix, settings: Settings) -> PositionEstimate | None:
+    dt = abs(fix.utc - target)
+    if dt > settings.max_extrap_s:
+        return None
+    err = _FIX_ERROR_M[fix.kind] + _EXTRAP_PACE_MPS * dt
+    if dt <= _SAME_MOMENT_S:
+        return PositionEstimate(fix.lat, fix.lon, fix.alt, err, (fix.source,), "same_moment",
+                                f"taken at the same moment as {fix.label}, ±{err:.0f} m")
+    direction = "before" if fix.utc < target else "after"
+    return PositionEstimate(fix.lat, fix.lon, fix.alt, err, (fix.source,), "nearest",
+                            f"nearest fix {fix.label} ({_when(dt, direction)}), ±{err:.0f} m")
+
+
+def estimate_position(target_utc: float, fixes: Sequence[Fix], settings: Settings) -> PositionEstimate | None:
+    """Where the camera was at `target_utc`, from fixes sorted by UTC; None when no fix is close enough.
+
+    Between a fix before and a fix after that are at most max_interp_gap_s apart, at no more than max_speed_mps:
+    linear in time along the great circle. Otherwise the nearer fix alone, within max_extrap_s.
+    """
+    i = bisect.bisect_left(fixes, target_utc, key=lambda f: f.utc)
+    before = fixes[i - 1] if i > 0 else None
+    after = fixes[i] if i < len(fixes) else None
+    near = [f for f in (before, after) if f is not None]
+    if not near:
+        return None
+    closest = min(near, key=lambda f: abs(f.utc - target_utc))
+    if abs(closest.utc - target_utc) <= _SAME_MOMENT_S or before is None or after is None:
+        return _nearest(target_utc, closest, settings)
+    gap = after.utc - before.utc
+    dist = distance_m(before.lat, before.lon, after.lat, after.lon)
+    if gap > settings.max_interp_gap_s or dist / gap > settings.max_speed_mps:
+        return _nearest(target_utc, closest, settings)
+    f = (target_utc - before.utc) / gap
+    lat, lon = great_circle_point(before.lat, before.lon, after.lat, after.lon, f)
+    alt = None
+    if before.alt is not None and after.alt is not None:
+        alt = before.alt + f * (after.alt - before.alt)
+    pace = max(dist / gap, _MIN_PACE_MPS)
+    t_near = min(target_utc - before.utc, after.utc - target_utc)
+    err = max(_FIX_ERROR_M[before.kind], _FIX_ERROR_M[after.kind]) + _WANDER_FRACTION * pace * t_near
+    reason = (f"interpolated between {before.label} ({_when(target_utc - before.utc, 'before')}) and "
+              f"{after.label} ({_when(after.utc - target_utc, 'after')}), ±{err:.0f} m")
+    return PositionEstimate(lat, lon, alt, err, (before.source, after.source), "interpolated", reason)

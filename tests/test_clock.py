@@ -1,0 +1,157 @@
+"""Camera clock offsets from same-moment shots with phones; the time-shift group and its plan."""
+from __future__ import annotations
+
+import random
+import re
+from datetime import datetime, timedelta
+
+import pytest
+
+from metasync.clock import (camera_label, estimate_clock_offsets, plan_time_shift, shifted_photos,
+                            time_shift_group)
+from metasync.config import Settings
+from metasync.models import Metadata, Photo
+from metasync.timeutil import utc_epoch
+
+S = Settings()
+DAY = datetime(2024, 5, 12, 9, 0)
+OFFSET = 3800.0  # the camera is 1 h 03 min 20 s behind: add this to its clock
+
+
+def flip(h: int, bits: int, rng: random.Random) -> int:
+    for b in rng.sample(range(64), bits):
+        h ^= 1 << b
+    return h
+
+
+def phone(i: int, when: datetime, phash: int) -> Photo:
+    return Photo(i, f"/lib/phone/IMG_{i:04d}.HEIC",
+                 Metadata(when.isoformat(), "+02:00", 48.1, 11.5, make="Apple", model="iPhone 13"), phash=phash)
+
+
+def dslr(i: int, clock: datetime, phash: int, serial: str = "0123", offset: str | None = None) -> Photo:
+    return Photo(i, f"/lib/dslr/_MG_{i:04d}.CR2",
+                 Metadata(clock.isoformat(), offset, make="Canon", model="Canon EOS R6", serial_number=serial),
+                 phash=phash)
+
+
+def trip(rng: random.Random, start: datetime, n_same: int, shift: float, first_id: int = 0,
+         serial: str = "0123", extra_dslr: int = 5) -> list[Photo]:
+    """Phone shots every 5-10 min; the DSLR shot some of the same moments (a few seconds apart), plus others."""
+    photos, t, i = [], start, first_id
+    moments = []
+    for _ in range(3 * n_same):
+        t += timedelta(seconds=rng.randint(300, 600))
+        h = rng.getrandbits(64)
+        photos.append(phone(i := i + 1, t, h))
+        moments.append((t, h))
+    for t, h in rng.sample(moments, n_same):
+        jitter = timedelta(seconds=rng.uniform(-8, 8))
+        photos.append(dslr(i := i + 1, t + jitter - timedelta(seconds=shift), flip(h, rng.randint(0, 3), rng), serial))
+    for _ in range(extra_dslr):  # nothing on the phone looks like these
+        when = start + timedelta(seconds=rng.randint(0, 3 * 3600))
+        photos.append(dslr(i := i + 1, when, rng.getrandbits(64), serial))
+    return photos
+
+
+def test_detects_the_offset_from_same_moment_shots():
+    rng = random.Random(1)
+    photos = trip(rng, DAY, n_same=7, shift=OFFSET)
+    [est] = estimate_clock_offsets(photos, S)
+    assert est.shift_s == pytest.approx(OFFSET, abs=30)
+    assert len(est.pairs) == 7 and est.spread_s < 15
+    assert est.text.startswith("Canon EOS R6 #0123: +1 h 03 min ") and ", 7 matching pairs, spread " in est.text
+    assert len(est.photo_ids) == 12 and all(p.startswith("/lib/dslr/") for p in est.paths)
+    assert est.confidence > 0.8
+
+
+def test_rejects_a_lookalike_at_the_wrong_time():
+    rng = random.Random(2)
+    photos = trip(rng, DAY, n_same=4, shift=OFFSET)
+    # a DSLR shot that looks like a phone shot taken hours later (same spot, another moment)
+    late = photos[5]
+    assert late.meta.make == "Apple"
+    photos.append(dslr(999, datetime.fromisoformat(late.meta.datetime_original) - timedelta(hours=3),
+                       flip(late.phash, 1, rng)))
+    [est] = estimate_clock_offsets(photos, S)
+    assert est.shift_s == pytest.approx(OFFSET, abs=30)
+    assert len(est.pairs) == 4 and est.outliers == 1
+    assert "/lib/dslr/_MG_0999.CR2" not in {p.camera_path for p in est.pairs}
+
+
+def test_negative_offset_and_offsets_beyond_the_grouping_window():
+    photos = trip(random.Random(3), DAY, n_same=3, shift=-5 * 3600 - 17)
+    [est] = estimate_clock_offsets(photos, S)
+    assert est.shift_s == pytest.approx(-5 * 3600 - 17, abs=30)
+    assert re.match(r"Canon EOS R6 #0123: -5 h 00 min \d\d s, 3 matching pairs, spread \d+ s$", est.text)
+
+
+@pytest.mark.parametrize(
+    ("n_same", "shift"),
+    [pytest.param(1, OFFSET, id="one-pair-is-not-enough"), pytest.param(6, 20.0, id="clock-right")],
+)
+def test_no_estimate(n_same, shift):
+    assert estimate_clock_offsets(trip(random.Random(4), DAY, n_same=n_same, shift=shift), S) == []
+
+
+def test_each_trip_and_each_camera_gets_its_own_estimate():
+    rng = random.Random(5)
+    photos = trip(rng, DAY, n_same=3, shift=OFFSET)
+    photos += trip(rng, DAY + timedelta(days=3), n_same=3, shift=-600, first_id=500)  # clock reset before trip 2
+    photos += trip(rng, DAY, n_same=3, shift=7200, first_id=800, serial="0456")  # a second body
+    photos = [p for p in photos if not (p.id > 800 and p.meta.make == "Apple")] + \
+        [p for p in photos if p.id > 800 and p.meta.make == "Apple"]
+    ests = sorted(estimate_clock_offsets(photos, S), key=lambda e: (e.camera, e.shift_s))
+    assert [(e.camera, round(e.shift_s / 60)) for e in ests] == [
+        ("Canon EOS R6 #0123", -10), ("Canon EOS R6 #0123", 63), ("Canon EOS R6 #0456", 120)]
+    assert set(ests[0].paths).isdisjoint(ests[1].paths)
+
+
+def test_camera_with_offset_tag_compares_in_utc():
+    """The camera writes +01:00 (winter setting kept in summer): its UTC is an hour off, though its offset tag
+    looks fine."""
+    rng = random.Random(6)
+    photos = trip(rng, DAY, n_same=3, shift=0, extra_dslr=0)
+    photos = [p if p.meta.make == "Apple" else
+              Photo(p.id, p.path, p.meta.with_values(offset_time="+01:00"), p.phash) for p in photos]
+    [est] = estimate_clock_offsets(photos, S)
+    assert est.shift_s == pytest.approx(-3600, abs=30)
+
+
+def test_group_and_plan():
+    rng = random.Random(8)
+    photos = trip(rng, DAY, n_same=5, shift=OFFSET)
+    [est] = estimate_clock_offsets(photos, S)
+    group = time_shift_group(est)
+    assert group.kind == "time_shift" and group.reasons == (est.text,)
+    assert {"shift_s", "camera", "pairs", "spread_s"} <= set(group.options)
+    assert group.options["pairs"] == 5 and group.options["camera"] == "Canon EOS R6 #0123"
+    assert {m.path for m in group.targets} == set(est.paths)
+    assert {m.path for m in group.sources} == {p.reference_path for p in est.pairs}
+    first = group.targets[0]
+    plan = plan_time_shift(group, photos, S, overrides={(first.photo_id, "datetime_original"): "2024-05-12T08:00:00"})
+    assert len(plan.changes) == len(est.paths)
+    by_path = {c.path: c for c in plan.changes}
+    assert by_path[first.path].new == "2024-05-12T08:00:00"
+    other = by_path[group.targets[1].path]
+    moved = datetime.fromisoformat(other.new) - datetime.fromisoformat(other.old)
+    assert moved.total_seconds() == pytest.approx(est.shift_s, abs=0.01)
+    assert other.field == "datetime_original" and "camera clock corrected" in other.reason
+
+
+def test_shifted_photos_bring_the_camera_to_the_phone_time():
+    rng = random.Random(9)
+    photos = trip(rng, DAY, n_same=4, shift=OFFSET, extra_dslr=0)
+    [est] = estimate_clock_offsets(photos, S)
+    fixed = {p.path: p for p in shifted_photos(photos, est.shift_s, est.paths)}
+    for pair in est.pairs:
+        cam, ref = fixed[pair.camera_path].meta, fixed[pair.reference_path].meta
+        gap = utc_epoch(cam, assume_offset=timedelta(hours=2)) - utc_epoch(ref)
+        assert abs(gap) < 30
+    assert fixed[photos[0].path] == photos[0]
+
+
+def test_camera_label():
+    assert camera_label(("Canon", "Canon EOS R6", "0123")) == "Canon EOS R6 #0123"
+    assert camera_label(("NIKON CORPORATION", "NIKON D750", "")) == "NIKON CORPORATION NIKON D750"
+    assert camera_label(("FUJIFILM", "X-T4", "")) == "FUJIFILM X-T4"

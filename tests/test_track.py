@@ -1,0 +1,168 @@
+"""GPS from other photos and GPX logs: interpolation along the great circle, limits, error radius, GPX loading."""
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from datetime import datetime, timezone
+
+import gpxpy.gpx
+import pytest
+
+from metasync.config import Settings
+from metasync.errors import TrackError
+from metasync.models import Metadata, Photo
+from metasync.track import (Fix, distance_m, estimate_position, great_circle_point, load_gpx, merge_fixes,
+                            photo_fixes)
+
+T0 = datetime(2024, 5, 12, 10, 0, tzinfo=timezone.utc).timestamp()
+S = Settings()
+
+
+def east_of(lat: float, lon: float, metres: float) -> tuple[float, float]:
+    return lat, lon + math.degrees(metres / (6_371_008.8 * math.cos(math.radians(lat))))
+
+
+def test_distance_paris_london():
+    assert distance_m(48.8566, 2.3522, 51.5074, -0.1278) == pytest.approx(343_500, rel=0.005)
+
+
+def test_great_circle_point_is_on_the_arc():
+    lat, lon = great_circle_point(0, 0, 0, 10, 0.5)
+    assert (lat, lon) == pytest.approx((0, 5))
+    a, b = (10.0, 20.0), (60.0, -100.0)
+    mid = great_circle_point(*a, *b, 0.3)
+    total = distance_m(*a, *b)
+    assert distance_m(*a, *mid) == pytest.approx(0.3 * total, rel=1e-6)
+    assert distance_m(*mid, *b) == pytest.approx(0.7 * total, rel=1e-6)
+
+
+def test_interpolates_between_the_photo_before_and_after():
+    start = (48.0, 11.0)
+    end = east_of(*start, 840.0)  # 10 min at 1.4 m/s
+    fixes = [Fix(T0, *start, 500.0, "/lib/IMG_0412.jpg"), Fix(T0 + 600, *end, 520.0, "/lib/IMG_0415.jpg")]
+    est = estimate_position(T0 + 180, fixes, S)
+    truth = east_of(*start, 840.0 * 0.3)
+    assert est is not None and est.method == "interpolated"
+    assert distance_m(est.lat, est.lon, *truth) < 0.5
+    assert est.alt == pytest.approx(506.0)
+    assert est.sources == ("/lib/IMG_0412.jpg", "/lib/IMG_0415.jpg")
+    assert est.reason.startswith("interpolated between IMG_0412 (3 min before) and IMG_0415 (7 min after), ±")
+    assert 0 < est.confidence < 1
+
+
+def test_error_grows_with_the_gap_and_the_distance():
+    near = [Fix(T0, 48.0, 11.0), Fix(T0 + 300, *east_of(48.0, 11.0, 400))]
+    far = [Fix(T0, 48.0, 11.0), Fix(T0 + 1500, *east_of(48.0, 11.0, 400))]
+    wide = [Fix(T0, 48.0, 11.0), Fix(T0 + 300, *east_of(48.0, 11.0, 4000))]
+    e_near = estimate_position(T0 + 150, near, S)
+    assert e_near.error_m < estimate_position(T0 + 750, far, S).error_m
+    assert e_near.error_m < estimate_position(T0 + 150, wide, S).error_m
+    assert e_near.confidence > estimate_position(T0 + 750, far, S).confidence
+
+
+@pytest.mark.parametrize(
+    ("gap", "metres", "target", "method"),
+    [
+        pytest.param(3600, 500, 1800, None, id="gap-too-long-and-both-far"),
+        pytest.param(3600, 500, 200, "nearest", id="gap-too-long-near-one-end"),
+        pytest.param(1200, 120_000, 600, None, id="too-fast-100mps"),
+        pytest.param(600, 60_000, 100, "nearest", id="too-fast-near-one-end"),
+        pytest.param(1800, 2000, 900, "interpolated", id="gap-at-limit"),
+    ],
+)
+def test_limits(gap, metres, target, method):
+    fixes = [Fix(T0, 48.0, 11.0, source="a.jpg"), Fix(T0 + gap, *east_of(48.0, 11.0, metres), source="b.jpg")]
+    est = estimate_position(T0 + target, fixes, S)
+    assert (est.method if est else None) == method
+    if method == "nearest":
+        assert est.sources == ("a.jpg",) and "nearest fix a" in est.reason
+
+
+def test_beyond_the_ends_only_within_max_extrap():
+    fixes = [Fix(T0, 48.0, 11.0, source="a.jpg"), Fix(T0 + 600, 48.001, 11.0, source="b.jpg")]
+    assert estimate_position(T0 - 299, fixes, S).sources == ("a.jpg",)
+    assert estimate_position(T0 + 600 + 200, fixes, S).reason.startswith("nearest fix b (3 min 20 s before)")
+    assert estimate_position(T0 - 301, fixes, S) is None
+    assert estimate_position(T0 + 1000, fixes, S) is None
+    assert estimate_position(T0, [], S) is None
+
+
+def test_same_moment_copies_the_fix():
+    fixes = [Fix(T0, 48.0, 11.0, source="a.jpg"), Fix(T0 + 600, 48.01, 11.0, source="b.jpg")]
+    est = estimate_position(T0 + 600.4, fixes, S)
+    assert est.method == "same_moment" and (est.lat, est.lon) == (48.01, 11.0)
+
+
+def test_a_gpx_point_beats_a_photo_fix_when_closer_in_time():
+    photos = [Fix(T0, 48.0, 11.0, source="a.jpg"), Fix(T0 + 1200, *east_of(48.0, 11.0, 1000), source="b.jpg")]
+    detour = (48.003, 11.001)  # the walk went north first: only the logger saw it
+    gpx = [Fix(T0 + 580, *detour, source="walk.gpx#3", kind="gpx"),
+           Fix(T0 + 620, *detour, source="walk.gpx#4", kind="gpx")]
+    est = estimate_position(T0 + 600, merge_fixes(photos, gpx), S)
+    assert est.sources == ("walk.gpx#3", "walk.gpx#4")
+    assert distance_m(est.lat, est.lon, *detour) < 1
+    assert "walk.gpx#3 (20 s before)" in est.reason
+
+
+def test_photo_fixes_use_utc_and_skip_photos_without_gps_or_time():
+    photos = [
+        Photo(1, "/l/b.jpg", Metadata("2024-05-12T12:05:00", "+02:00", 48.0, 11.0)),
+        Photo(2, "/l/a.jpg", Metadata("2024-05-12T10:01:00Z", None, 48.1, 11.1, 12.0)),
+        Photo(3, "/l/c.jpg", Metadata("2024-05-12T12:00:00+02:00")),
+        Photo(4, "/l/d.jpg", Metadata(None, None, 48.0, 11.0)),
+    ]
+    fixes = photo_fixes(photos)
+    assert [(f.source, f.utc) for f in fixes] == [("/l/a.jpg", T0 + 60), ("/l/b.jpg", T0 + 300)]
+    assert fixes[0].alt == 12.0 and fixes[0].label == "a"
+
+
+def test_load_gpx(tmp_path):
+    gpx = gpxpy.gpx.GPX()
+    seg = gpxpy.gpx.GPXTrackSegment()
+    for i in (2, 0, 1):  # out of order on purpose
+        seg.points.append(gpxpy.gpx.GPXTrackPoint(
+            48.0 + i / 1000, 11.0, elevation=500 + i, time=datetime.fromtimestamp(T0 + 60 * i, timezone.utc)))
+    seg.points.append(gpxpy.gpx.GPXTrackPoint(47.0, 10.0))  # untimed: useless for us
+    track = gpxpy.gpx.GPXTrack()
+    track.segments.append(seg)
+    gpx.tracks.append(track)
+    path = tmp_path / "walk.gpx"
+    path.write_text(gpx.to_xml(), encoding="utf-8")
+    fixes = load_gpx(path)
+    assert [f.utc for f in fixes] == [T0, T0 + 60, T0 + 120]
+    assert fixes[1].lat == pytest.approx(48.001) and fixes[1].alt == 501 and fixes[1].kind == "gpx"
+    assert estimate_position(T0 + 90, fixes, S).lat == pytest.approx(48.0015)
+
+
+def test_load_gpx_unreadable(tmp_path):
+    bad = tmp_path / "bad.gpx"
+    bad.write_text("<gpx><trk><trkseg><trkpt lat='x'", encoding="utf-8")
+    with pytest.raises(TrackError, match="bad.gpx"):
+        load_gpx(bad)
+    with pytest.raises(TrackError, match="missing.gpx"):
+        load_gpx(tmp_path / "missing.gpx")
+
+
+def test_walking_track_median_error():
+    """A meandering 1.3 m/s walk, a phone photo every 5-10 min: positions each minute in between."""
+    rng = random.Random(7)
+    lat, lon, heading, t = 45.0, 7.0, 0.0, T0
+    truth = []
+    for _ in range(4 * 3600):  # one point per second
+        heading += rng.gauss(0, 0.02)
+        lat += 1.3 * math.cos(heading) / 111_195
+        lon += 1.3 * math.sin(heading) / (111_195 * math.cos(math.radians(lat)))
+        t += 1
+        truth.append((t, lat, lon))
+    fixes, k = [], 0
+    while k < len(truth):
+        fixes.append(Fix(truth[k][0], truth[k][1], truth[k][2], source=f"IMG_{k}.jpg"))
+        k += rng.randint(300, 600)
+    errors = []
+    for t, la, lo in truth[::60]:
+        est = estimate_position(t, fixes, S)
+        if est is not None and est.method == "interpolated":
+            errors.append(distance_m(est.lat, est.lon, la, lo))
+    assert len(errors) > 150
+    assert statistics.median(errors) <= 25
