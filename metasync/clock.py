@@ -2,8 +2,10 @@
 
 A phone sets its clock from the network; a camera keeps whatever it was set to (a forgotten DST change, a zone not
 set, drift). When a camera and a phone shoot the same moment (near-identical pictures, pHash), the difference of
-their clocks is the camera's error. One match can be a coincidence, so: many matches within a wide search window,
-the densest cluster of differences, its median and spread (MAD), at least MIN_PAIRS agreeing pairs.
+their clocks is the camera's error. One match can be a coincidence, so: matches within a wide search window, the
+densest cluster of differences, outliers beyond 3 scaled MADs of its median dropped, at least MIN_PAIRS agreeing.
+The estimate is the mean of the agreeing pairs: "the same moment" is rarely the same second, and when the two shots
+are up to a minute or so apart on either side, the median sits on one side while the mean cancels out.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ AGREE_S = 120.0
 _HAMMING_SLACK = 2
 # Offsets below this are not worth rewriting the capture times for.
 MIN_SHIFT_S = 60.0
+# A camera unused for longer than this may have had its clock reset: estimate each such session on its own.
+SESSION_GAP_S = 2 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,7 @@ def _clock(meta: Metadata, both_offsets: bool) -> float | None:
 
 
 def _sessions(photos: list[Photo], gap_s: float) -> list[list[Photo]]:
-    """A camera's photos split where it was not used for longer than the search window (a clock may be reset
-    between trips)."""
+    """A camera's photos split where it was not used for longer than `gap_s` (a clock may be reset between trips)."""
     out: list[list[Photo]] = []
     last = None
     for p in sorted(photos, key=lambda p: wall_epoch(p.meta)):
@@ -147,13 +150,12 @@ def _agreeing(candidates: dict[str, list[ClockPair]]) -> list[ClockPair]:
 
 
 def _robust(pairs: list[ClockPair]) -> tuple[float, float, list[ClockPair]]:
-    """Median and MAD; pairs beyond 3 scaled MADs (never tighter than 30 s) are dropped, once."""
+    """(mean, MAD, kept pairs): pairs beyond 3 scaled MADs of the median (never tighter than 30 s) are dropped."""
     med = statistics.median(p.diff_s for p in pairs)
     mad = statistics.median(abs(p.diff_s - med) for p in pairs)
     keep = [p for p in pairs if abs(p.diff_s - med) <= max(3 * 1.4826 * mad, 30.0)]
-    med = statistics.median(p.diff_s for p in keep)
-    mad = statistics.median(abs(p.diff_s - med) for p in keep)
-    return med, mad, keep
+    mean = statistics.fmean(p.diff_s for p in keep)
+    return mean, statistics.median(abs(p.diff_s - mean) for p in keep), keep
 
 
 def estimate_clock_offsets(photos: Iterable[Photo], settings: Settings) -> list[ClockEstimate]:
@@ -171,7 +173,7 @@ def estimate_clock_offsets(photos: Iterable[Photo], settings: Settings) -> list[
     ref_walls = [wall_epoch(p.meta) for p in refs]
     out = []
     for key in sorted(set(by_camera) - reference_cams):
-        for session in _sessions(by_camera[key], settings.clock_search_s):
+        for session in _sessions(by_camera[key], SESSION_GAP_S):
             candidates = _candidate_pairs(session, refs, ref_walls, settings)
             agreeing = _agreeing(candidates)
             if len(agreeing) < MIN_PAIRS:

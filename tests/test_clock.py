@@ -36,7 +36,7 @@ def dslr(i: int, clock: datetime, phash: int, serial: str = "0123", offset: str 
 
 
 def trip(rng: random.Random, start: datetime, n_same: int, shift: float, first_id: int = 0,
-         serial: str = "0123", extra_dslr: int = 5) -> list[Photo]:
+         serial: str = "0123", extra_dslr: int = 5, apart: tuple[float, float] = (-8, 8)) -> list[Photo]:
     """Phone shots every 5-10 min; the DSLR shot some of the same moments (a few seconds apart), plus others."""
     photos, t, i = [], start, first_id
     moments = []
@@ -46,7 +46,7 @@ def trip(rng: random.Random, start: datetime, n_same: int, shift: float, first_i
         photos.append(phone(i := i + 1, t, h))
         moments.append((t, h))
     for t, h in rng.sample(moments, n_same):
-        jitter = timedelta(seconds=rng.uniform(-8, 8))
+        jitter = timedelta(seconds=rng.uniform(*apart) * rng.choice((-1, 1)))
         photos.append(dslr(i := i + 1, t + jitter - timedelta(seconds=shift), flip(h, rng.randint(0, 3), rng), serial))
     for _ in range(extra_dslr):  # nothing on the phone looks like these
         when = start + timedelta(seconds=rng.randint(0, 3 * 3600))
@@ -63,6 +63,13 @@ def test_detects_the_offset_from_same_moment_shots():
     assert est.text.startswith("Canon EOS R6 #0123: +1 h 03 min ") and ", 7 matching pairs, spread " in est.text
     assert len(est.photo_ids) == 12 and all(p.startswith("/lib/dslr/") for p in est.paths)
     assert est.confidence > 0.8
+
+
+def test_shots_a_minute_apart_on_either_side_average_out():
+    photos = trip(random.Random(11), DAY, n_same=8, shift=OFFSET, apart=(20, 90))
+    [est] = estimate_clock_offsets(photos, S)
+    assert est.shift_s == pytest.approx(OFFSET, abs=30)
+    assert len(est.pairs) == 8 and 20 <= est.spread_s <= 90
 
 
 def test_rejects_a_lookalike_at_the_wrong_time():
@@ -97,7 +104,7 @@ def test_no_estimate(n_same, shift):
 def test_each_trip_and_each_camera_gets_its_own_estimate():
     rng = random.Random(5)
     photos = trip(rng, DAY, n_same=3, shift=OFFSET)
-    photos += trip(rng, DAY + timedelta(days=3), n_same=3, shift=-600, first_id=500)  # clock reset before trip 2
+    photos += trip(rng, DAY + timedelta(days=4), n_same=3, shift=-600, first_id=500)  # clock reset before trip 2
     photos += trip(rng, DAY, n_same=3, shift=7200, first_id=800, serial="0456")  # a second body
     photos = [p for p in photos if not (p.id > 800 and p.meta.make == "Apple")] + \
         [p for p in photos if p.id > 800 and p.meta.make == "Apple"]
