@@ -164,12 +164,15 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def thumbnail_jpeg(path: Path | str, size: int = 256, quality: int = 80) -> bytes:
-    """A small upright JPEG of an image (the bridge's thumbnails); JPEGs decode in draft mode, never full size."""
-    with Image.open(path) as img:
+def thumbnail_jpeg(source: Path | str | bytes, size: int = 256, orientation: int | None = None,
+                   quality: int = 80) -> bytes:
+    """A small upright JPEG of an image file, or of a raw file's preview bytes (with the raw's orientation),
+    for the bridge's thumbnails; JPEGs decode in draft mode, never at full size."""
+    with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
         if img.format == "JPEG":
             img.draft("RGB", (size, size))
-        orientation = img.getexif().get(0x0112, 1)
+        if orientation is None:
+            orientation = img.getexif().get(0x0112, 1)
         img = img.convert("RGB")
         if orientation in _UPRIGHT:
             img = img.transpose(_UPRIGHT[orientation])

@@ -1,0 +1,80 @@
+"""Helpers shared by the bridge tests: a small generated library and a real `metasync serve` on loopback."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import requests
+
+from metasync.demo import generate_library
+
+TOKEN = "test-token-0123456789"
+
+
+def make_library(dest: Path, events: int = 2, photos_per_event: int = 4) -> Path:
+    """A generated library (phones with GPS, a DSLR without, a WhatsApp copy per event), small images."""
+    generate_library(dest, seed=7, events=events, photos_per_event=photos_per_event, size=(320, 240))
+    return dest
+
+
+def copy_library(src: Path, dest: Path) -> Path:
+    shutil.copytree(src, dest, symlinks=True)
+    return dest
+
+
+def photos_under(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg"})
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    proc: subprocess.Popen
+
+    def session(self) -> requests.Session:
+        s = requests.Session()
+        s.headers["X-Metasync-Token"] = self.token
+        return s
+
+
+@contextmanager
+def serve(root: Path, db: Path, config_home: Path, extra: tuple[str, ...] = ()) -> Iterator[Server]:
+    """`metasync serve --port 0` in a subprocess; the URL (with the real port and token) is read from stdout."""
+    env = {**os.environ, "XDG_CONFIG_HOME": str(config_home), "PYTHONUNBUFFERED": "1"}
+    config_home.mkdir(parents=True, exist_ok=True)
+    log = config_home / "serve.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "metasync", "serve", "--root", str(root), "--db", str(db),
+                                 "--port", "0", *extra], stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        line = ""
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            m = re.search(r"(http://[^/\s]+)/\?token=(\S+)", line)
+            if m:
+                break
+            if not line and proc.poll() is not None:
+                raise RuntimeError(f"metasync serve exited {proc.returncode}: {log.read_text()}")
+        else:
+            raise RuntimeError(f"metasync serve printed no URL: {line!r}")
+        server = Server(m.group(1), m.group(2), proc)
+        while requests.get(server.url + "/api/health", timeout=5).status_code != 200:
+            time.sleep(0.05)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
