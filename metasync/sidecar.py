@@ -1,0 +1,816 @@
+"""XMP sidecars as bytes: hardened parsing, merging our values without clobbering, provenance, removal.
+
+This is metasync's only XMP writer, and it never touches the file system: apply/revert (the journal) read and
+write the files and call these functions. Layout rules (the format is specified in sidecar/README.md):
+
+- A property we own is replaced where it already is (attribute or element form, whatever prefix the file binds
+  to its namespace). Properties that do not exist yet, and our provenance, go into one rdf:Description of our
+  own, inserted as the first child of rdf:RDF and declaring the prefixes we use.
+- Everything else is kept as it was: other Descriptions, unknown namespaces, comments, the <?xpacket?> wrapper
+  and its padding (kept verbatim as text), attribute order and prefixes.
+- Output is always UTF-8 (an input in UTF-16/32 is re-encoded; its XML declaration and xpacket begin mark are
+  fixed to match).
+"""
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+import xml.etree.ElementTree as std_et
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Iterable, Mapping
+from xml.parsers import expat
+
+import defusedxml.ElementTree as defused_et
+from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+from lxml import etree
+
+from .errors import SidecarError
+from .fields import FIELD_SPECS
+from .models import CANONICAL_FIELDS
+from .timeutil import parse_local, parse_offset
+
+log = logging.getLogger(__name__)
+
+MAX_SIDECAR_BYTES = 16 * 1024 * 1024  # real sidecars are < 100 KB; darktable's biggest stacks < 1 MB
+METASYNC_NS = "http://ns.metasync.dev/1.0/"
+RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+XMPMETA_NS = "adobe:ns:meta/"
+TOOLKIT = "metasync XMP 1.0"
+XPACKET_ID = "W5M0MpCehiHzreSzNTczkc9d"
+
+# Prefixes as we write them; existing files may bind other prefixes to the same URIs (xap: for xmp:, ...).
+NAMESPACES: dict[str, str] = {
+    "exif": "http://ns.adobe.com/exif/1.0/",
+    "tiff": "http://ns.adobe.com/tiff/1.0/",
+    "exifEX": "http://cipa.jp/exif/1.0/",
+    "aux": "http://ns.adobe.com/exif/1.0/aux/",
+    "photoshop": "http://ns.adobe.com/photoshop/1.0/",
+    "Iptc4xmpCore": "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "metasync": METASYNC_NS,
+}
+# Tag lists of hosts that we extend (union) only when the file already has them.
+_LR_NS = "http://ns.adobe.com/lightroom/1.0/"
+_DIGIKAM_NS = "http://www.digikam.org/ns/1.0/"
+_TAG_LISTS_IF_PRESENT = (f"{{{_LR_NS}}}hierarchicalSubject", f"{{{_DIGIKAM_NS}}}TagsList")
+
+_DESC = f"{{{RDF_NS}}}Description"
+_LI = f"{{{RDF_NS}}}li"
+_CONTAINERS = {f"{{{RDF_NS}}}{k}" for k in ("Bag", "Seq", "Alt")}
+_RDF_ATTRS = {f"{{{RDF_NS}}}{k}" for k in ("about", "ID", "nodeID", "parseType", "resource")}
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+# Properties that carry part of a field's value in other writers' layouts and go away when we write the field.
+_ALSO_OWNED = {"gps_latitude": ("exif:GPSLatitudeRef",), "gps_longitude": ("exif:GPSLongitudeRef",)}
+_DATETIME_PROPS = FIELD_SPECS["datetime_original"].xmp_props
+
+
+def _clark(prop: str) -> str:
+    prefix, local = prop.split(":", 1)
+    return f"{{{NAMESPACES[prefix]}}}{local}"
+
+
+def _ms(local: str) -> str:
+    return f"{{{METASYNC_NS}}}{local}"
+
+
+# Our property order: the field table's, then provenance. Used to order createdProperties deterministically.
+_PROP_ORDER = [p for f in CANONICAL_FIELDS for p in FIELD_SPECS[f].xmp_props]
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who wrote what into a sidecar: stored in our namespace (sidecar/README.md)."""
+
+    group_id: int
+    operation_id: int
+    applied_at: str  # ISO 8601
+    sources: tuple[tuple[str, str, str | None], ...]  # (field, source path, source content hash)
+    fields: tuple[str, ...]  # canonical fields we own now in this sidecar
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parsing
+
+
+@dataclass
+class XmpDoc:
+    """A parsed packet: the root element tree plus the text around it (xpacket PIs, padding) kept verbatim."""
+
+    root: etree._Element
+    prologue: str
+    epilogue: str
+
+    @property
+    def rdf(self) -> etree._Element:
+        if self.root.tag == f"{{{RDF_NS}}}RDF":
+            return self.root
+        found = self.root.find(f".//{{{RDF_NS}}}RDF")
+        assert found is not None  # checked by parse_sidecar
+        return found
+
+    def descriptions(self) -> list[etree._Element]:
+        return [c for c in self.rdf if c.tag == _DESC]
+
+    def to_bytes(self) -> bytes:
+        body = etree.tostring(self.root, encoding="unicode", with_tail=False)
+        return (self.prologue + body + self.epilogue).encode("utf-8")
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_XML_DECL_ENC = re.compile(r"""\A(<\?xml[^>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
+_XPACKET_BEGIN = re.compile(r"""(<\?xpacket\s+begin\s*=\s*)(["'])[^"']*\2""")
+_XML_DECL = re.compile(r"<\?xml\s")  # the declaration is not a node: the parser does not count it
+_MISC_AHEAD = re.compile(r"\s+|<\?(?:[^?]|\?(?!>))*\?>|<!--(?:[^-]|-(?!->))*-->")
+
+
+def _decode(data: bytes) -> tuple[str, bool]:
+    """Bytes to text by BOM (UTF-8 default); returns (text, was_utf8)."""
+    if len(data) > MAX_SIDECAR_BYTES:
+        raise SidecarError(f"XMP sidecar is {len(data)} bytes, over the {MAX_SIDECAR_BYTES} byte limit: refused")
+    encoding, start = "utf-8", 0
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            encoding, start = enc, len(bom)
+            break
+    else:
+        if data[:2] == b"<\x00":
+            encoding = "utf-16-le"
+        elif data[:2] == b"\x00<":
+            encoding = "utf-16-be"
+    try:
+        text = data[start:].decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise SidecarError(f"XMP sidecar is not {encoding.upper()} text (undecodable byte at offset "
+                           f"{exc.start + start}): not an XMP packet") from None
+    if "\x00" in text:
+        raise SidecarError("XMP sidecar contains NUL characters: binary data, not an XMP packet")
+    if not text.strip():
+        raise SidecarError("XMP sidecar is empty")
+    return text, encoding == "utf-8"
+
+
+def _check_safe(raw: bytes) -> None:
+    """Refuse DTDs (entity expansion, external entities) and report where a packet is not well-formed."""
+    try:
+        defused_et.fromstring(raw, forbid_dtd=True)
+    except DTDForbidden:
+        raise SidecarError("XMP sidecar has a DOCTYPE; XMP never needs one and it can carry entity-expansion or "
+                           "external-entity attacks: refused") from None
+    except (EntitiesForbidden, ExternalReferenceForbidden):  # pragma: no cover - forbid_dtd catches these first
+        raise SidecarError("XMP sidecar declares entities: refused") from None
+    except std_et.ParseError as exc:
+        line, col = exc.position
+        raise SidecarError(f"XMP sidecar is not well-formed XML at line {line}, column {col + 1}: "
+                           f"{expat.ErrorString(exc.code)}") from None
+
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                          remove_blank_text=False, remove_comments=False, remove_pis=False)
+
+
+def parse_sidecar(data: bytes) -> XmpDoc:
+    """Parse an XMP packet, hardened: size cap, encodings by BOM, no DTD/entities; SidecarError says why not."""
+    text, was_utf8 = _decode(data)
+    text = _XML_DECL_ENC.sub(r"\1\2UTF-8\2", text, count=1)
+    if not was_utf8:
+        text = _XPACKET_BEGIN.sub("\\1\\2\ufeff\\2", text, count=1)
+    raw = text.encode("utf-8")
+    _check_safe(raw)
+    try:
+        root = etree.fromstring(raw, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise SidecarError(f"XMP sidecar is not well-formed XML at line {exc.lineno}: {exc.msg}") from None
+    if root.tag != f"{{{RDF_NS}}}RDF" and root.find(f".//{{{RDF_NS}}}RDF") is None:
+        raise SidecarError("XMP sidecar has no rdf:RDF element: not an XMP packet")
+    prologue, epilogue = _surroundings(text, root)
+    return XmpDoc(root, prologue, epilogue)
+
+
+def _surroundings(text: str, root: etree._Element) -> tuple[str, str]:
+    """The text before and after the root element (PIs, comments, whitespace padding), verbatim.
+
+    Checked against the parser's count of top-level nodes; on a mismatch they are rebuilt from the tree.
+    """
+    before = list(root.itersiblings(preceding=True))
+    after = list(root.itersiblings())
+    pos, n_before = 0, 0
+    while (m := _MISC_AHEAD.match(text, pos)) is not None:
+        n_before += not m.group().isspace() and not _XML_DECL.match(m.group())
+        pos = m.end()
+    end, n_after = len(text), 0
+    while True:
+        stripped = text[:end].rstrip()
+        if stripped.endswith("?>"):
+            start = stripped.rfind("<?")
+        elif stripped.endswith("-->"):
+            start = stripped.rfind("<!--")
+        else:
+            start = -1
+        if start < pos:
+            end = len(stripped)
+            break
+        end, n_after = start, n_after + 1
+    if n_before == len(before) and n_after == len(after) and pos < end:
+        return text[:pos], text[end:]
+    log.debug("packet wrapper not split textually; rebuilding it from the tree")
+    def text_of(nodes: Iterable[etree._Element]) -> list[str]:
+        return [etree.tostring(n, encoding="unicode", with_tail=False) for n in nodes]
+    return ("".join(t + "\n" for t in text_of(reversed(before))),
+            "".join("\n" + t for t in text_of(after)) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Generic property access (prefix- and form-agnostic)
+
+
+@dataclass
+class _Occ:
+    desc: etree._Element
+    elem: etree._Element | None  # None: attribute form on desc
+
+
+def _occurrences(doc: XmpDoc, clark: str) -> list[_Occ]:
+    out: list[_Occ] = []
+    for desc in doc.descriptions():
+        if clark in desc.attrib:
+            out.append(_Occ(desc, None))
+        out.extend(_Occ(desc, el) for el in desc if el.tag == clark)
+    return out
+
+
+def _li_texts(elem: etree._Element) -> list[str]:
+    for child in elem:
+        if child.tag in _CONTAINERS:
+            return [(li.text or "").strip() for li in child if li.tag == _LI]
+    return []
+
+
+def _occ_value(occ: _Occ, clark: str) -> str | list[str] | None:
+    if occ.elem is None:
+        return occ.desc.get(clark)
+    el = occ.elem
+    if any(c.tag in _CONTAINERS for c in el):
+        return _li_texts(el)
+    if el.get(f"{{{RDF_NS}}}resource") is not None:
+        return el.get(f"{{{RDF_NS}}}resource")
+    value = el.find(f"{{{RDF_NS}}}value")
+    if value is not None:
+        return (value.text or "").strip()
+    return (el.text or "").strip()
+
+
+def _get(doc: XmpDoc, clark: str) -> str | list[str] | None:
+    occ = _occurrences(doc, clark)
+    return _occ_value(occ[0], clark) if occ else None
+
+
+def _indent_before(el: etree._Element) -> str:
+    prev = el.getprevious()
+    ws = prev.tail if prev is not None else el.getparent().text
+    return ws.rsplit("\n", 1)[-1] if ws and not ws.strip() else ""
+
+
+def _unit(indent: str) -> str:
+    return "\t" if indent.startswith("\t") else " "
+
+
+def _remove(el: etree._Element) -> None:
+    """Remove an element (its tail goes with it in lxml) keeping the closing-tag indentation of the parent."""
+    parent = el.getparent()
+    if el.getnext() is None:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = el.tail
+        else:
+            parent.text = el.tail
+    parent.remove(el)
+
+
+def _place(desc: etree._Element, el: etree._Element) -> None:
+    """Put a new property into a Description: before our provenance if there is any, else last; indented."""
+    children = [c for c in desc if isinstance(c.tag, str)]
+    anchor = next((c for c in children if c.tag.startswith(f"{{{METASYNC_NS}}}")), None)
+    if anchor is not None and not el.tag.startswith(f"{{{METASYNC_NS}}}"):
+        el.tail = anchor.getprevious().tail if anchor.getprevious() is not None else desc.text
+        anchor.addprevious(el)
+        return
+    if len(desc):
+        last = desc[-1]
+        el.tail = last.tail
+        last.tail = last.getprevious().tail if last.getprevious() is not None else desc.text
+        desc.append(el)
+    else:
+        indent = _indent_before(desc)
+        desc.text = "\n" + indent + _unit(indent)
+        el.tail = "\n" + indent
+        desc.append(el)
+
+
+def _fill(el: etree._Element, value: str | list[str] | list[dict[str, str]], container: str) -> None:
+    """Set a property element's content: text, or an rdf container of lis (strings or structs), indented."""
+    for child in list(el):
+        el.remove(child)
+    for key in list(el.attrib):
+        del el.attrib[key]
+    el.text = None
+    if isinstance(value, str):
+        el.text = value
+        return
+    box = etree.SubElement(el, f"{{{RDF_NS}}}{container}")
+    for item in value:
+        li = etree.SubElement(box, _LI)
+        if isinstance(item, str):
+            li.text = item
+        else:
+            li.set(f"{{{RDF_NS}}}parseType", "Resource")
+            for key, text in item.items():
+                etree.SubElement(li, _ms(key)).text = text
+    indent = _indent_before(el)
+    etree.indent(el, space=_unit(indent), level=len(indent))
+
+
+def _set(doc: XmpDoc, clark: str, value: str | list | None, container: str = "Seq") -> bool:
+    """Set (or with None delete) a property wherever it is; a new one goes into our Description.
+
+    Returns True when the property did not exist before (we created it).
+    """
+    occ = _occurrences(doc, clark)
+    for extra in occ[1:] if value is not None else occ:
+        if extra.elem is None:
+            del extra.desc.attrib[clark]
+        else:
+            _remove(extra.elem)
+    if value is None:
+        return False
+    if not occ:
+        el = etree.Element(clark)
+        _place(_our_description(doc), el)
+        _fill(el, value, container)
+        return True
+    first = occ[0]
+    if first.elem is not None:
+        _fill(first.elem, value, container)
+    elif isinstance(value, str):
+        first.desc.set(clark, value)
+    else:  # an array written as an attribute by some tool: move it into element form in the same place
+        del first.desc.attrib[clark]
+        el = etree.SubElement(first.desc, clark)
+        first.desc.remove(el)
+        _place(first.desc, el)
+        _fill(el, value, container)
+    return False
+
+
+def _our_description(doc: XmpDoc) -> etree._Element:
+    """The Description that holds our new properties: one declaring all our prefixes, else a new first one."""
+    wanted = set(NAMESPACES.values())
+    for desc in doc.descriptions():
+        if _is_ours(desc) and wanted <= set(desc.nsmap.values()):
+            return desc
+    rdf = doc.rdf
+    about = next((d.get(f"{{{RDF_NS}}}about") for d in doc.descriptions()
+                  if d.get(f"{{{RDF_NS}}}about") is not None), "")
+    desc = etree.SubElement(rdf, _DESC, nsmap=dict(NAMESPACES))
+    desc.set(f"{{{RDF_NS}}}about", about)
+    rdf.remove(desc)
+    has_children = any(isinstance(c.tag, str) for c in rdf)
+    ws = rdf.text if rdf.text and not rdf.text.strip() else ""
+    if has_children or not ws:
+        desc.tail = rdf.text
+    else:  # empty rdf:RDF: its text is the closing-tag indentation
+        indent = ws.rsplit("\n", 1)[-1]
+        desc.tail = ws
+        rdf.text = "\n" + indent + _unit(indent)
+    rdf.insert(0, desc)
+    return desc
+
+
+def _is_ours(desc: etree._Element) -> bool:
+    """A Description we added: it declares our namespace itself (not inherited from rdf:RDF)."""
+    return desc.nsmap.get("metasync") == METASYNC_NS and desc.getparent().nsmap.get("metasync") != METASYNC_NS
+
+
+def _has_properties(desc: etree._Element) -> bool:
+    return any(k not in _RDF_ATTRS and k != _XML_LANG for k in desc.attrib) or \
+        any(isinstance(c.tag, str) for c in desc)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Canonical values <-> XMP text
+
+
+def _fail(field: str, value: Any, why: str) -> SidecarError:
+    return SidecarError(f"cannot write {field}={value!r} to XMP: {why}")
+
+
+def _xml_text(field: str, value: Any) -> str:
+    text = str(value).strip()
+    if not text:
+        raise _fail(field, value, "empty text")
+    if any(ord(ch) < 0x20 and ch not in "\t\n\r" for ch in text):
+        raise _fail(field, value, "control characters cannot be stored in XML")
+    return text
+
+
+def _rational(value: float, max_den: int = 1_000_000) -> str:
+    frac = Fraction(value).limit_denominator(max_den)
+    return f"{frac.numerator}/{frac.denominator}"
+
+
+def _gps_coord(field: str, value: Any, pos: str, neg: str, limit: float) -> str:
+    v = float(value)
+    if not -limit <= v <= limit:
+        raise _fail(field, value, f"outside -{limit:g}..{limit:g}")
+    deg, minutes = divmod(abs(v) * 60, 60)
+    return f"{int(deg)},{minutes:.8f}{neg if v < 0 else pos}"
+
+
+def _iso_datetime(value: Any, offset: str | None) -> str:
+    """Canonical ISO text (an EXIF-style "YYYY:MM:DD HH:MM:SS" is converted); `offset` replaces any offset."""
+    text = _xml_text("datetime_original", value)
+    if re.match(r"^\d{4}:\d{2}:\d{2}", text):
+        text = text[:10].replace(":", "-") + text[10:]
+    text = text.replace(" ", "T", 1)
+    if parse_local(text) is None:
+        raise _fail("datetime_original", value, "not an ISO 8601 date and time")
+    if offset is not None:
+        text = _strip_offset(text) + offset
+    return text
+
+
+def _strip_offset(text: str) -> str:
+    return re.sub(r"(Z|[+-]\d{2}:?\d{2})$", "", text)
+
+
+def _check_offset(value: Any) -> str:
+    if parse_offset(str(value)) is None:
+        raise _fail("offset_time", value, 'not an offset like "+02:00"')
+    sign, hh, mm = re.match(r"^([+-])(\d{2}):?(\d{2})$", str(value).strip()).groups()
+    return f"{sign}{hh}:{mm}"
+
+
+def _encode(field: str, value: Any, offset: str | None = None) -> dict[str, str | list[str]]:
+    """Canonical value -> {prefixed XMP property: text or Seq items}, written where the hosts read them.
+
+    `offset` ("+02:00") goes into the capture time: XMP has no tag of its own for it.
+    """
+    props = FIELD_SPECS[field].xmp_props
+    if field == "datetime_original":
+        text = _iso_datetime(value, offset)
+        return {p: text for p in props}
+    if field == "gps_latitude":
+        return {props[0]: _gps_coord(field, value, "N", "S", 90)}
+    if field == "gps_longitude":
+        return {props[0]: _gps_coord(field, value, "E", "W", 180)}
+    if field == "gps_altitude":
+        v = float(value)
+        return {props[0]: _rational(abs(v), 10_000), props[1]: "1" if v < 0 else "0"}
+    if field == "iso":
+        v = float(value)
+        if v <= 0:
+            raise _fail(field, value, "not a positive number")
+        return {props[0]: [str(round(v))]}
+    if field in ("f_number", "exposure_time", "focal_length"):
+        v = float(value)
+        if v <= 0:
+            raise _fail(field, value, "not a positive number")
+        return {props[0]: _rational(v)}
+    text = _xml_text(field, value)
+    return {p: text for p in props}
+
+
+def _parse_rational(text: str) -> float | None:
+    try:
+        if "/" in text:
+            num, den = text.split("/", 1)
+            return float(num) / float(den)
+        return float(text)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+_GPS_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*(?:,\s*(\d+(?:\.\d+)?)\s*)?([NSEW])\s*$", re.I)
+
+
+def _parse_gps(text: str, ref: str | None) -> float | None:
+    m = _GPS_TEXT.match(text)
+    if m:
+        v = float(m.group(1)) + float(m.group(2)) / 60 + float(m.group(3) or 0) / 3600
+        neg = m.group(4).upper() in "SW"
+    else:
+        try:
+            v = float(text)
+        except ValueError:
+            return None
+        neg = bool(ref) and ref.strip().upper()[:1] in ("S", "W")
+    return round(-v if neg else v, 9)
+
+
+def _first(value: str | list[str] | None) -> str | None:
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value or None
+
+
+def read_values(data: bytes | XmpDoc) -> dict[str, Any]:
+    """The canonical values present in a sidecar (absent fields are left out; tags present even when empty)."""
+    doc = data if isinstance(data, XmpDoc) else parse_sidecar(data)
+    out: dict[str, Any] = {}
+    for field in CANONICAL_FIELDS:
+        spec = FIELD_SPECS[field]
+        if field == "offset_time":
+            continue
+        if field == "tags":
+            tags = _get(doc, _clark("dc:subject"))
+            if tags is not None:
+                out[field] = [tags] if isinstance(tags, str) else tags
+            continue
+        raw = next((v for p in spec.xmp_props if (v := _first(_get(doc, _clark(p)))) is not None), None)
+        if raw is None:
+            continue
+        value: Any
+        if field == "datetime_original":
+            try:
+                value = _iso_datetime(raw, None)
+            except SidecarError:
+                continue
+            m = re.search(r"(Z|[+-]\d{2}:?\d{2})$", value)
+            if m and "T" in value:
+                out["offset_time"] = "+00:00" if m.group(1) == "Z" else _check_offset(m.group(1))
+        elif field in ("gps_latitude", "gps_longitude"):
+            ref = _first(_get(doc, _clark(_ALSO_OWNED[field][0])))
+            value = _parse_gps(raw, ref)
+        elif field == "gps_altitude":
+            value = _parse_rational(raw)
+            ref = _first(_get(doc, _clark("exif:GPSAltitudeRef")))
+            if value is not None and ref == "1":
+                value = -value
+        elif spec.kind == "float":
+            value = _parse_rational(raw)
+        else:
+            value = raw
+        if value is not None:
+            out[field] = value
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Provenance
+
+
+def _struct(li: etree._Element) -> dict[str, str]:
+    """Fields of a struct li in either layout (rdf:parseType="Resource" or a nested rdf:Description)."""
+    node = li.find(_DESC) if li.find(_DESC) is not None else li
+    out = {etree.QName(k).localname: v for k, v in node.attrib.items() if k.startswith(f"{{{METASYNC_NS}}}")}
+    for child in node:
+        if isinstance(child.tag, str) and child.tag.startswith(f"{{{METASYNC_NS}}}"):
+            out[etree.QName(child).localname] = (child.text or "").strip()
+    return out
+
+
+def _as_list(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def read_provenance(data: bytes | XmpDoc) -> Provenance | None:
+    """Our provenance record, or None when the sidecar has none (or only a damaged one)."""
+    doc = data if isinstance(data, XmpDoc) else parse_sidecar(data)
+    group = _first(_get(doc, _ms("group")))
+    if group is None:
+        return None
+    sources: list[tuple[str, str, str | None]] = []
+    for occ in _occurrences(doc, _ms("sources"))[:1]:
+        for box in (occ.elem if occ.elem is not None else []):
+            for li in (box if box.tag in _CONTAINERS else []):
+                s = _struct(li)
+                if "field" in s and "path" in s:
+                    sources.append((s["field"], s["path"], s.get("hash") or None))
+    try:
+        return Provenance(
+            group_id=int(group),
+            operation_id=int(_first(_get(doc, _ms("operation"))) or 0),
+            applied_at=_first(_get(doc, _ms("appliedAt"))) or "",
+            sources=tuple(sources),
+            fields=tuple(_as_list(_get(doc, _ms("fields")))),
+        )
+    except ValueError:
+        log.warning("ignoring a damaged metasync provenance record")
+        return None
+
+
+@dataclass
+class _Bookkeeping:
+    """What remove_values needs beyond Provenance: properties we created, tags we added, packet we created."""
+
+    created_props: set[str]
+    added_tags: list[str]
+    created_sidecar: bool
+
+    @classmethod
+    def read(cls, doc: XmpDoc) -> "_Bookkeeping":
+        return cls(set(_as_list(_get(doc, _ms("createdProperties")))),
+                   _as_list(_get(doc, _ms("addedTags"))),
+                   _first(_get(doc, _ms("createdSidecar"))) == "True")
+
+
+_PROVENANCE_PROPS = ("group", "operation", "appliedAt", "fields", "sources",
+                     "createdProperties", "addedTags", "createdSidecar")
+
+
+def _write_provenance(doc: XmpDoc, prov: Provenance | None, book: _Bookkeeping) -> None:
+    if prov is None:
+        for name in _PROVENANCE_PROPS:
+            _set(doc, _ms(name), None)
+        return
+    created = sorted(book.created_props, key=lambda p: (_PROP_ORDER.index(p) if p in _PROP_ORDER else 99, p))
+    sources = [{"field": f, "path": p, **({"hash": h} if h else {})} for f, p, h in prov.sources]
+    values: dict[str, Any] = {
+        "group": str(prov.group_id), "operation": str(prov.operation_id), "appliedAt": prov.applied_at,
+        "fields": list(prov.fields) or None, "sources": sources or None,
+        "createdProperties": created or None, "addedTags": book.added_tags or None,
+        "createdSidecar": "True" if book.created_sidecar else None,
+    }
+    for name in _PROVENANCE_PROPS:
+        container = "Seq" if name == "sources" else "Bag"
+        _set(doc, _ms(name), values[name], container)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Merge and removal
+
+
+_NEW_PACKET = (f'<?xpacket begin="\ufeff" id="{XPACKET_ID}"?>\n'
+               f'<x:xmpmeta xmlns:x="{XMPMETA_NS}" x:xmptk="{TOOLKIT}">\n'
+               f' <rdf:RDF xmlns:rdf="{RDF_NS}">\n'
+               f' </rdf:RDF>\n'
+               f'</x:xmpmeta>\n'
+               f'<?xpacket end="w"?>\n')
+
+
+def _tag_union(doc: XmpDoc, tags: Iterable[str], book: _Bookkeeping) -> None:
+    """dc:subject gets every tag (created as a Bag if absent); host tag lists get them only where present."""
+    wanted = [_xml_text("tags", t) for t in tags]
+    if not wanted:
+        return
+    existing = _as_list(_get(doc, _clark("dc:subject")))
+    book.added_tags += [t for t in dict.fromkeys(wanted) if t not in existing and t not in book.added_tags]
+    if _set_union(doc, _clark("dc:subject"), wanted, create=True):
+        book.created_props.add("dc:subject")
+    for clark in _TAG_LISTS_IF_PRESENT:
+        _set_union(doc, clark, wanted, create=False)
+
+
+def _set_union(doc: XmpDoc, clark: str, tags: list[str], create: bool) -> bool:
+    """Append missing tags to an array property in place; True when the property had to be created."""
+    occ = _occurrences(doc, clark)
+    if not occ:
+        if create:
+            _set(doc, clark, list(dict.fromkeys(tags)), "Bag")
+        return create
+    current = _as_list(_occ_value(occ[0], clark))
+    missing = [t for t in dict.fromkeys(tags) if t not in current]
+    box = next((c for c in occ[0].elem if c.tag in _CONTAINERS), None) if occ[0].elem is not None else None
+    if box is None:  # text or attribute form: rebuild as a Bag holding the old and the new tags
+        _set(doc, clark, current + missing, "Bag")
+        return False
+    for tag in missing:
+        li = etree.Element(_LI)
+        li.text = tag
+        lis = [c for c in box if isinstance(c.tag, str)]
+        if lis:
+            last = box[-1]
+            li.tail = last.tail
+            last.tail = last.getprevious().tail if last.getprevious() is not None else box.text
+            box.append(li)
+        else:
+            indent = _indent_before(box)
+            box.text = "\n" + indent + _unit(indent)
+            li.tail = "\n" + indent
+            box.append(li)
+    return False
+
+
+def _remove_tags(doc: XmpDoc, tags: set[str], book: _Bookkeeping) -> None:
+    for clark in (_clark("dc:subject"), *_TAG_LISTS_IF_PRESENT):
+        for occ in _occurrences(doc, clark):
+            if occ.elem is None:
+                continue
+            for box in (c for c in occ.elem if c.tag in _CONTAINERS):
+                for li in [li for li in box if li.tag == _LI and (li.text or "").strip() in tags]:
+                    _remove(li)
+    if "dc:subject" in book.created_props and not _as_list(_get(doc, _clark("dc:subject"))):
+        _set(doc, _clark("dc:subject"), None)
+        book.created_props.discard("dc:subject")
+    book.added_tags = [t for t in book.added_tags if t not in tags]
+
+
+def _set_offset(doc: XmpDoc, offset: str | None) -> bool:
+    """Put an offset into the datetime properties that exist (XMP has no OffsetTimeOriginal); False if none."""
+    found = False
+    for prop in _DATETIME_PROPS:
+        for occ in _occurrences(doc, _clark(prop)):
+            current = _occ_value(occ, _clark(prop))
+            if isinstance(current, str) and parse_local(current) is not None:
+                text = _iso_datetime(current, None)
+                text = _strip_offset(text) + offset if offset else _strip_offset(text)
+                _set(doc, _clark(prop), text)
+                found = True
+                break
+    return found
+
+
+def _write_field(doc: XmpDoc, field: str, value: Any, book: _Bookkeeping, offset: str | None = None) -> None:
+    for extra in _ALSO_OWNED.get(field, ()):
+        _set(doc, _clark(extra), None)
+    if value is None:
+        for prop in FIELD_SPECS[field].xmp_props:
+            _set(doc, _clark(prop), None)
+            book.created_props.discard(prop)
+        return
+    for prop, text in _encode(field, value, offset).items():
+        if _set(doc, _clark(prop), text, "Seq"):
+            book.created_props.add(prop)
+
+
+def merge_values(existing: bytes | None, values: Mapping[str, Any], provenance: Provenance) -> bytes:
+    """Write canonical values (field -> value; None removes the field) and our provenance into a sidecar.
+
+    Everything we do not own in `existing` is kept; `existing=None` starts a new packet. Deterministic:
+    merging the same values twice gives the same bytes. Raises SidecarError for a malformed sidecar or a
+    value XMP cannot hold.
+    """
+    unknown = set(values) - set(CANONICAL_FIELDS)
+    if unknown:
+        raise SidecarError(f"unknown metadata fields: {', '.join(sorted(unknown))}")
+    doc = parse_sidecar(existing if existing is not None else _NEW_PACKET.encode("utf-8"))
+    book = _Bookkeeping.read(doc)
+    book.created_sidecar = book.created_sidecar or existing is None
+    offset = _check_offset(values["offset_time"]) if values.get("offset_time") is not None else None
+    for field in CANONICAL_FIELDS:
+        if field not in values:
+            continue
+        value = values[field]
+        if field == "tags":
+            _tag_union(doc, value or (), book)
+        elif field == "offset_time":
+            if "datetime_original" not in values and not _set_offset(doc, offset) and offset is not None:
+                raise SidecarError("offset_time can only be written together with a capture time: XMP has no "
+                                   "separate offset tag, it lives inside exif:DateTimeOriginal")
+        else:
+            _write_field(doc, field, value, book, offset)
+    _write_provenance(doc, provenance, book)
+    return doc.to_bytes()
+
+
+def remove_values(current: bytes, fields: Iterable[str], restore: Mapping[str, Any]) -> bytes | None:
+    """Take our fields out of a sidecar a host may have changed since, putting back the previous values.
+
+    For each field: a property we created is deleted; one that existed before us gets `restore[field]` back in
+    place (None = absent: deleted). Tags we added are taken out of every tag list (unless `restore` has them);
+    tags added by anyone else stay. The provenance loses these fields (and goes when none remain). Returns None
+    when what is left is an empty packet that we created (the caller then deletes the file).
+    """
+    doc = parse_sidecar(current)
+    book = _Bookkeeping.read(doc)
+    prov = read_provenance(doc)
+    fields = [f for f in CANONICAL_FIELDS if f in set(fields)]
+    offset = (_check_offset(restore["offset_time"])
+              if "offset_time" in fields and restore.get("offset_time") is not None else None)
+    for field in fields:
+        value = restore.get(field)
+        if field == "tags":
+            _remove_tags(doc, set(book.added_tags) - set(_as_list(value)), book)
+        elif field == "offset_time":
+            if "datetime_original" not in fields:
+                _set_offset(doc, _check_offset(value) if value is not None else None)
+        else:
+            for extra in _ALSO_OWNED.get(field, ()):
+                _set(doc, _clark(extra), None)
+            encoded = _encode(field, value, offset) if value is not None else {}
+            for prop in FIELD_SPECS[field].xmp_props:
+                if prop in book.created_props or prop not in encoded:
+                    _set(doc, _clark(prop), None)
+                elif _occurrences(doc, _clark(prop)):  # a host may have deleted it since: respect that
+                    _set(doc, _clark(prop), encoded[prop], "Seq")
+                book.created_props.discard(prop)
+    remaining = None
+    if prov is not None:
+        left = tuple(f for f in prov.fields if f not in fields)
+        if left:
+            remaining = Provenance(prov.group_id, prov.operation_id, prov.applied_at,
+                                   tuple(s for s in prov.sources if s[0] in left), left)
+    _write_provenance(doc, remaining, book)
+    if book.created_sidecar and remaining is None and not any(_has_properties(d) for d in doc.descriptions()):
+        return None
+    for desc in doc.descriptions():
+        if _is_ours(desc) and not _has_properties(desc):
+            _remove(desc)
+    return doc.to_bytes()
