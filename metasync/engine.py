@@ -51,3 +51,32 @@ class Engine:
         photo = self.index.photo_by_path(str(Path(path).expanduser().resolve()))
         return {"path": photo.path, **photo.meta.to_dict(),
                 "phash": f"{photo.phash:016x}" if photo.phash is not None else None}
+
+    # -- apply / revert / history (issue 4) ------------------------------------------------------------------
+    def apply(self, group_id: int, min_confidence: float = 0.0, include_conflicts: bool = False,
+              overrides: list[dict[str, Any]] | None = None, host: str | None = None,
+              write_original: bool = False) -> dict[str, Any]:
+        """Plan the group (after storing overrides) and write it: {"group","applied","skipped","sidecars","files"}."""
+        from .apply import apply_group
+
+        return apply_group(self, group_id, overrides=overrides, min_confidence=min_confidence,
+                           include_conflicts=include_conflicts, host=host, write_original=write_original)
+
+    def revert(self, group_id: int) -> dict[str, Any]:
+        """Undo the group's latest apply: {"group","restored","removed","skipped","files"}."""
+        from .apply import revert_group
+
+        return revert_group(self, group_id)
+
+    def history(self, path: Path | str) -> list[dict[str, Any]]:
+        """Every committed version of one photo's files, oldest first."""
+        from .history import file_history
+
+        self.recover()
+        return file_history(self.index, str(Path(path).expanduser().resolve()))
+
+    def recover(self) -> dict[str, Any]:
+        """Roll back what a process that died mid-write left half done."""
+        from .apply import recover
+
+        return recover(self)

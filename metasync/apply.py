@@ -1,0 +1,521 @@
+"""Apply a plan to XMP sidecars, revert it, roll back what a crash left half done: the only writer of user folders.
+
+Protocol of every operation (apply, revert, rollback alike): journal the operation, store the previous bytes of
+every file it will touch as fsync'd blobs and record before/after sha256 per file, then replace each file
+atomically (temp file in the same folder, fsync, rename, fsync folder), then mark the operation committed. A
+pending operation found later (the process died) is rolled back file by file: a file holding the new bytes gets
+its old bytes back, so every file is wholly old or wholly new.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+from . import history, sidecar
+from .errors import ConflictError, MetasyncError, SidecarError
+from .faults import fault_point
+from .fields import FIELD_SPECS
+from .history import sha256
+from .index import now_iso
+from .lock import library_lock
+from .models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
+from .naming import sidecar_path_for
+from .timeutil import parse_local
+
+log = logging.getLogger(__name__)
+
+TMP_SUFFIX = ".metasync-tmp"
+MAX_SIDECAR_BYTES = sidecar.MAX_SIDECAR_BYTES
+
+
+@dataclass
+class _Target:
+    """One file an operation will replace (`after` None: remove it)."""
+
+    photo: Photo | None
+    kind: str  # "sidecar" | "original"
+    path: Path
+    before: bytes | None
+    after: bytes | None
+    changes: dict[str, dict[str, Any]]
+    prepared: Path | None = field(default=None)  # original: the new file, already written beside it
+
+
+# -- entry points (each holds the library lock and first rolls back what a crash left behind) ------------
+@contextmanager
+def _writer(engine: Any) -> Iterator[None]:
+    with library_lock(engine.index.db_path):
+        _recover(engine)
+        yield
+
+
+def apply_plan(engine: Any, group: Group, plan: Plan, *, min_confidence: float = 0.0,
+               include_conflicts: bool = False, host: str | None = None, write_original: bool = False
+               ) -> dict[str, Any]:
+    """Write the plan's changes into sidecars (and, optionally, into the images themselves)."""
+    with _writer(engine):
+        return _apply(engine, group, plan, min_confidence=min_confidence, include_conflicts=include_conflicts,
+                      host=host, write_original=write_original)
+
+
+def apply_group(engine: Any, group_id: int, *, overrides: Iterable[Mapping[str, Any]] | None = None,
+                min_confidence: float = 0.0, include_conflicts: bool = False, host: str | None = None,
+                write_original: bool = False) -> dict[str, Any]:
+    """Store the user's overrides, plan the group and apply the plan, all under one lock."""
+    with _writer(engine):
+        for o in overrides or ():
+            _set_override(engine, group_id, o)
+        group = engine.index.group(group_id)
+        plan = engine.plan(group_id)
+        return _apply(engine, group, plan, min_confidence=min_confidence, include_conflicts=include_conflicts,
+                      host=host, write_original=write_original)
+
+
+def revert_group(engine: Any, group_id: int) -> dict[str, Any]:
+    """Undo the group's latest apply: exact previous bytes where nobody touched the file since, otherwise
+    only our fields are taken out again (their previous values restored) and the host's edits stay."""
+    with _writer(engine):
+        return _revert(engine, group_id)
+
+
+def recover(engine: Any) -> dict[str, Any]:
+    """Roll back operations a dead process left pending; cheap (one query) when there are none."""
+    if not history.pending_operations(engine.index):
+        return {"rolled_back": []}
+    with library_lock(engine.index.db_path):
+        return {"rolled_back": _recover(engine)}
+
+
+# -- apply ------------------------------------------------------------------------------------------------
+def _apply(engine: Any, group: Group, plan: Plan, *, min_confidence: float, include_conflicts: bool,
+           host: str | None, write_original: bool) -> dict[str, Any]:
+    index = engine.index
+    if group.status == "applied":
+        raise ConflictError(f"group {group.id} is already applied; 'metasync revert {group.id}' first to change it")
+    photos = {p.path: p for p in index.photos_by_id(m.photo_id for m in group.members).values()}
+    skipped: list[dict[str, Any]] = []
+    wanted: dict[str, list[FieldChange]] = {}
+    for change in plan.changes:
+        reason = _skip_reason(change, photos, min_confidence, include_conflicts)
+        if reason:
+            skipped.append({"path": change.path, "field": change.field, "reason": reason})
+        else:
+            wanted.setdefault(change.path, []).append(change)
+
+    kind = "time_shift" if group.kind == "time_shift" else "apply"
+    op_id = history.begin(index, group.id, kind)
+    fault_point("apply:begin")
+    try:
+        targets: list[_Target] = []
+        applied = 0
+        for path, changes in wanted.items():
+            try:
+                photo_targets = _prepare_photo(engine, photos, photos[path], changes, group.id, op_id, host,
+                                               write_original)
+            except SidecarError as exc:
+                skipped.extend({"path": path, "field": c.field, "reason": str(exc)} for c in changes)
+                continue
+            applied += len(changes)
+            targets.extend(t for t in photo_targets if t.after != t.before)
+        if not targets:
+            history.discard(index, op_id)
+            return _apply_result(group.id, applied, skipped, [], {})
+        _journal(index, op_id, targets, "apply")
+        _write_all(targets, op_id, "apply")
+        _verify(engine, targets)
+        files = _new_metadata(targets, lambda c: c["new"])
+        fault_point("apply:commit")
+        history.finish(index, op_id, "committed", group_status="applied",
+                       file_updates=_file_updates(targets, files))
+    except BaseException:
+        _rollback(engine, op_id, group.id)
+        raise
+    sidecars = sorted({str(t.path) for t in targets if t.kind == "sidecar"})
+    log.info("group %s: applied %d change(s) to %d file(s), skipped %d", group.id, applied, len(targets),
+             len(skipped))
+    return _apply_result(group.id, applied, skipped, sidecars,
+                         {t.photo.path: files[t.photo.id] for t in targets if t.photo is not None})
+
+
+def _apply_result(group_id: int | None, applied: int, skipped: list[dict[str, Any]], sidecars: list[str],
+                  files: dict[str, Any]) -> dict[str, Any]:
+    return {"group": group_id, "applied": applied, "skipped": skipped, "sidecars": sidecars, "files": files}
+
+
+def _skip_reason(change: FieldChange, photos: Mapping[str, Photo], min_confidence: float,
+                 include_conflicts: bool) -> str | None:
+    if change.path not in photos:
+        return "not a member of this group"
+    if change.field not in CANONICAL_FIELDS:
+        return f"unknown field {change.field!r}"
+    if not FIELD_SPECS[change.field].xmp_props and change.field != "offset_time":
+        return f"{change.field} has no place in an XMP sidecar"
+    if change.conflict and not include_conflicts:
+        return "conflicting sources disagree; choose a value (override) or pass --include-conflicts"
+    if change.confidence < min_confidence:
+        return f"confidence {change.confidence:.2f} is below the minimum {min_confidence:.2f}"
+    if not Path(change.path).is_file():
+        return "the photo no longer exists"
+    return None
+
+
+def _prepare_photo(engine: Any, photos: Mapping[str, Photo], photo: Photo, changes: list[FieldChange],
+                   group_id: int | None, op_id: int, host: str | None, write_original: bool) -> list[_Target]:
+    """Compute the photo's new sidecar bytes (and new image file); raises SidecarError to skip the photo."""
+    values = {c.field: c.new for c in changes}
+    path = sidecar_path_for(Path(photo.path), engine.settings.sidecar_naming, host)
+    before = _read_sidecar(path)
+    if before is not None:
+        sidecar.parse_sidecar(before)  # malformed or hostile: SidecarError, file left alone
+    sources = tuple((c.field, c.source or "", photos[c.source].content_hash if c.source in photos else None)
+                    for c in changes)
+    provenance = sidecar.Provenance(group_id=group_id or 0, operation_id=op_id, applied_at=now_iso(),
+                                    sources=sources, fields=tuple(values))
+    after = sidecar.merge_values(before, values, provenance)
+    journal_changes = {c.field: {"old": _jsonable(c.old), "new": _jsonable(c.new), "source": c.source}
+                       for c in changes}
+    targets = [_Target(photo, "sidecar", path, before, after, journal_changes)]
+    if write_original:
+        targets.append(_prepare_original(engine, photo, values, journal_changes, op_id))
+    return targets
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _read_sidecar(path: Path) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_SIDECAR_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SidecarError(f"cannot read sidecar {path}: {exc.strerror}; left untouched") from exc
+    if len(data) > MAX_SIDECAR_BYTES:
+        raise SidecarError(f"sidecar {path} is larger than {MAX_SIDECAR_BYTES // 2**20} MB, which no host "
+                           "writes; left untouched")
+    return data
+
+
+# -- write into the image itself (--write-original) -------------------------------------------------------
+_XMP_GROUPS = {"exif": "XMP-exif", "tiff": "XMP-tiff", "exifEX": "XMP-exifEX", "aux": "XMP-aux",
+               "photoshop": "XMP-photoshop", "Iptc4xmpCore": "XMP-iptcCore", "dc": "XMP-dc"}
+_XMP_TAG_NAMES = {"ISOSpeedRatings": "ISO", "BodySerialNumber": "SerialNumber"}  # ExifTool's names for them
+
+
+def original_tags(values: Mapping[str, Any]) -> dict[str, Any]:
+    """ExifTool tags (numeric, -n) that put canonical values into an image's embedded XMP, where hosts that
+    ignore sidecars for JPEGs (Lightroom) read them; derived from the same field table as the sidecar."""
+    tags: dict[str, Any] = {}
+    for name, value in values.items():
+        for prop in FIELD_SPECS[name].xmp_props if name in FIELD_SPECS else ():
+            prefix, _, prop_name = prop.partition(":")
+            tag = f"{_XMP_GROUPS[prefix]}:{_XMP_TAG_NAMES.get(prop_name, prop_name)}"
+            if prop_name == "GPSAltitudeRef":
+                tags[tag] = 1 if value is not None and value < 0 else 0
+            elif prop_name == "GPSAltitude" and value is not None:
+                tags[tag] = abs(value)
+            else:
+                tags[tag] = list(value) if isinstance(value, tuple) else value
+    return tags
+
+
+def _prepare_original(engine: Any, photo: Photo, values: Mapping[str, Any], changes: dict[str, dict[str, Any]],
+                      op_id: int) -> _Target:
+    path = Path(photo.path)
+    before = path.read_bytes()
+    tmp = _tmp_name(path, op_id)
+    _write_file(tmp, before)
+    try:
+        engine.exif.write_tags(tmp, original_tags(values))
+        after = tmp.read_bytes()
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return _Target(photo, "original", path, before, after, changes, prepared=tmp)
+
+
+# -- journal and writes -----------------------------------------------------------------------------------
+def _journal(index: Any, op_id: int, targets: list[_Target], step: str) -> None:
+    """Previous bytes as fsync'd blobs, then one durable transaction with every file's before/after hash."""
+    rows = []
+    for t in targets:
+        rows.append({
+            "file_id": t.photo.id if t.photo else None, "path": t.photo.path if t.photo else str(t.path),
+            "target": t.kind, "target_path": str(t.path),
+            "before_sha256": history.put_blob(index, t.before) if t.before is not None else None,
+            "after_sha256": sha256(t.after) if t.after is not None else None,
+            "changes": t.changes,
+        })
+    fault_point(f"{step}:blobs")
+    history.add_versions(index, op_id, rows)
+    fault_point(f"{step}:journal")
+
+
+def _write_all(targets: list[_Target], op_id: int, step: str) -> None:
+    for t in targets:
+        if t.after is None:
+            _remove(t.path)
+        elif t.prepared is not None:
+            os.replace(t.prepared, t.path)
+            _fsync_dir(t.path.parent)
+        else:
+            _replace(t.path, t.after, op_id, step)
+        fault_point(f"{step}:write")
+
+
+def _tmp_name(path: Path, op_id: int) -> Path:
+    return path.with_name(f".{path.name}.op{op_id}.{secrets.token_hex(4)}{TMP_SUFFIX}")
+
+
+def _write_file(path: Path, data: bytes, mode: int = 0o666) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _replace(path: Path, data: bytes, op_id: int, step: str) -> None:
+    """Atomic replace: readers see the old file or the new one, never a mix."""
+    tmp = _tmp_name(path, op_id)
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o666  # umask applies, as for any new file
+    try:
+        _write_file(tmp, data, mode)
+        fault_point(f"{step}:tmp")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _current(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+# -- read-back check --------------------------------------------------------------------------------------
+def _verify(engine: Any, targets: list[_Target]) -> None:
+    """Every written field must read back through ExifTool as planned, else the operation is rolled back."""
+    written = [t for t in targets if t.after is not None]
+    raw = engine.exif.read_raw([t.path for t in written])
+    problems = []
+    for t in written:
+        tags = raw.get(str(t.path))
+        if not isinstance(tags, dict):
+            problems.append(f"{t.path}: ExifTool cannot read it back ({tags})")
+            continue
+        for name, change in t.changes.items():
+            if not FIELD_SPECS[name].xmp_props:
+                continue
+            got = next((tags[k] for k in FIELD_SPECS[name].read_tags if k.startswith("XMP:") and k in tags), None)
+            if not same_value(name, change["new"], got):
+                problems.append(f"{t.path}: {name} reads back as {got!r}, planned {change['new']!r}")
+    if problems:
+        raise MetasyncError("the written files do not read back as planned, so nothing was changed: "
+                            + "; ".join(problems[:5]))
+
+
+def same_value(name: str, expected: Any, got: Any) -> bool:
+    """Whether two values of a canonical field mean the same (ExifTool, our parser and the plan differ in form)."""
+    kind = FIELD_SPECS[name].kind if name in FIELD_SPECS else "str"
+    if expected is None or expected == [] or expected == ():
+        return got is None or got == [] or got == ()
+    if got is None:
+        return False
+    if kind == "list":
+        got_items = got if isinstance(got, (list, tuple)) else [got]
+        return {str(x) for x in expected} <= {str(x) for x in got_items}
+    if kind == "datetime":
+        a, b = parse_local(str(expected)), parse_local(str(got))
+        if a is None or b is None:
+            return False
+        if a.tzinfo is not None and b.tzinfo is not None and a.utcoffset() != b.utcoffset():
+            return False
+        return a.replace(tzinfo=None, microsecond=0) == b.replace(tzinfo=None, microsecond=0)
+    if kind == "float":
+        try:
+            x, y = float(expected), float(got)
+        except (TypeError, ValueError):
+            return False
+        tolerance = 1e-5 if name.startswith("gps_l") else max(0.05 if name == "gps_altitude" else 0.0, abs(x) * 1e-3)
+        return abs(x - y) <= tolerance
+    return str(expected).strip() == str(got).strip()
+
+
+# -- index view after an operation ------------------------------------------------------------------------
+def _new_metadata(targets: list[_Target], pick: Any) -> dict[int, dict[str, Any]]:
+    """Photo id -> canonical values after the operation (the plugins push these into host databases)."""
+    out: dict[int, dict[str, Any]] = {}
+    for t in targets:
+        if t.photo is None or t.photo.id in out:
+            continue
+        values = {name: pick(c) for name, c in t.changes.items() if name in CANONICAL_FIELDS}
+        out[t.photo.id] = t.photo.meta.with_values(**values).to_dict()
+    return out
+
+
+def _file_updates(targets: list[_Target], files: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    updates: dict[int, dict[str, Any]] = {}
+    for t in targets:
+        if t.photo is None or t.kind != "sidecar":
+            continue
+        exists = t.after is not None
+        updates[t.photo.id] = {"metadata": files[t.photo.id], "sidecar_path": str(t.path) if exists else None,
+                               "sidecar_mtime_ns": t.path.stat().st_mtime_ns if exists else None}
+    return updates
+
+
+# -- revert -----------------------------------------------------------------------------------------------
+def _revert(engine: Any, group_id: int) -> dict[str, Any]:
+    index = engine.index
+    group = index.group(group_id)
+    applied = history.latest_unreverted_apply(index, group_id)
+    if applied is None or group.status != "applied":
+        raise ConflictError(f"group {group_id} has nothing applied to revert (status: {group.status})")
+    op_id = history.begin(index, group_id, "revert", reverts_id=applied.id)
+    fault_point("revert:begin")
+    skipped: list[dict[str, Any]] = []
+    try:
+        versions = history.versions(index, applied.id)
+        photos = index.photos_by_id(v.file_id for v in versions if v.file_id is not None)
+        targets = []
+        for v in versions:
+            target = _revert_target(index, v, photos.get(v.file_id) if v.file_id else None, skipped)
+            if target is not None:
+                targets.append(target)
+        _journal(index, op_id, targets, "revert")
+        _write_all(targets, op_id, "revert")
+        files = _new_metadata(targets, lambda c: c["new"])
+        fault_point("revert:commit")
+        history.finish(index, op_id, "committed", group_status="reverted",
+                       file_updates=_file_updates(targets, files))
+    except BaseException:
+        _rollback(engine, op_id, group_id)
+        raise
+    for s in skipped:
+        log.warning("revert of group %s: %s: %s", group_id, s["path"], s["reason"])
+    return {
+        "group": group_id,
+        "restored": sorted(str(t.path) for t in targets if t.after is not None),
+        "removed": sorted(str(t.path) for t in targets if t.after is None),
+        "skipped": skipped,
+        "files": {t.photo.path: files[t.photo.id] for t in targets if t.photo is not None},
+    }
+
+
+def _revert_target(index: Any, v: history.Version, photo: Photo | None,
+                   skipped: list[dict[str, Any]]) -> _Target | None:
+    """What one file becomes on revert: its exact previous bytes, or (edited since) the edit minus our fields."""
+    path = Path(v.target_path)
+    current = _current(path)
+    now = sha256(current) if current is not None else None
+    back = {name: {"old": c["new"], "new": c["old"]} for name, c in v.changes.items()}
+    if now == v.before_sha256:
+        return None  # already as it was before
+    if now == v.after_sha256:
+        before = history.get_blob(index, v.before_sha256) if v.before_sha256 else None
+        return _Target(photo, v.target, path, current, before, back)
+    if current is None:
+        skipped.append({"path": str(path), "reason": "deleted since the apply; nothing to revert"})
+        return None
+    if v.target != "sidecar":
+        skipped.append({"path": str(path), "reason": "the image changed since the apply; left as it is"})
+        return None
+    try:
+        after = _unmerge(index, v, current, back)
+    except SidecarError as exc:
+        skipped.append({"path": str(path), "reason": f"edited since the apply and now unreadable: {exc}"})
+        return None
+    return _Target(photo, "sidecar", path, current, after, back)
+
+
+def _unmerge(index: Any, v: history.Version, current: bytes, back: dict[str, dict[str, Any]]) -> bytes | None:
+    """Take our fields out of a sidecar a host edited since; a field the host changed is the host's now."""
+    now_values = sidecar.read_values(current)
+    ours = [name for name, c in v.changes.items() if same_value(name, c["new"], now_values.get(name))]
+    for name in set(back) - set(ours):
+        back[name]["new"] = _jsonable(now_values.get(name))
+    previous = sidecar.read_values(history.get_blob(index, v.before_sha256)) if v.before_sha256 else {}
+    restore = {name: previous[name] for name in ours if previous.get(name) is not None}
+    return sidecar.remove_values(current, ours, restore)
+
+
+# -- crash recovery ---------------------------------------------------------------------------------------
+def _recover(engine: Any) -> list[int]:
+    rolled = []
+    for op in history.pending_operations(engine.index):
+        log.warning("rolling back operation %d (%s of group %s), left unfinished by a process that died",
+                    op.id, op.kind, op.group_id)
+        _rollback(engine, op.id, op.group_id)
+        rolled.append(op.id)
+    return rolled
+
+
+def _rollback(engine: Any, op_id: int, group_id: int | None) -> None:
+    """Put every file of a pending operation back to its before-bytes; remove the operation's temp files."""
+    index = engine.index
+    folders = set()
+    for v in reversed(history.versions(index, op_id)):
+        path = Path(v.target_path)
+        folders.add(path.parent)
+        current = _current(path)
+        now = sha256(current) if current is not None else None
+        if now == v.before_sha256:
+            continue
+        if now != v.after_sha256:
+            log.warning("%s changed since operation %d began; left as it is", path, op_id)
+            continue
+        if v.before_sha256 is None:
+            _remove(path)
+        else:
+            _replace(path, history.get_blob(index, v.before_sha256), op_id, "rollback")
+    if group_id is not None:
+        folders.update(Path(m.path).parent for m in _members(index, group_id))
+    for folder in folders:
+        for tmp in folder.glob(f".*.op{op_id}.*{TMP_SUFFIX}"):
+            tmp.unlink(missing_ok=True)
+    history.finish(index, op_id, "rolled_back")
+
+
+def _members(index: Any, group_id: int) -> tuple[Any, ...]:
+    try:
+        return index.group(group_id).members
+    except MetasyncError:
+        return ()
+
+
+def _set_override(engine: Any, group_id: int, override: Mapping[str, Any]) -> None:
+    try:
+        path, name, value = override["path"], override["field"], override["value"]
+    except (KeyError, TypeError) as exc:
+        raise MetasyncError(f"an override needs path, field and value: {override!r}") from exc
+    if hasattr(engine, "set_override"):
+        engine.set_override(group_id, path, name, value)
+    else:
+        engine.index.set_override(group_id, engine.index.photo_by_path(path).id, name, value)

@@ -1,0 +1,75 @@
+"""A small real library for the apply/revert tests: Pillow JPEGs, an index, one group, a hand-built plan."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from metasync.config import Settings
+from metasync.engine import Engine
+from metasync.models import FieldChange, Group, GroupMember, Metadata, Photo, Plan
+
+TARGET_VALUES = {
+    "gps_latitude": 48.858370,
+    "gps_longitude": 2.294481,
+    "city": "Paris",
+    "country": "France",
+    "tags": ("eiffel tower", "trip"),
+}
+
+
+@dataclass
+class Library:
+    engine: Engine
+    group: Group
+    source: str
+    targets: list[str]
+
+    def plan(self, values: dict | None = None, **change_kw) -> Plan:
+        values = values or TARGET_VALUES
+        return Plan(self.group.id, tuple(
+            FieldChange(path=t, field=f, old=None, new=v, source=self.source, reason="same event, 2 min apart",
+                        confidence=change_kw.get("confidence", 0.95), conflict=change_kw.get("conflict", False))
+            for t in self.targets for f, v in values.items()))
+
+    def refresh_group(self) -> Group:
+        self.group = self.engine.index.group(self.group.id)
+        return self.group
+
+
+def make_jpeg(path: Path, shade: int) -> Path:
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif[0x0110] = "Canon EOS R5"
+    Image.new("RGB", (32, 24), (shade, 120, 200 - shade)).save(path, "JPEG", exif=exif.tobytes())
+    return path
+
+
+def build_library(root: Path, db_path: Path, n_targets: int = 2) -> Library:
+    """One source photo with GPS and place, `n_targets` photos without; indexed and grouped."""
+    root.mkdir(parents=True, exist_ok=True)
+    paths = [make_jpeg(root / f"IMG_{i:04d}.jpg", 10 * i).resolve() for i in range(n_targets + 1)]
+    engine = Engine(Settings(db_path=db_path))
+    base = Metadata(datetime_original="2024-05-12T14:03:07", make="Canon", model="Canon EOS R5")
+    rows = []
+    for i, p in enumerate(paths):
+        meta = base.with_values(**TARGET_VALUES) if i == 0 else base
+        rows.append((Photo(id=0, path=str(p), meta=meta, size=p.stat().st_size, mtime_ns=p.stat().st_mtime_ns,
+                           content_hash=hashlib.sha256(p.read_bytes()).hexdigest()), None, None))
+    engine.index.upsert_photos(rows)
+    ids = {ph.path: ph.id for ph in engine.index.photos()}
+    gid = engine.index.save_group(Group(id=None, members=tuple(
+        GroupMember(photo_id=ids[str(p)], path=str(p), is_source=(i == 0)) for i, p in enumerate(paths))))
+    return Library(engine, engine.index.group(gid), str(paths[0]), [str(p) for p in paths[1:]])
+
+
+def tree_state(root: Path) -> dict[str, str]:
+    """Every file under root (relative name -> sha256), to compare a folder before and after."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def temp_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if "metasync-tmp" in p.name]

@@ -1,0 +1,231 @@
+"""Apply writes sidecars (journaled, verified); revert gives back exactly what was there."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from apply_helpers import TARGET_VALUES, build_library, temp_files, tree_state
+from metasync import history
+from metasync.apply import apply_plan, revert_group, same_value
+from metasync.errors import ConflictError, LockedError
+from metasync.lock import library_lock
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def exif_read(path: Path, *tags: str) -> str:
+    return subprocess.run(["exiftool", "-s3", "-n", *[f"-{t}" for t in tags], str(path)],
+                          capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture()
+def lib(tmp_path):
+    library = build_library(tmp_path / "photos", tmp_path / "index.db")
+    yield library
+    library.engine.close()
+
+
+def test_apply_creates_sidecars_and_revert_removes_them(lib, tmp_path):
+    photos = tmp_path / "photos"
+    before = tree_state(photos)
+
+    result = apply_plan(lib.engine, lib.group, lib.plan())
+
+    assert set(result) == {"group", "applied", "skipped", "sidecars", "files"}
+    assert result["group"] == lib.group.id
+    assert result["applied"] == len(lib.targets) * len(TARGET_VALUES)
+    assert result["skipped"] == []
+    assert result["sidecars"] == sorted(t + ".xmp" for t in lib.targets)
+    for t in lib.targets:
+        assert exif_read(Path(t + ".xmp"), "XMP:City", "XMP:GPSLatitude").split() == ["Paris", "48.85837"]
+        assert result["files"][t]["city"] == "Paris"
+        assert result["files"][t]["make"] == "Canon"  # unchanged values are part of the picture
+    assert lib.refresh_group().status == "applied"
+    assert temp_files(photos) == []
+
+    reverted = revert_group(lib.engine, lib.group.id)
+
+    assert reverted["group"] == lib.group.id
+    assert reverted["removed"] == sorted(t + ".xmp" for t in lib.targets)
+    assert reverted["restored"] == []
+    assert reverted["files"][lib.targets[0]]["city"] is None
+    assert tree_state(photos) == before
+    assert lib.refresh_group().status == "reverted"
+    assert lib.engine.index.photo_by_path(lib.targets[0]).meta.city is None
+
+
+CORPUS_SIDECARS = [
+    pytest.param("sidecars/darktable/0175-agx.xmp", ".jpg.xmp", id="darktable-v5"),
+    pytest.param("sidecars/darktable/0000-nop.xmp", ".jpg.xmp", id="darktable-gps"),
+    pytest.param("sidecars/darktable/_27A1417.CR2.xmp", ".jpg.xmp", id="darktable-legacy-bibble"),
+    pytest.param("sidecars/digikam/20240107_110258.jpg.xmp", ".jpg.xmp", id="digikam-xap-prefix"),
+    pytest.param("sidecars/digikam/digikam-example.xmp", ".jpg.xmp", id="digikam-tagslist"),
+    pytest.param("sidecars/lightroom/flatxmp.xmp", ".xmp", id="lightroom-classic"),
+    pytest.param("sidecars/lightroom/testimagedesc1.xmp", ".xmp", id="lightroom-6"),
+]
+
+
+def _place_sidecar(corpus: Path, rel: str, photo: str, suffix: str) -> Path:
+    dest = Path(photo[:-len(".jpg")] + suffix if suffix == ".xmp" else photo + ".xmp")
+    shutil.copyfile(corpus / rel, dest)
+    return dest
+
+
+@pytest.mark.parametrize(("rel", "suffix"), CORPUS_SIDECARS)
+def test_round_trip_with_host_sidecar_restores_identical_bytes(lib, corpus, tmp_path, rel, suffix):
+    photos = tmp_path / "photos"
+    existing = _place_sidecar(corpus, rel, lib.targets[0], suffix)
+    before = tree_state(photos)
+
+    result = apply_plan(lib.engine, lib.group, lib.plan())
+
+    assert str(existing) in result["sidecars"], "the host's sidecar is the one written"
+    assert not Path(lib.targets[0] + ".xmp").exists() or suffix == ".jpg.xmp", "never two sidecars for one photo"
+    assert sha(existing) != before[existing.name]
+    assert exif_read(existing, "XMP:City").strip() == "Paris"
+
+    reverted = revert_group(lib.engine, lib.group.id)
+
+    assert str(existing) in reverted["restored"]
+    assert tree_state(photos) == before, "every file back to identical bytes, created sidecars gone"
+
+
+def test_revert_after_host_edit_keeps_the_edit_and_restores_previous_values(lib, corpus, tmp_path):
+    """darktable's sidecar had GPS; we changed it and added a city; the user then rated the photo."""
+    existing = _place_sidecar(corpus, "sidecars/darktable/0000-nop.xmp", lib.targets[0], ".jpg.xmp")
+    old_lat = float(exif_read(existing, "XMP:GPSLatitude"))
+    apply_plan(lib.engine, lib.group, lib.plan())
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-xmp:Rating=5", "-XMP-dc:Title=Edited in host",
+                    str(existing)], check=True)
+    edited_sha = sha(existing)
+
+    reverted = revert_group(lib.engine, lib.group.id)
+
+    assert str(existing) in reverted["restored"]
+    assert sha(existing) != edited_sha
+    out = exif_read(existing, "XMP:Rating", "XMP:Title", "XMP:City", "XMP:GPSLatitude").split("\n")
+    assert out[:2] == ["5", "Edited in host"], "the host's edit survives the revert"
+    assert "Paris" not in out, "our city is gone"
+    assert abs(float(out[2]) - old_lat) < 1e-5, "the sidecar's own GPS is back"
+    assert "darktable:history" in existing.read_text(encoding="utf-8")
+    # the untouched second target was restored byte-exact (removed: it had no sidecar)
+    assert lib.targets[1] + ".xmp" in reverted["removed"]
+
+
+def test_revert_keeps_a_field_the_host_changed_after_us(lib):
+    apply_plan(lib.engine, lib.group, lib.plan())
+    target = Path(lib.targets[0] + ".xmp")
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-photoshop:City=Versailles", str(target)],
+                   check=True)
+
+    reverted = revert_group(lib.engine, lib.group.id)
+
+    assert exif_read(target, "XMP:City").strip() == "Versailles"
+    assert exif_read(target, "XMP:GPSLatitude").strip() == "", "fields still ours were taken out"
+    assert reverted["files"][lib.targets[0]]["city"] == "Versailles"
+
+
+HOSTILE = {
+    "billion-laughs": (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+                       b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+                       b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+                       b'<x:xmpmeta xmlns:x="adobe:ns:meta/">&lol3;</x:xmpmeta>'),
+    "external-entity": (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+                        b'<x:xmpmeta xmlns:x="adobe:ns:meta/">&xxe;</x:xmpmeta>'),
+    "not-xml": b"\x89PNG\r\n\x1a\n this is not a sidecar at all \x00\x01",
+}
+
+
+@pytest.mark.parametrize("kind", [*HOSTILE, "50MB"])
+def test_hostile_sidecar_is_skipped_with_a_reason_and_left_untouched(lib, tmp_path, kind):
+    bad = Path(lib.targets[0] + ".xmp")
+    if kind == "50MB":
+        with open(bad, "wb") as fh:
+            fh.write(b'<x:xmpmeta xmlns:x="adobe:ns:meta/">' + b" " * (50 * 2**20) + b"</x:xmpmeta>")
+    else:
+        bad.write_bytes(HOSTILE[kind])
+    bad_sha = sha(bad)
+
+    result = apply_plan(lib.engine, lib.group, lib.plan())
+
+    assert sha(bad) == bad_sha
+    reasons = [s for s in result["skipped"] if s["path"] == lib.targets[0]]
+    assert {s["field"] for s in reasons} == set(TARGET_VALUES)
+    assert all(str(bad) in s["reason"] or "sidecar" in s["reason"] for s in reasons)
+    assert result["sidecars"] == [lib.targets[1] + ".xmp"], "the other photo is still applied"
+    assert result["applied"] == len(TARGET_VALUES)
+
+
+def test_low_confidence_and_conflicts_are_skipped_with_reasons(lib):
+    plan = lib.plan(confidence=0.5)
+    result = apply_plan(lib.engine, lib.group, plan, min_confidence=0.7)
+    assert result["applied"] == 0 and result["sidecars"] == []
+    assert all("below the minimum 0.70" in s["reason"] for s in result["skipped"])
+    assert lib.refresh_group().status == "pending", "nothing written, nothing applied"
+
+    conflicted = lib.plan(conflict=True)
+    assert apply_plan(lib.engine, lib.group, conflicted)["applied"] == 0
+    result = apply_plan(lib.engine, lib.group, conflicted, include_conflicts=True)
+    assert result["applied"] == len(lib.targets) * len(TARGET_VALUES)
+
+
+def test_reapply_after_revert_and_history(lib):
+    target = lib.targets[0]
+    apply_plan(lib.engine, lib.group, lib.plan())
+    with pytest.raises(ConflictError, match="already applied"):
+        apply_plan(lib.engine, lib.refresh_group(), lib.plan())
+    revert_group(lib.engine, lib.group.id)
+    with pytest.raises(ConflictError, match="nothing applied"):
+        revert_group(lib.engine, lib.group.id)
+    again = apply_plan(lib.engine, lib.refresh_group(), lib.plan({"city": "Lyon"}))
+    assert again["applied"] == len(lib.targets)
+
+    versions = lib.engine.history(target)
+
+    assert [v["kind"] for v in versions] == ["apply", "revert", "apply"]
+    assert [v["group"] for v in versions] == [lib.group.id] * 3
+    assert versions[0]["changes"]["city"] == {"old": None, "new": "Paris", "source": lib.source}
+    assert versions[1]["changes"]["city"] == {"old": "Paris", "new": None}
+    assert versions[1]["before_sha256"] == versions[0]["after_sha256"]
+    assert versions[0]["before_sha256"] is None and versions[1]["after_sha256"] is None
+    assert versions[2]["changes"]["city"]["new"] == "Lyon"
+    latest = lib.engine.index.execute("SELECT latest_version_id FROM files WHERE path=?", (target,)).fetchone()[0]
+    assert latest == versions[2]["version"]
+
+
+def test_previous_bytes_are_content_addressed_blobs(lib, corpus):
+    existing = _place_sidecar(corpus, "sidecars/digikam/digikam-example.xmp", lib.targets[0], ".jpg.xmp")
+    original = existing.read_bytes()
+    apply_plan(lib.engine, lib.group, lib.plan())
+    digest = hashlib.sha256(original).hexdigest()
+    blob = lib.engine.index.data_dir / "blobs" / digest[:2] / digest
+    assert blob.read_bytes() == original
+    assert history.get_blob(lib.engine.index, digest) == original
+
+
+def test_second_writer_waits_then_fails_with_a_clear_message(lib):
+    with library_lock(lib.engine.index.db_path):
+        with pytest.raises(LockedError, match="another metasync process .* is writing to this library"):
+            apply_plan(lib.engine, lib.group, lib.plan())
+    assert not Path(lib.targets[0] + ".xmp").exists()
+    assert apply_plan(lib.engine, lib.group, lib.plan())["applied"] > 0, "the lock is free again"
+
+
+@pytest.mark.parametrize(("field", "planned", "read", "same"), [
+    pytest.param("gps_latitude", 48.85837, 48.858370000001, True, id="float-eps"),
+    pytest.param("gps_latitude", 48.85837, 48.86, False, id="float-off"),
+    pytest.param("datetime_original", "2024-05-12T14:03:07+02:00", "2024:05:12 14:03:07+02:00", True, id="exif-dt"),
+    pytest.param("datetime_original", "2024-05-12T14:03:07+02:00", "2024:05:12 14:03:07+01:00", False, id="dt-off"),
+    pytest.param("tags", ["a", "b"], ["b", "a", "host tag"], True, id="tags-kept"),
+    pytest.param("tags", ["a", "b"], "a", False, id="tag-missing"),
+    pytest.param("serial_number", "012345", "012345", True, id="str"),
+    pytest.param("city", None, None, True, id="absent"),
+])
+def test_same_value(field, planned, read, same):
+    assert same_value(field, planned, read) is same
