@@ -36,6 +36,7 @@ SESSION_GAP_S = 2 * 86400.0
 class ClockPair:
     camera_path: str
     reference_path: str
+    reference_id: int
     diff_s: float  # reference clock minus camera clock
     hamming: int
 
@@ -52,6 +53,7 @@ class ClockEstimate:
     outliers: int  # camera photos whose matches disagreed with the cluster
     photo_ids: tuple[int, ...]
     paths: tuple[str, ...]
+    times: tuple[str, ...]  # each photo's datetime_original as the camera wrote it
 
     @property
     def confidence(self) -> float:
@@ -118,7 +120,7 @@ def _candidate_pairs(session: list[Photo], refs: list[Photo], ref_walls: list[fl
                 continue
             both = has_known_offset(cam.meta) and has_known_offset(r.meta)
             t_ref, t_cam = _clock(r.meta, both), _clock(cam.meta, both)
-            pairs.append(ClockPair(cam.path, r.path, t_ref - t_cam, h))
+            pairs.append(ClockPair(cam.path, r.path, r.id, t_ref - t_cam, h))
         out[cam.path] = pairs
     return out
 
@@ -184,49 +186,63 @@ def estimate_clock_offsets(photos: Iterable[Photo], settings: Settings) -> list[
             out.append(ClockEstimate(
                 key, camera_label(key), float(shift), float(spread),
                 tuple(sorted(kept, key=lambda p: p.camera_path)), len(candidates) - len(kept),
-                tuple(p.id for p in session), tuple(p.path for p in session)))
+                tuple(p.id for p in session), tuple(p.path for p in session),
+                tuple(p.meta.datetime_original for p in session)))
     return out
 
 
 def time_shift_group(estimate: ClockEstimate) -> Group:
     """The estimate as a reviewable group: the camera's photos are targets, the matched phone shots sources."""
-    refs = dict.fromkeys(p.reference_path for p in estimate.pairs)
+    refs = dict.fromkeys((p.reference_id, p.reference_path) for p in estimate.pairs)
     members = tuple(GroupMember(pid, path, is_source=False) for pid, path in zip(estimate.photo_ids, estimate.paths))
-    members += tuple(GroupMember(0, path, is_source=True) for path in refs)
+    members += tuple(GroupMember(pid, path, is_source=True) for pid, path in refs)
     return Group(
         id=None, members=members, confidence=estimate.confidence, kind="time_shift",
         options={"shift_s": estimate.shift_s, "camera": estimate.camera, "pairs": len(estimate.pairs),
                  "spread_s": estimate.spread_s,
-                 "matches": [[p.camera_path, p.reference_path, p.diff_s] for p in estimate.pairs]},
+                 "matches": [[p.camera_path, p.reference_path, p.diff_s] for p in estimate.pairs],
+                 "camera_times": dict(zip(estimate.paths, estimate.times))},
         reasons=(estimate.text,))
 
 
-def shifted_photos(photos: Sequence[Photo], shift_s: float, targets: Iterable[str]) -> list[Photo]:
-    """The photos as they will be once the shift is applied (in memory), so later stages use corrected times."""
-    wanted = set(targets)
-    out = []
-    for p in photos:
-        if p.path in wanted and p.meta.datetime_original:
-            p = replace(p, meta=p.meta.with_values(
-                datetime_original=shift_datetime(p.meta.datetime_original, shift_s)))
-        out.append(p)
-    return out
+def _shift_target(group: Group, photo: Photo) -> str | None:
+    """The corrected time for one of the group's photos; None when its time is no longer the camera's (the shift,
+    or another edit, already reached it), so a shift can never be applied twice."""
+    written = group.options.get("camera_times", {}).get(photo.path)
+    if written is None or photo.meta.datetime_original != written:
+        return None
+    return shift_datetime(written, float(group.options["shift_s"]))
+
+
+def with_pending_shifts(photos: Sequence[Photo], groups: Iterable[Group]) -> list[Photo]:
+    """The photos as they will be once the pending time shifts are applied (in memory), so that grouping, GPS
+    interpolation and time zones use corrected times."""
+    shifts = [g for g in groups if g.kind == "time_shift" and g.status == "pending"]
+    if not shifts:
+        return list(photos)
+    by_path = {p.path: p for p in photos}
+    for group in shifts:
+        for m in group.targets:
+            photo = by_path.get(m.path)
+            new = _shift_target(group, photo) if photo is not None else None
+            if new is not None:
+                by_path[m.path] = replace(photo, meta=photo.meta.with_values(datetime_original=new))
+    return [by_path[p.path] for p in photos]
 
 
 def plan_time_shift(group: Group, photos: Sequence[Photo], settings: Settings,
                     overrides: Mapping[tuple[int, str], Any] | None = None) -> Plan:
     """A corrected datetime_original for each target of a time-shift group (a user override wins)."""
-    shift = float(group.options["shift_s"])
     by_path = {p.path: p for p in photos}
-    reason = group.reasons[0] if group.reasons else f"camera clock {format_duration(shift, signed=True)}"
+    reason = group.reasons[0] if group.reasons else ""
     changes = []
     for m in group.targets:
         photo = by_path.get(m.path)
-        if photo is None or not photo.meta.datetime_original:
+        if photo is None:
             continue
         old = photo.meta.datetime_original
-        new = (overrides or {}).get((m.photo_id, "datetime_original"), shift_datetime(old, shift))
-        if new == old:
+        new = (overrides or {}).get((m.photo_id, "datetime_original"), _shift_target(group, photo))
+        if new is None or new == old:
             continue
         changes.append(FieldChange(m.path, "datetime_original", old, new, None,
                                    f"camera clock corrected: {reason}", group.confidence))

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 
-from metasync.clock import (camera_label, estimate_clock_offsets, plan_time_shift, shifted_photos,
-                            time_shift_group)
+from metasync.clock import (camera_label, estimate_clock_offsets, plan_time_shift, time_shift_group,
+                            with_pending_shifts)
 from metasync.config import Settings
 from metasync.models import Metadata, Photo
 from metasync.timeutil import utc_epoch
@@ -134,7 +135,7 @@ def test_group_and_plan():
     assert {"shift_s", "camera", "pairs", "spread_s"} <= set(group.options)
     assert group.options["pairs"] == 5 and group.options["camera"] == "Canon EOS R6 #0123"
     assert {m.path for m in group.targets} == set(est.paths)
-    assert {m.path for m in group.sources} == {p.reference_path for p in est.pairs}
+    assert {(m.photo_id, m.path) for m in group.sources} == {(p.reference_id, p.reference_path) for p in est.pairs}
     first = group.targets[0]
     plan = plan_time_shift(group, photos, S, overrides={(first.photo_id, "datetime_original"): "2024-05-12T08:00:00"})
     assert len(plan.changes) == len(est.paths)
@@ -146,16 +147,32 @@ def test_group_and_plan():
     assert other.field == "datetime_original" and "camera clock corrected" in other.reason
 
 
-def test_shifted_photos_bring_the_camera_to_the_phone_time():
+def test_pending_shift_in_memory_brings_the_camera_to_the_phone_time():
     rng = random.Random(9)
     photos = trip(rng, DAY, n_same=4, shift=OFFSET, extra_dslr=0)
     [est] = estimate_clock_offsets(photos, S)
-    fixed = {p.path: p for p in shifted_photos(photos, est.shift_s, est.paths)}
+    group = time_shift_group(est)
+    fixed = {p.path: p for p in with_pending_shifts(photos, [group])}
     for pair in est.pairs:
         cam, ref = fixed[pair.camera_path].meta, fixed[pair.reference_path].meta
         gap = utc_epoch(cam, assume_offset=timedelta(hours=2)) - utc_epoch(ref)
         assert abs(gap) < 30
     assert fixed[photos[0].path] == photos[0]
+    assert with_pending_shifts(photos, [replace(group, status="applied")]) == photos
+
+
+def test_a_shift_is_never_applied_twice():
+    """Once the corrected time reached the photo (this group or another), neither the plan nor the in-memory
+    view shifts it again."""
+    photos = trip(random.Random(10), DAY, n_same=3, shift=OFFSET, extra_dslr=0)
+    [est] = estimate_clock_offsets(photos, S)
+    group = time_shift_group(est)
+    after = {c.path: c.new for c in plan_time_shift(group, photos, S).changes}
+    assert len(after) == 3
+    done = [replace(p, meta=p.meta.with_values(datetime_original=after[p.path] + "+02:00")) if p.path in after
+            else p for p in photos]
+    assert plan_time_shift(group, done, S).changes == ()
+    assert with_pending_shifts(done, [group]) == done
 
 
 def test_camera_label():
