@@ -18,18 +18,17 @@ import numpy as np
 from .config import Settings
 from .models import Group, Photo
 from .timeutil import utc_epoch
-from .track import distance_m
 
 log = logging.getLogger(__name__)
 
 LOCAL = "local"
-FEATURES_VERSION = 1  # bump when the pixel features change, so cached ones are recomputed
+FEATURES_VERSION = 2  # bump when the pixel features change, so cached ones are recomputed
 _L_BINS, _AB_BINS = 4, 6
 _GRID = 3
 # Pair distance weights (colour distribution, colour layout, light, sun/day-night, pHash) and the split cut-off,
-# calibrated on generated libraries (bench/scene_accuracy.py): events differ by > 0.45, shots of one event by < 0.3.
-_WEIGHTS = {"colour": 0.4, "layout": 0.25, "light": 0.15, "daynight": 0.1, "phash": 0.1}
-SPLIT_DISTANCE = 0.38
+# calibrated on generated libraries (bench/scene_accuracy.py): events differ by > 0.6, shots of one event by < 0.35.
+_WEIGHTS = {"colour": 0.5, "layout": 0.2, "light": 0.1, "daynight": 0.1, "phash": 0.1}
+SPLIT_DISTANCE = 0.45
 _MAX_SPLIT_MEMBERS = 1500  # average linkage is O(n^2) memory; bigger groups are only scored
 
 
@@ -144,16 +143,32 @@ def _hour_time_of_day(hour: float) -> str:
 
 
 # -- pixels --------------------------------------------------------------------------------------------------------
-def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """(..., 3) uint8 sRGB to CIELAB (D65): distances in Lab follow perceived colour difference."""
+_RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
+                        [0.2126729, 0.7151522, 0.0721750],
+                        [0.0193339, 0.1191920, 0.9503041]])
+_D65 = np.array([0.95047, 1.0, 1.08883])
+
+
+def _linear(rgb: np.ndarray) -> np.ndarray:
     c = rgb.astype(np.float64) / 255.0
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    m = np.array([[0.4124564, 0.3575761, 0.1804375],
-                  [0.2126729, 0.7151522, 0.0721750],
-                  [0.0193339, 0.1191920, 0.9503041]])
-    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _linear_to_lab(lin: np.ndarray) -> np.ndarray:
+    """(..., 3) linear sRGB to CIELAB (D65): distances in Lab follow perceived colour difference."""
+    xyz = lin @ _RGB_TO_XYZ.T / _D65
     f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
     return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+def _exposure_normalised(lin: np.ndarray) -> np.ndarray:
+    """Scale linear light so the mean luminance is middle grey: two exposures of one scene then share colours.
+
+    Without this, a third of a stop moves most pixels into other lightness bins and one event's photos look
+    as different as two events'.
+    """
+    mean_y = float((lin @ _RGB_TO_XYZ[1]).mean())
+    return np.clip(lin * (0.18 / max(mean_y, 1e-4)), 0.0, 1.0)
 
 
 def _thumbnail_rgb(path: str, size: int = 96) -> np.ndarray:
@@ -170,7 +185,9 @@ def _thumbnail_rgb(path: str, size: int = 96) -> np.ndarray:
 
 def pixel_features(rgb: np.ndarray) -> dict[str, Any]:
     """Content-only features of one decoded image ((h, w, 3) uint8): cacheable by content hash."""
-    lab = _srgb_to_lab(rgb)
+    lin = _linear(rgb)
+    brightness = float(_linear_to_lab(lin)[..., 0].mean())
+    lab = _linear_to_lab(_exposure_normalised(lin))
     L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
     li = np.clip((L / 100.0 * _L_BINS).astype(int), 0, _L_BINS - 1)
     ai = np.clip(((a + 60.0) / 120.0 * _AB_BINS).astype(int), 0, _AB_BINS - 1)
@@ -187,12 +204,12 @@ def pixel_features(rgb: np.ndarray) -> dict[str, Any]:
     chroma = np.hypot(a, b)
     hue = np.degrees(np.arctan2(b, a)) % 360.0
     vivid = chroma > 15.0
-    top = lab[: h // 3]
+    top = lab[: h // 3]  # exposure-normalised: a sky is bright relative to the rest of the frame
     return {
         "v": FEATURES_VERSION,
         "histogram": [round(float(x), 5) for x in hist],
         "layout": [round(float(x), 2) for x in layout],
-        "brightness": round(float(L.mean()), 2),
+        "brightness": round(brightness, 2),
         "green": round(float((vivid & (hue > 95) & (hue < 165)).mean()), 4),
         "blue": round(float((vivid & (hue > 200) & (hue < 290)).mean()), 4),
         "warm": round(float((vivid & ((hue < 90) | (hue > 330))).mean()), 4),
@@ -257,11 +274,11 @@ def _hamming(a: int, b: int) -> int:
 
 
 def pair_distance(p: Photo, q: Photo, dp: Descriptor, dq: Descriptor, settings: Settings) -> tuple[float, str]:
-    """Scene dissimilarity in [0, 1] and its dominant cue. GPS farther apart than twice the radius is decisive."""
-    if p.meta.has_gps and q.meta.has_gps:
-        metres = distance_m(p.meta.gps_latitude, p.meta.gps_longitude, q.meta.gps_latitude, q.meta.gps_longitude)
-        if metres > 2 * settings.gps_radius_m:
-            return 1.0, f"{metres / 1000:.1f} km apart"
+    """Scene dissimilarity in [0, 1] and its dominant cue.
+
+    GPS is not a cue here: the detector has already kept photos far apart out of one group, and a walk through an
+    event can cover kilometres. What the detector cannot see is what the photos look like.
+    """
     if p.phash is not None and q.phash is not None and _hamming(p.phash, q.phash) <= settings.phash_same_shot:
         return 0.0, "same shot"
     parts: dict[str, float] = {}
