@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator
 
+import pytest
 from PIL import Image
 
 from metasync.config import Settings
 from metasync.engine import Engine
+from metasync.exif import ExifTool
 from metasync.models import FieldChange, Group, GroupMember, Metadata, Photo, Plan
 
 TARGET_VALUES = {
@@ -38,6 +42,42 @@ class Library:
         self.group = self.engine.index.group(self.group.id)
         return self.group
 
+    def close(self) -> None:
+        close_engine(self.engine)
+
+
+@pytest.fixture(scope="session")
+def exiftool() -> Iterator[ExifTool]:
+    """One ExifTool process for all apply tests: starting one costs about a second."""
+    with ExifTool() as et:
+        yield et
+
+
+def new_engine(db_path: Path, exif: ExifTool) -> Engine:
+    engine = Engine(Settings(db_path=db_path))
+    engine._exif = exif  # shared, see the exiftool fixture; close_engine leaves it running
+    return engine
+
+
+def close_engine(engine: Engine) -> None:
+    engine._exif = None
+    engine.close()
+
+
+@contextmanager
+def open_engine(db_path: Path, exif: ExifTool) -> Iterator[Engine]:
+    engine = new_engine(db_path, exif)
+    try:
+        yield engine
+    finally:
+        close_engine(engine)
+
+
+def read_tags(exif: ExifTool, path: Path, *tags: str) -> list[Any]:
+    """What ExifTool reads (-n) from a file for the given group:tag names (None when absent)."""
+    raw = exif.read_raw([path])[str(path)]
+    return [raw.get(t) for t in tags]
+
 
 def make_jpeg(path: Path, shade: int) -> Path:
     exif = Image.Exif()
@@ -47,11 +87,11 @@ def make_jpeg(path: Path, shade: int) -> Path:
     return path
 
 
-def build_library(root: Path, db_path: Path, n_targets: int = 2) -> Library:
+def build_library(root: Path, db_path: Path, exif: ExifTool, n_targets: int = 2) -> Library:
     """One source photo with GPS and place, `n_targets` photos without; indexed and grouped."""
     root.mkdir(parents=True, exist_ok=True)
     paths = [make_jpeg(root / f"IMG_{i:04d}.jpg", 10 * i).resolve() for i in range(n_targets + 1)]
-    engine = Engine(Settings(db_path=db_path))
+    engine = new_engine(db_path, exif)
     base = Metadata(datetime_original="2024-05-12T14:03:07", make="Canon", model="Canon EOS R5")
     rows = []
     for i, p in enumerate(paths):

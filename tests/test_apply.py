@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from apply_helpers import TARGET_VALUES, build_library, temp_files, tree_state
+from apply_helpers import TARGET_VALUES, build_library, exiftool, read_tags, temp_files, tree_state  # noqa: F401
 from metasync import history
 from metasync.apply import apply_plan, revert_group, same_value
 from metasync.errors import ConflictError, LockedError
@@ -19,19 +18,19 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def exif_read(path: Path, *tags: str) -> str:
-    return subprocess.run(["exiftool", "-s3", "-n", *[f"-{t}" for t in tags], str(path)],
-                          capture_output=True, text=True, check=True).stdout
-
-
 @pytest.fixture()
-def lib(tmp_path):
-    library = build_library(tmp_path / "photos", tmp_path / "index.db")
+def lib(tmp_path, exiftool):
+    library = build_library(tmp_path / "photos", tmp_path / "index.db", exiftool)
     yield library
-    library.engine.close()
+    library.close()
 
 
-def test_apply_creates_sidecars_and_revert_removes_them(lib, tmp_path):
+def host_edit(exiftool, path: Path, **tags) -> None:
+    """A host program edits the sidecar after our apply (ExifTool plays the host)."""
+    exiftool.write_tags(path, tags)
+
+
+def test_apply_creates_sidecars_and_revert_removes_them(lib, tmp_path, exiftool):
     photos = tmp_path / "photos"
     before = tree_state(photos)
 
@@ -43,7 +42,8 @@ def test_apply_creates_sidecars_and_revert_removes_them(lib, tmp_path):
     assert result["skipped"] == []
     assert result["sidecars"] == sorted(t + ".xmp" for t in lib.targets)
     for t in lib.targets:
-        assert exif_read(Path(t + ".xmp"), "XMP:City", "XMP:GPSLatitude").split() == ["Paris", "48.85837"]
+        city, lat = read_tags(exiftool, Path(t + ".xmp"), "XMP:City", "XMP:GPSLatitude")
+        assert (city, round(lat, 6)) == ("Paris", 48.85837)
         assert result["files"][t]["city"] == "Paris"
         assert result["files"][t]["make"] == "Canon"  # unchanged values are part of the picture
     assert lib.refresh_group().status == "applied"
@@ -78,7 +78,7 @@ def _place_sidecar(corpus: Path, rel: str, photo: str, suffix: str) -> Path:
 
 
 @pytest.mark.parametrize(("rel", "suffix"), CORPUS_SIDECARS)
-def test_round_trip_with_host_sidecar_restores_identical_bytes(lib, corpus, tmp_path, rel, suffix):
+def test_round_trip_with_host_sidecar_restores_identical_bytes(lib, corpus, tmp_path, exiftool, rel, suffix):
     photos = tmp_path / "photos"
     existing = _place_sidecar(corpus, rel, lib.targets[0], suffix)
     before = tree_state(photos)
@@ -88,7 +88,7 @@ def test_round_trip_with_host_sidecar_restores_identical_bytes(lib, corpus, tmp_
     assert str(existing) in result["sidecars"], "the host's sidecar is the one written"
     assert not Path(lib.targets[0] + ".xmp").exists() or suffix == ".jpg.xmp", "never two sidecars for one photo"
     assert sha(existing) != before[existing.name]
-    assert exif_read(existing, "XMP:City").strip() == "Paris"
+    assert read_tags(exiftool, existing, "XMP:City") == ["Paris"]
 
     reverted = revert_group(lib.engine, lib.group.id)
 
@@ -96,38 +96,38 @@ def test_round_trip_with_host_sidecar_restores_identical_bytes(lib, corpus, tmp_
     assert tree_state(photos) == before, "every file back to identical bytes, created sidecars gone"
 
 
-def test_revert_after_host_edit_keeps_the_edit_and_restores_previous_values(lib, corpus, tmp_path):
+def test_revert_after_host_edit_keeps_the_edit_and_restores_previous_values(lib, corpus, exiftool):
     """darktable's sidecar had GPS; we changed it and added a city; the user then rated the photo."""
     existing = _place_sidecar(corpus, "sidecars/darktable/0000-nop.xmp", lib.targets[0], ".jpg.xmp")
-    old_lat = float(exif_read(existing, "XMP:GPSLatitude"))
+    [old_lat] = read_tags(exiftool, existing, "XMP:GPSLatitude")
     apply_plan(lib.engine, lib.group, lib.plan())
-    subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-xmp:Rating=5", "-XMP-dc:Title=Edited in host",
-                    str(existing)], check=True)
+    host_edit(exiftool, existing, **{"XMP-xmp:Rating": 5, "XMP-dc:Title": "Edited in host"})
     edited_sha = sha(existing)
 
     reverted = revert_group(lib.engine, lib.group.id)
 
     assert str(existing) in reverted["restored"]
     assert sha(existing) != edited_sha
-    out = exif_read(existing, "XMP:Rating", "XMP:Title", "XMP:City", "XMP:GPSLatitude").split("\n")
-    assert out[:2] == ["5", "Edited in host"], "the host's edit survives the revert"
-    assert "Paris" not in out, "our city is gone"
-    assert abs(float(out[2]) - old_lat) < 1e-5, "the sidecar's own GPS is back"
+    rating, title, city, lat = read_tags(exiftool, existing, "XMP:Rating", "XMP:Title", "XMP:City",
+                                         "XMP:GPSLatitude")
+    assert (rating, title) == (5, "Edited in host"), "the host's edit survives the revert"
+    assert city is None, "our city is gone"
+    assert abs(lat - old_lat) < 1e-6, "the sidecar's own GPS is back"
     assert "darktable:history" in existing.read_text(encoding="utf-8")
     # the untouched second target was restored byte-exact (removed: it had no sidecar)
     assert lib.targets[1] + ".xmp" in reverted["removed"]
 
 
-def test_revert_keeps_a_field_the_host_changed_after_us(lib):
+def test_revert_keeps_a_field_the_host_changed_after_us(lib, exiftool):
     apply_plan(lib.engine, lib.group, lib.plan())
     target = Path(lib.targets[0] + ".xmp")
-    subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-photoshop:City=Versailles", str(target)],
-                   check=True)
+    host_edit(exiftool, target, **{"XMP-photoshop:City": "Versailles"})
 
     reverted = revert_group(lib.engine, lib.group.id)
 
-    assert exif_read(target, "XMP:City").strip() == "Versailles"
-    assert exif_read(target, "XMP:GPSLatitude").strip() == "", "fields still ours were taken out"
+    city, lat = read_tags(exiftool, target, "XMP:City", "XMP:GPSLatitude")
+    assert city == "Versailles"
+    assert lat is None, "fields still ours were taken out"
     assert reverted["files"][lib.targets[0]]["city"] == "Versailles"
 
 
