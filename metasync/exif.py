@@ -127,7 +127,9 @@ class ExifTool:
         """
         photos = [str(p) for p in paths]
         sidecars = {p: find_existing_sidecar(Path(p)) for p in photos}
-        raw = self.read_raw(photos + [str(s) for s in sidecars.values() if s is not None], tags=READ_TAGS)
+        # -fast: do not scan JPEGs to the end for trailers (gain maps, ...), none of which we read
+        raw = self.read_raw(photos + [str(s) for s in sidecars.values() if s is not None], tags=READ_TAGS,
+                            params=["-fast"])
         out: dict[str, Metadata | ExifReadError] = {}
         for p in photos:
             got = raw[p]
@@ -225,9 +227,9 @@ def normalize(raw: dict[str, Any]) -> Metadata:
     values["tags"] = _tags(raw)
     values.update(_gps(raw, src))
     dt, inline_offset = _datetime(raw, src)
-    values["datetime_original"] = dt
-    offset = _first(raw, FIELD_SPECS["offset_time"].read_tags, _offset)
-    values["offset_time"] = offset or inline_offset
+    offset = _first(raw, FIELD_SPECS["offset_time"].read_tags, _offset) or inline_offset
+    values["datetime_original"] = _with_offset(dt, offset)
+    values["offset_time"] = offset
     return Metadata(**values)
 
 
@@ -241,7 +243,15 @@ def merge(embedded: Metadata, sidecar: Metadata) -> Metadata:
     if sidecar.has_gps:
         values.update(gps_latitude=sidecar.gps_latitude, gps_longitude=sidecar.gps_longitude)
     values["tags"] = tuple(dict.fromkeys(embedded.tags + sidecar.tags))
-    return embedded.with_values(**values)
+    merged = embedded.with_values(**values)
+    return merged.with_values(datetime_original=_with_offset(merged.datetime_original, merged.offset_time))
+
+
+def _with_offset(dt: str | None, offset: str | None) -> str | None:
+    """A capture time carries the photo's offset when it is known and the time has none of its own."""
+    if dt is None or offset is None or re.search(r"(Z|[+-]\d{2}:\d{2})$", dt):
+        return dt
+    return dt + offset
 
 
 def _first(raw: dict[str, Any], tags: Iterable[str], convert: Any) -> Any:

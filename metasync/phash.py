@@ -159,7 +159,7 @@ def _context() -> multiprocessing.context.BaseContext:
     """forkserver where available: a fork of a threaded process (the bridge) can deadlock; spawn elsewhere."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__])
+        ctx.set_forkserver_preload([__name__, "scipy.fftpack"])  # imagehash imports scipy lazily: ~1 s a worker
         return ctx
     return multiprocessing.get_context("spawn")
 

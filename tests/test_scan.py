@@ -1,0 +1,200 @@
+"""scan.py: incremental indexing of a generated library (new / unchanged / changed / removed / moved / bad)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from metasync.config import Settings
+from metasync.engine import Engine
+from metasync.exif import ExifTool
+from metasync.scan import scan_library
+from test_exif import make_bad_files, make_dslr, make_phone, make_stripped, write_sidecar
+
+SUMMARY_KEYS = {"photos", "new", "changed", "unchanged", "removed", "with_gps", "with_datetime", "errors"}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small library made once: 2 phone, 2 DSLR, 1 stripped copy, in two folders (one upper-case .JPG)."""
+    root = tmp_path_factory.mktemp("template")
+    with ExifTool() as et:
+        make_phone(root / "day1" / "IMG_0001.jpg", et, seed=1)
+        make_phone(root / "day1" / "IMG_0002.jpg", et, seed=2, **{"EXIF:DateTimeOriginal": "2024:05:12 14:05:00"})
+        make_dslr(root / "day1" / "dslr" / "_MG_1001.JPG", et, seed=1)
+        make_dslr(root / "day2" / "_MG_2001.jpg", et, seed=3)
+    make_stripped(root / "day2" / "IMG-20240512-WA0003.jpg", seed=1)
+    return root
+
+
+@pytest.fixture()
+def library(template: Path, tmp_path: Path) -> Path:
+    lib = tmp_path / "lib"
+    shutil.copytree(template, lib)
+    return lib
+
+
+@pytest.fixture()
+def engine(tmp_path: Path):
+    with Engine(Settings(db_path=tmp_path / "index.db")) as eng:
+        yield eng
+
+
+def rescan(db: Path, lib: Path) -> tuple[dict, Engine]:
+    """Scan with a fresh engine (as a new CLI run would) and return its summary and the closed engine."""
+    with Engine(Settings(db_path=db)) as eng:
+        return eng.scan([lib]), eng
+
+
+def test_first_scan_counts(library: Path, engine: Engine) -> None:
+    s = engine.scan([library])
+    assert set(s) == SUMMARY_KEYS
+    assert (s["photos"], s["new"], s["changed"], s["unchanged"], s["removed"]) == (5, 5, 0, 0, 0)
+    assert (s["with_gps"], s["with_datetime"], s["errors"]) == (2, 4, [])
+    paths = [p.path for p in engine.index.photos()]
+    assert all(os.path.isabs(p) and Path(p).resolve() == Path(p) for p in paths)
+    assert str((library / "day1" / "dslr" / "_MG_1001.JPG").resolve()) in paths
+    assert all(p.phash is not None and p.content_hash for p in engine.index.photos())
+
+
+def test_unchanged_rescan_reads_nothing_and_never_starts_exiftool(library: Path, tmp_path: Path) -> None:
+    db = tmp_path / "index.db"
+    rescan(db, library)
+    s, eng = rescan(db, library)
+    assert (s["unchanged"], s["new"], s["changed"], s["photos"]) == (5, 0, 0, 5)
+    assert eng._exif is None
+
+
+def test_modified_file_is_reread(library: Path, tmp_path: Path) -> None:
+    db = tmp_path / "index.db"
+    rescan(db, library)
+    target = library / "day2" / "_MG_2001.jpg"
+    with ExifTool() as et:
+        et.write_tags(target, {"EXIF:Model": "Canon EOS R6"})
+    s, _ = rescan(db, library)
+    assert (s["changed"], s["unchanged"], s["new"]) == (1, 4, 0)
+    with Engine(Settings(db_path=db)) as eng:
+        assert eng.show(target)["model"] == "Canon EOS R6"
+
+
+def test_new_or_edited_sidecar_counts_as_change(library: Path, tmp_path: Path) -> None:
+    db = tmp_path / "index.db"
+    rescan(db, library)
+    photo = library / "day1" / "IMG_0001.jpg"
+    sidecar = write_sidecar(library / "day1" / "IMG_0001.jpg.xmp", city="Marseille")
+    s, _ = rescan(db, library)
+    assert s["changed"] == 1
+    write_sidecar(sidecar, city="Nice")
+    os.utime(sidecar, ns=(1, os.stat(sidecar).st_mtime_ns + 1_000_000_000))
+    s, _ = rescan(db, library)
+    assert s["changed"] == 1
+    with Engine(Settings(db_path=db)) as eng:
+        assert eng.show(photo)["city"] == "Nice"
+
+
+def test_removed_file_is_noticed(library: Path, tmp_path: Path) -> None:
+    db = tmp_path / "index.db"
+    rescan(db, library)
+    gone = library / "day2" / "IMG-20240512-WA0003.jpg"
+    gone.unlink()
+    s, _ = rescan(db, library)
+    assert (s["removed"], s["photos"]) == (1, 4)
+    with Engine(Settings(db_path=db)) as eng:
+        assert str(gone.resolve()) not in {p.path for p in eng.index.photos(with_errors=True)}
+
+
+def test_moved_file_keeps_its_row(library: Path, tmp_path: Path) -> None:
+    db = tmp_path / "index.db"
+    rescan(db, library)
+    old = (library / "day1" / "IMG_0002.jpg").resolve()
+    with Engine(Settings(db_path=db)) as eng:
+        row_id = eng.index.photo_by_path(str(old)).id
+    new = library / "day2" / "moved" / "IMG_0002.jpg"
+    new.parent.mkdir()
+    old.rename(new)
+    s, eng = rescan(db, library)
+    assert (s["new"], s["removed"], s["photos"]) == (0, 0, 5)
+    assert eng._exif is None  # a move is recognised by its fingerprint, not by reading it again
+    with Engine(Settings(db_path=db)) as eng:
+        assert eng.index.photo_by_path(str(new.resolve())).id == row_id
+
+
+def test_bad_files_are_reported_not_fatal(library: Path, engine: Engine) -> None:
+    bad = make_bad_files(library / "bad")
+    s = engine.scan([library])
+    assert s["photos"] == 5
+    reported = {e["path"]: e["error"] for e in s["errors"]}
+    assert set(reported) == {str(p.resolve()) for p in bad.values()}
+    assert "empty" in reported[str(bad["zero"].resolve())]
+    assert "not an image" in reported[str(bad["text"].resolve())]
+    assert "truncated" in reported[str(bad["truncated"].resolve())].lower()
+    again = engine.scan([library])  # errors stay listed, and are not reread
+    assert again["errors"] == s["errors"] and again["unchanged"] == 9
+
+
+def test_walk_skips_hidden_and_sidecars_and_survives_symlink_loops(library: Path, engine: Engine) -> None:
+    hidden = library / ".thumbnails"
+    hidden.mkdir()
+    make_stripped(hidden / "thumb.jpg")
+    make_stripped(library / "day1" / ".hidden.jpg")
+    write_sidecar(library / "day1" / "IMG_0002.jpg.xmp")
+    (library / "notes.txt").write_text("not a photo")
+    (library / "day1" / "dslr" / "loop").symlink_to(library, target_is_directory=True)
+    s = engine.scan([library])
+    assert s["photos"] == 5
+    assert [e["error"] for e in s["errors"]] == ["symlink loop or second link to a folder already scanned; skipped"]
+
+
+def test_symlinked_folder_is_followed_with_resolved_paths(library: Path, tmp_path: Path, engine: Engine) -> None:
+    outside = tmp_path / "outside"
+    make_stripped(outside / "elsewhere.jpg", seed=9)
+    (library / "linked").symlink_to(outside, target_is_directory=True)
+    s = engine.scan([library])
+    assert s["photos"] == 6 and s["errors"] == []
+    assert str((outside / "elsewhere.jpg").resolve()) in {p.path for p in engine.index.photos()}
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders whatever their permissions")
+def test_permission_denied_folder_is_reported(library: Path, engine: Engine) -> None:
+    locked = library / "locked"
+    locked.mkdir()
+    locked.chmod(0)
+    try:
+        s = engine.scan([library])
+    finally:
+        locked.chmod(0o755)
+    assert {"path": str(locked), "error": "permission denied"} in s["errors"] and s["photos"] == 5
+
+
+def test_progress_events(library: Path, engine: Engine) -> None:
+    events: list[tuple[str, int, int]] = []
+    scan_library(engine, [library], progress=lambda *e: events.append(e))
+    assert events[0] == ("scan", 0, 5) and events[-1] == ("scan", 5, 5)
+
+
+def test_single_file_and_missing_path(library: Path, engine: Engine) -> None:
+    s = engine.scan([library / "day1" / "IMG_0001.jpg"])
+    assert (s["photos"], s["new"]) == (1, 1)
+    from metasync.errors import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError, match="no such file"):
+        engine.scan([library / "nope"])
+
+
+def test_corpus_scan(corpus: Path, tmp_path: Path, engine: Engine) -> None:
+    """Real camera files (HEIC, DNG, CR2, NEF, broken ones) scan without a crash; known values are read."""
+    lib = tmp_path / "corpus"
+    shutil.copytree(corpus / "images", lib)
+    shutil.copy(corpus / "sidecars" / "digikam" / "20240107_110258.jpg.xmp", lib)
+    s = engine.scan([lib])
+    n = len(list(lib.glob("*.*"))) - 1  # minus the sidecar
+    assert s["new"] == n and s["photos"] + len(s["errors"]) == n
+    assert {Path(e["path"]).name for e in s["errors"]} == {"broken_jpeg_corrupted_city.JPG"}
+    show = engine.show
+    assert show(lib / "nikon_coolpix-p6000_gps_DSCN0010.jpg")["gps_latitude"] == pytest.approx(43.4674, abs=1e-3)
+    assert show(lib / "20240107_110258.jpg")["tags"] == ["Výlet", "Travel"]
+    assert show(lib / "canon_eos_6d.dng")["phash"] is not None  # from its embedded preview
+    assert show(lib / "IMG_5195.HEIC")["model"] == "iPhone 11 Pro Max"
+    assert show(lib / "nikon_d70_stripped.nef")["make"] == "NIKON CORPORATION"
