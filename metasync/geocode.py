@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import GeocodeDataError
+from .models import FieldChange, Metadata
 from .track import EARTH_RADIUS_M
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class Place:
 class _Gazetteer:
     tree: object  # scipy.spatial.cKDTree over unit vectors
     towns: tuple[tuple[str, str | None, str], ...]  # (city, state, country_code)
-    weight: np.ndarray  # how strongly a town draws nearby photos to its name: 1 + log10(population / 1000)
+    weight: np.ndarray  # how strongly a town draws nearby photos to its name: (1 + log10(population / 1000))²
     countries: dict[str, str]
 
 
@@ -75,7 +76,7 @@ def _gazetteer() -> _Gazetteer:
     towns = tuple((loc["city"], loc.get("state"), loc["country_code"]) for loc in locations)
     population = np.array([max(loc.get("population") or 0, 1000) for loc in locations], dtype=float)
     log.debug("loaded %d towns for offline place names", len(towns))
-    return _Gazetteer(cKDTree(_unit_vectors(coords)), towns, 1.0 + np.log10(population / 1000.0), countries)
+    return _Gazetteer(cKDTree(_unit_vectors(coords)), towns, (1.0 + np.log10(population / 1000.0)) ** 2, countries)
 
 
 def _metres(chord: np.ndarray) -> np.ndarray:
@@ -101,3 +102,30 @@ def reverse_geocode(coords: Sequence[tuple[float, float]]) -> list[Place | None]
         city = gaz.towns[idx[named]][0] if dist[named] <= CITY_MAX_M else None
         out.append(Place(city, state or None, gaz.countries.get(code) or None, code or None, float(dist[named])))
     return out
+
+
+PLACE_FIELDS = ("city", "state", "country", "country_code")
+# Names come from the nearest towns (points, not boundaries): a little less sure than the GPS they come from.
+PLACE_CONFIDENCE = 0.9
+
+
+def place_changes(items: Sequence[tuple[str, Metadata, float, str | None]]) -> list[FieldChange]:
+    """Place names for photos with GPS (own or planned) that lack them, looked up in one batch.
+
+    Each item is (path, metadata as the plan leaves it, confidence of its GPS, source of its GPS). Names a photo
+    already has are kept; only missing ones are filled.
+    """
+    wanted = [it for it in items if it[1].has_gps and any(getattr(it[1], f) is None for f in PLACE_FIELDS)]
+    places = reverse_geocode([(m.gps_latitude, m.gps_longitude) for _, m, _, _ in wanted])
+    changes = []
+    for (path, meta, conf, source), place in zip(wanted, places):
+        if place is None:
+            continue
+        where = ", ".join(v for v in (place.city, place.state, place.country) if v)
+        reason = f"offline place name for its GPS position: {where}"
+        if place.city:
+            reason += f" ({place.distance_m / 1000:.1f} km from the town's centre)"
+        for name, value in place.to_fields().items():
+            if getattr(meta, name) is None:
+                changes.append(FieldChange(path, name, None, value, source, reason, conf * PLACE_CONFIDENCE))
+    return changes

@@ -5,7 +5,8 @@ import socket
 
 import pytest
 
-from metasync.geocode import CITY_MAX_M, reverse_geocode
+from metasync.geocode import CITY_MAX_M, place_changes, reverse_geocode
+from metasync.models import Metadata
 
 
 @pytest.fixture()
@@ -39,3 +40,17 @@ def test_remote_place_keeps_region_without_a_city():
 
 def test_empty_batch():
     assert reverse_geocode([]) == []
+
+
+def test_place_changes_fill_only_missing_names_in_one_batch(no_network):
+    planned = Metadata(gps_latitude=48.1374, gps_longitude=11.5755)  # GPS the plan transfers to this photo
+    own = Metadata(gps_latitude=50.0755, gps_longitude=14.4378, city="Praha", country_code="CZ")
+    complete = own.with_values(state="Prague", country="Czechia")
+    changes = place_changes([("/l/a.jpg", planned, 0.8, "/l/p.jpg"), ("/l/b.jpg", own, 1.0, None),
+                             ("/l/c.jpg", complete, 1.0, None), ("/l/d.jpg", Metadata(), 1.0, None)])
+    got = {(c.path, c.field): c.new for c in changes}
+    assert got == {("/l/a.jpg", "city"): "Munich", ("/l/a.jpg", "state"): "Bavaria",
+                   ("/l/a.jpg", "country"): "Germany", ("/l/a.jpg", "country_code"): "DE",
+                   ("/l/b.jpg", "state"): "Prague", ("/l/b.jpg", "country"): "Czech Republic"}
+    a = next(c for c in changes if c.path == "/l/a.jpg")
+    assert a.source == "/l/p.jpg" and a.confidence < 0.8 and "Munich, Bavaria, Germany" in a.reason

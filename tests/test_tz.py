@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from metasync.tz import offset_for, utc_offset, zone_at
+from metasync.models import Metadata
+from metasync.tz import offset_changes, offset_for, utc_offset, zone_at
 
 PARIS = (48.8584, 2.2945)
 
@@ -40,3 +41,28 @@ def test_zone_names():
     assert zone_at(*PARIS) == "Europe/Paris"
     assert zone_at(35.6762, 139.6503) == "Asia/Tokyo"
     assert utc_offset(35.6762, 139.6503, datetime(2024, 7, 1)) == timedelta(hours=9)
+
+
+def test_offset_changes_for_a_camera_without_offset_across_a_dst_change():
+    before = Metadata("2024-03-30T18:00:00", None, 52.5163, 13.3777)  # Saturday: winter time
+    after = before.with_values(datetime_original="2024-03-31T18:00:00.250")  # Sunday: summer time
+    off, when = offset_changes("/lib/a.jpg", before, 0.8, "/lib/phone.jpg")
+    assert (off.field, off.new, off.old, off.confidence, off.source) == ("offset_time", "+01:00", None, 0.8,
+                                                                         "/lib/phone.jpg")
+    assert when.field == "datetime_original" and when.new == "2024-03-30T18:00:00+01:00"
+    assert "Europe/Berlin" in off.reason and "summer" not in off.reason
+    off, when = offset_changes("/lib/b.jpg", after)
+    assert off.new == "+02:00" and when.new == "2024-03-31T18:00:00.250+02:00" and "(summer time)" in off.reason
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        pytest.param(Metadata("2024-07-01T12:00:00", "+02:00", 52.5, 13.4), id="offset-known"),
+        pytest.param(Metadata("2024-07-01T12:00:00+02:00", None, 52.5, 13.4), id="offset-in-the-time"),
+        pytest.param(Metadata("2024-07-01T12:00:00"), id="no-gps"),
+        pytest.param(Metadata(None, None, 52.5, 13.4), id="no-time"),
+    ],
+)
+def test_no_offset_change(meta):
+    assert offset_changes("/lib/a.jpg", meta) == ()
