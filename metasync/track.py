@@ -10,7 +10,7 @@ from typing import Iterable, Sequence
 
 from .config import Settings
 from .errors import TrackError
-from .models import Photo
+from .models import FieldChange, Photo
 from .timeutil import format_duration, utc_epoch
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -50,9 +50,10 @@ class PositionEstimate:
     lon: float
     alt: float | None
     error_m: float
-    sources: tuple[str, ...]
+    sources: tuple[str, ...]  # the fixes used, earlier first
     method: str  # same_moment | interpolated | nearest
     reason: str
+    nearest: str  # the source of the fix closest in time
 
     @property
     def confidence(self) -> float:
@@ -139,10 +140,10 @@ def _nearest(target: float, fix: Fix, settings: Settings) -> PositionEstimate | 
     err = _FIX_ERROR_M[fix.kind] + _EXTRAP_PACE_MPS * dt
     if dt <= _SAME_MOMENT_S:
         return PositionEstimate(fix.lat, fix.lon, fix.alt, err, (fix.source,), "same_moment",
-                                f"taken at the same moment as {fix.label}, ±{err:.0f} m")
+                                f"taken at the same moment as {fix.label}, ±{err:.0f} m", fix.source)
     direction = "before" if fix.utc < target else "after"
     return PositionEstimate(fix.lat, fix.lon, fix.alt, err, (fix.source,), "nearest",
-                            f"nearest fix {fix.label} ({_when(dt, direction)}), ±{err:.0f} m")
+                            f"nearest fix {fix.label} ({_when(dt, direction)}), ±{err:.0f} m", fix.source)
 
 
 def estimate_position(target_utc: float, fixes: Sequence[Fix], settings: Settings) -> PositionEstimate | None:
@@ -174,4 +175,24 @@ def estimate_position(target_utc: float, fixes: Sequence[Fix], settings: Setting
     err = max(_FIX_ERROR_M[before.kind], _FIX_ERROR_M[after.kind]) + _WANDER_FRACTION * pace * t_near
     reason = (f"interpolated between {before.label} ({_when(target_utc - before.utc, 'before')}) and "
               f"{after.label} ({_when(after.utc - target_utc, 'after')}), ±{err:.0f} m")
-    return PositionEstimate(lat, lon, alt, err, (before.source, after.source), "interpolated", reason)
+    return PositionEstimate(lat, lon, alt, err, (before.source, after.source), "interpolated", reason,
+                            closest.source)
+
+
+def gps_changes(target: Photo, target_utc: float | None, fixes: Sequence[Fix],
+                settings: Settings) -> list[FieldChange]:
+    """GPS for a target without any, from the track at its capture time; [] when the track cannot tell.
+
+    The change's source is the fix nearest in time; the reason names both fixes and the error radius.
+    """
+    if target.meta.has_gps or target_utc is None:
+        return []
+    est = estimate_position(target_utc, fixes, settings)
+    if est is None:
+        return []
+    conf = round(est.confidence, 4)
+    values = {"gps_latitude": round(est.lat, 7), "gps_longitude": round(est.lon, 7)}
+    if est.alt is not None and target.meta.gps_altitude is None:
+        values["gps_altitude"] = round(est.alt, 1)
+    return [FieldChange(target.path, f, getattr(target.meta, f), v, est.nearest, est.reason, conf)
+            for f, v in values.items()]

@@ -12,7 +12,7 @@ import pytest
 from metasync.config import Settings
 from metasync.errors import TrackError
 from metasync.models import Metadata, Photo
-from metasync.track import (Fix, distance_m, estimate_position, great_circle_point, load_gpx, merge_fixes,
+from metasync.track import (Fix, distance_m, estimate_position, gps_changes, great_circle_point, load_gpx, merge_fixes,
                             photo_fixes)
 
 T0 = datetime(2024, 5, 12, 10, 0, tzinfo=timezone.utc).timestamp()
@@ -166,3 +166,18 @@ def test_walking_track_median_error():
             errors.append(distance_m(est.lat, est.lon, la, lo))
     assert len(errors) > 150
     assert statistics.median(errors) <= 25
+
+
+def test_gps_changes_from_the_track():
+    fixes = [Fix(T0, 48.0, 11.0, 500.0, "/lib/IMG_1.jpg"), Fix(T0 + 600, *east_of(48.0, 11.0, 600), 510.0,
+                                                              "/lib/IMG_2.jpg")]
+    dslr = Photo(7, "/lib/_MG_1.CR2", Metadata("2024-05-12T12:08:00", make="Canon"))
+    changes = gps_changes(dslr, T0 + 480, fixes, S)
+    assert [c.field for c in changes] == ["gps_latitude", "gps_longitude", "gps_altitude"]
+    assert all(c.source == "/lib/IMG_2.jpg" and c.old is None and c.reason.startswith("interpolated") for c in changes)
+    assert distance_m(changes[0].new, changes[1].new, *east_of(48.0, 11.0, 480)) < 0.5
+    assert changes[2].new == 508.0 and 0 < changes[0].confidence < 1
+    assert gps_changes(dslr, None, fixes, S) == []
+    assert gps_changes(dslr, T0 + 4000, fixes, S) == []
+    geotagged = Photo(8, "/lib/x.jpg", Metadata("2024-05-12T12:08:00", gps_latitude=1.0, gps_longitude=2.0))
+    assert gps_changes(geotagged, T0 + 480, fixes, S) == []
