@@ -143,6 +143,8 @@ def _decode(data: bytes) -> tuple[str, bool]:
             encoding = "utf-16-le"
         elif data[:2] == b"\x00<":
             encoding = "utf-16-be"
+    if encoding == "utf-8" and b"\x00" in data:
+        raise SidecarError("XMP sidecar contains NUL bytes: binary data, not an XMP packet")
     try:
         text = data[start:].decode(encoding)
     except UnicodeDecodeError as exc:
@@ -217,7 +219,8 @@ def _surroundings(text: str, root: etree._Element) -> tuple[str, str]:
             break
         end, n_after = start, n_after + 1
     if n_before == len(before) and n_after == len(after) and pos < end:
-        return text[:pos], text[end:]
+        # leading whitespace is meaningless, and ExifTool does not recognise a packet that starts with it
+        return text[:pos].lstrip(), text[end:]
     log.debug("packet wrapper not split textually; rebuilding it from the tree")
     def text_of(nodes: Iterable[etree._Element]) -> list[str]:
         return [etree.tostring(n, encoding="unicode", with_tail=False) for n in nodes]
@@ -811,6 +814,9 @@ def remove_values(current: bytes, fields: Iterable[str], restore: Mapping[str, A
     if book.created_sidecar and remaining is None and not any(_has_properties(d) for d in doc.descriptions()):
         return None
     for desc in doc.descriptions():
-        if _is_ours(desc) and not _has_properties(desc):
-            _remove(desc)
+        if _is_ours(desc):
+            if not _has_properties(desc):
+                _remove(desc)
+            elif remaining is None:  # a host's data lives on in our Description: drop our unused prefixes
+                etree.cleanup_namespaces(desc)
     return doc.to_bytes()
