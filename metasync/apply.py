@@ -221,9 +221,16 @@ def original_tags(values: Mapping[str, Any]) -> dict[str, Any]:
                 tags[tag] = 1 if value is not None and value < 0 else 0
             elif prop_name == "GPSAltitude" and value is not None:
                 tags[tag] = abs(value)
+            elif FIELD_SPECS[name].kind == "datetime" and value is not None:
+                tags[tag] = _exif_datetime(str(value))
             else:
                 tags[tag] = list(value) if isinstance(value, tuple) else value
     return tags
+
+
+def _exif_datetime(iso: str) -> str:
+    """ExifTool writes dates only in its own form: "2024:05:12 14:03:07+02:00"."""
+    return iso[:10].replace("-", ":") + " " + iso[11:] if len(iso) > 10 and iso[10] == "T" else iso
 
 
 def _prepare_original(engine: Any, photo: Photo, values: Mapping[str, Any], changes: dict[str, dict[str, Any]],
@@ -333,12 +340,20 @@ def _verify(engine: Any, targets: list[_Target]) -> None:
         for name, change in t.changes.items():
             if not FIELD_SPECS[name].xmp_props:
                 continue
-            got = next((tags[k] for k in FIELD_SPECS[name].read_tags if k.startswith("XMP:") and k in tags), None)
+            got = _read_back(name, tags)
             if not same_value(name, change["new"], got):
                 problems.append(f"{t.path}: {name} reads back as {got!r}, planned {change['new']!r}")
     if problems:
         raise MetasyncError("the written files do not read back as planned, so nothing was changed: "
                             + "; ".join(problems[:5]))
+
+
+def _read_back(name: str, tags: Mapping[str, Any]) -> Any:
+    """A field's value in ExifTool's XMP reading of a written file."""
+    got = next((tags[k] for k in FIELD_SPECS[name].read_tags if k.startswith("XMP:") and k in tags), None)
+    if name == "gps_altitude" and got is not None and str(tags.get("XMP:GPSAltitudeRef")) == "1":
+        return -float(got)
+    return got
 
 
 def same_value(name: str, expected: Any, got: Any) -> bool:

@@ -229,3 +229,26 @@ def test_second_writer_waits_then_fails_with_a_clear_message(lib):
 ])
 def test_same_value(field, planned, read, same):
     assert same_value(field, planned, read) is same
+
+
+def test_write_original_puts_values_into_the_image_and_revert_restores_its_bytes(lib, tmp_path, exiftool):
+    photos = tmp_path / "photos"
+    before = tree_state(photos)
+    plan = lib.plan({**TARGET_VALUES, "datetime_original": "2024-05-12T14:05:00+02:00", "gps_altitude": -3.5})
+
+    result = apply_plan(lib.engine, lib.group, plan, write_original=True)
+
+    image = Path(lib.targets[0])
+    assert sha(image) != before[image.name]
+    city, lat, alt, below_sea, when = read_tags(exiftool, image, "XMP:City", "XMP:GPSLatitude", "XMP:GPSAltitude",
+                                                "XMP:GPSAltitudeRef", "XMP:DateTimeOriginal")
+    assert (city, round(lat, 6), alt, below_sea) == ("Paris", 48.85837, 3.5, 1)
+    assert when.startswith("2024:05:12 14:05:00")
+    assert result["sidecars"] == sorted(t + ".xmp" for t in lib.targets), "the sidecars are written as well"
+    kinds = {v["target"] for v in lib.engine.history(str(image))}
+    assert kinds == {"sidecar", "original"}
+
+    reverted = revert_group(lib.engine, lib.group.id)
+
+    assert str(image) in reverted["restored"]
+    assert tree_state(photos) == before, "images back to their exact previous bytes"
