@@ -20,7 +20,7 @@ from . import history, sidecar
 from .errors import ConflictError, MetasyncError, SidecarError
 from .faults import fault_point
 from .fields import FIELD_SPECS
-from .history import sha256
+from .history import fsync_dir, sha256, write_new_file
 from .index import now_iso
 from .lock import library_lock
 from .models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
@@ -238,7 +238,7 @@ def _prepare_original(engine: Any, photo: Photo, values: Mapping[str, Any], chan
     path = Path(photo.path)
     before = path.read_bytes()
     tmp = _tmp_name(path, op_id)
-    _write_file(tmp, before)
+    write_new_file(tmp, before)
     try:
         engine.exif.write_tags(tmp, original_tags(values))
         after = tmp.read_bytes()
@@ -271,7 +271,7 @@ def _write_all(targets: list[_Target], op_id: int, step: str) -> None:
             _remove(t.path)
         elif t.prepared is not None:
             os.replace(t.prepared, t.path)
-            _fsync_dir(t.path.parent)
+            fsync_dir(t.path.parent)
         else:
             _replace(t.path, t.after, op_id, step)
         fault_point(f"{step}:write")
@@ -279,14 +279,6 @@ def _write_all(targets: list[_Target], op_id: int, step: str) -> None:
 
 def _tmp_name(path: Path, op_id: int) -> Path:
     return path.with_name(f".{path.name}.op{op_id}.{secrets.token_hex(4)}{TMP_SUFFIX}")
-
-
-def _write_file(path: Path, data: bytes, mode: int = 0o666) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def _replace(path: Path, data: bytes, op_id: int, step: str) -> None:
@@ -297,26 +289,18 @@ def _replace(path: Path, data: bytes, op_id: int, step: str) -> None:
     except FileNotFoundError:
         mode = 0o666  # umask applies, as for any new file
     try:
-        _write_file(tmp, data, mode)
+        write_new_file(tmp, data, mode)
         fault_point(f"{step}:tmp")
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _remove(path: Path) -> None:
     path.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
 
 
 def _current(path: Path) -> bytes | None:

@@ -57,12 +57,22 @@ def blob_path(index: Index, sha: str) -> Path:
     return index.data_dir / "blobs" / sha[:2] / sha
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in `path` durable (the folder's entry, not just the file's bytes)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_new_file(path: Path, data: bytes, mode: int = 0o666) -> None:
+    """Create `path` (it must not exist) with `data`, fsync'd before returning."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def put_blob(index: Index, data: bytes) -> str:
@@ -74,14 +84,12 @@ def put_blob(index: Index, data: bytes) -> str:
     created = [p for p in (path.parent.parent, path.parent) if not p.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{sha}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    tmp.unlink(missing_ok=True)  # left by a process of ours that died
+    write_new_file(tmp, data)
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     for folder in created:
-        _fsync_dir(folder.parent)
+        fsync_dir(folder.parent)
     return sha
 
 
