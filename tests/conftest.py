@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
+
+from metasync.demo import SCENARIOS, Truth, generate_library
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -23,3 +26,76 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "index.db"
     monkeypatch.setenv("METASYNC_DB", str(path))
     return path
+
+
+# -- generated libraries (metasync.demo) ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def _demo_exiftool() -> Iterator[object]:
+    """One ExifTool process for every library the session generates."""
+    from metasync.exif import ExifTool
+
+    with ExifTool() as et:
+        yield et
+
+
+@pytest.fixture(scope="session")
+def demo_library(tmp_path_factory: pytest.TempPathFactory, _demo_exiftool) -> Truth:
+    """A small generated library (3 events x 6 photos at 640x480, plus WhatsApp copies), made once per session.
+
+    Read-only: tests that write (sidecars, index next to it) use `library`, a private copy.
+    """
+    return generate_library(tmp_path_factory.mktemp("demo-library"), seed=7, events=3, photos_per_event=6,
+                            size=(640, 480), exiftool=_demo_exiftool)
+
+
+@pytest.fixture()
+def library(demo_library: Truth, tmp_path: Path) -> Truth:
+    """A private copy of `demo_library` in tmp_path (Truth.root points at the copy)."""
+    return demo_library.copy_to(tmp_path / "library")
+
+
+@pytest.fixture(scope="session")
+def _scenario_originals(tmp_path_factory: pytest.TempPathFactory, _demo_exiftool) -> Callable[[str], Truth]:
+    """Scenario libraries, each generated on first use and kept for the session (never written to)."""
+    made: dict[str, Truth] = {}
+
+    def get(name: str) -> Truth:
+        if name not in made:
+            made[name] = SCENARIOS[name](tmp_path_factory.mktemp(f"scenario-{name}"), exiftool=_demo_exiftool)
+        return made[name]
+
+    return get
+
+
+@pytest.fixture()
+def scenario(_scenario_originals: Callable[[str], Truth], tmp_path: Path) -> Callable[[str], Truth]:
+    """Factory: `scenario("birthday_party")` -> a private copy of that scenario (see metasync.demo.SCENARIOS).
+
+    `truth.path("dslr")` is a role's file, `truth.expected` what the engine should conclude.
+    """
+    return lambda name: _scenario_originals(name).copy_to(tmp_path / f"scenario-{name}")
+
+
+@pytest.fixture()
+def phone_and_dslr(scenario: Callable[[str], Truth]) -> Truth:
+    return scenario("phone_and_dslr")
+
+
+@pytest.fixture()
+def birthday_party(scenario: Callable[[str], Truth]) -> Truth:
+    return scenario("birthday_party")
+
+
+@pytest.fixture()
+def paris_london(scenario: Callable[[str], Truth]) -> Truth:
+    return scenario("paris_london")
+
+
+@pytest.fixture()
+def two_events_same_day(scenario: Callable[[str], Truth]) -> Truth:
+    return scenario("two_events_same_day")
+
+
+@pytest.fixture()
+def dst_camera(scenario: Callable[[str], Truth]) -> Truth:
+    return scenario("dst_camera")
