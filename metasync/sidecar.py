@@ -55,6 +55,9 @@ NAMESPACES: dict[str, str] = {
 _LR_NS = "http://ns.adobe.com/lightroom/1.0/"
 _DIGIKAM_NS = "http://www.digikam.org/ns/1.0/"
 _TAG_LISTS_IF_PRESENT = (f"{{{_LR_NS}}}hierarchicalSubject", f"{{{_DIGIKAM_NS}}}TagsList")
+# Tag list -> the property of ours recording which of its items we added (so revert takes out only those).
+_ADDED_TAGS = dict(zip((f"{{{NAMESPACES['dc']}}}subject", *_TAG_LISTS_IF_PRESENT),
+                       ("addedTags", "addedHierarchicalSubjects", "addedTagsList")))
 
 _DESC = f"{{{RDF_NS}}}Description"
 _LI = f"{{{RDF_NS}}}li"
@@ -116,7 +119,32 @@ class XmpDoc:
 
     def to_bytes(self) -> bytes:
         body = etree.tostring(self.root, encoding="unicode", with_tail=False)
-        return (self.prologue + body + self.epilogue).encode("utf-8")
+        return (self.prologue + _layout_start_tags(body) + self.epilogue).encode("utf-8")
+
+
+# lxml writes every start tag on one line. Exiv2 (darktable, digiKam), Adobe (Lightroom) and ExifTool put the
+# namespaces and attributes of a Description, of a struct and of darktable's history items one per line; we lay
+# such tags out the same way so that a merged sidecar still reads (and diffs) like the host's own. Whitespace
+# inside a start tag carries no meaning. lxml escapes '<', '>' and '"' in attribute values, so the patterns
+# below cannot mis-split. Tags that declare namespaces other than a Description (x:xmpmeta) stay on one line.
+_LINE_START_TAG = re.compile(r'(?m)^([ \t]*)<([\w.-]+(?::[\w.-]+)?)((?:\s+[\w.:-]+="[^"]*")+)\s*(/?)>')
+_ATTR = re.compile(r'\s+([\w.:-]+="[^"]*")')
+
+
+def _layout_start_tags(body: str) -> str:
+    def layout(m: re.Match[str]) -> str:
+        indent, name, attrs, close = m.group(1), m.group(2), _ATTR.findall(m.group(3)), m.group(4)
+        ns = [a for a in attrs if a.startswith("xmlns")]
+        is_description = name.split(":")[-1] == "Description"
+        if len(attrs) < 2 or (ns and not is_description):
+            return m.group(0)
+        unit = _unit(indent)
+        about = [a for a in attrs if is_description and a.split("=", 1)[0].endswith(":about")][:1]
+        rest = [a for a in attrs if a not in about and a not in ns]
+        return (f"{indent}<{name}" + "".join(f" {a}" for a in about)
+                + "".join(f"\n{indent}{unit * 2}{a}" for a in ns)
+                + "".join(f"\n{indent}{unit}{a}" for a in rest) + f"{close}>")
+    return _LINE_START_TAG.sub(layout, body)
 
 
 _BOMS = (
@@ -614,18 +642,18 @@ class _Bookkeeping:
     """What remove_values needs beyond Provenance: properties we created, tags we added, packet we created."""
 
     created_props: set[str]
-    added_tags: list[str]
+    added_tags: dict[str, list[str]]  # tag list (Clark name) -> items we added to it
     created_sidecar: bool
 
     @classmethod
     def read(cls, doc: XmpDoc) -> "_Bookkeeping":
         return cls(set(_as_list(_get(doc, _ms("createdProperties")))),
-                   _as_list(_get(doc, _ms("addedTags"))),
+                   {lst: _as_list(_get(doc, _ms(name))) for lst, name in _ADDED_TAGS.items()},
                    _first(_get(doc, _ms("createdSidecar"))) == "True")
 
 
 _PROVENANCE_PROPS = ("group", "operation", "appliedAt", "fields", "sources",
-                     "createdProperties", "addedTags", "createdSidecar")
+                     "createdProperties", *_ADDED_TAGS.values(), "createdSidecar")
 
 
 def _write_provenance(doc: XmpDoc, prov: Provenance | None, book: _Bookkeeping) -> None:
@@ -638,7 +666,8 @@ def _write_provenance(doc: XmpDoc, prov: Provenance | None, book: _Bookkeeping) 
     values: dict[str, Any] = {
         "group": str(prov.group_id), "operation": str(prov.operation_id), "appliedAt": prov.applied_at,
         "fields": list(prov.fields) or None, "sources": sources or None,
-        "createdProperties": created or None, "addedTags": book.added_tags or None,
+        "createdProperties": created or None,
+        **{name: book.added_tags.get(lst) or None for lst, name in _ADDED_TAGS.items()},
         "createdSidecar": "True" if book.created_sidecar else None,
     }
     for name in _PROVENANCE_PROPS:
@@ -660,59 +689,57 @@ _NEW_PACKET = (f'<?xpacket begin="\ufeff" id="{XPACKET_ID}"?>\n'
 
 def _tag_union(doc: XmpDoc, tags: Iterable[str], book: _Bookkeeping) -> None:
     """dc:subject gets every tag (created as a Bag if absent); host tag lists get them only where present."""
-    wanted = [_xml_text("tags", t) for t in tags]
-    if not wanted:
-        return
-    existing = _as_list(_get(doc, _clark("dc:subject")))
-    book.added_tags += [t for t in dict.fromkeys(wanted) if t not in existing and t not in book.added_tags]
-    if _set_union(doc, _clark("dc:subject"), wanted, create=True):
-        book.created_props.add("dc:subject")
-    for clark in _TAG_LISTS_IF_PRESENT:
-        _set_union(doc, clark, wanted, create=False)
+    wanted = list(dict.fromkeys(_xml_text("tags", t) for t in tags))
+    for clark in _ADDED_TAGS:
+        occ = _occurrences(doc, clark)
+        if not occ and clark not in _TAG_LISTS_IF_PRESENT and wanted:
+            _set(doc, clark, wanted, "Bag")
+            book.created_props.add("dc:subject")
+            added = wanted
+        elif occ:
+            added = _append_items(doc, occ[0], clark, wanted)
+        else:
+            continue
+        known = book.added_tags.setdefault(clark, [])
+        known += [t for t in added if t not in known]
 
 
-def _set_union(doc: XmpDoc, clark: str, tags: list[str], create: bool) -> bool:
-    """Append missing tags to an array property in place; True when the property had to be created."""
-    occ = _occurrences(doc, clark)
-    if not occ:
-        if create:
-            _set(doc, clark, list(dict.fromkeys(tags)), "Bag")
-        return create
-    current = _as_list(_occ_value(occ[0], clark))
-    missing = [t for t in dict.fromkeys(tags) if t not in current]
-    box = next((c for c in occ[0].elem if c.tag in _CONTAINERS), None) if occ[0].elem is not None else None
-    if box is None:  # text or attribute form: rebuild as a Bag holding the old and the new tags
-        _set(doc, clark, current + missing, "Bag")
-        return False
+def _append_items(doc: XmpDoc, occ: _Occ, clark: str, items: list[str]) -> list[str]:
+    """Append the missing items to an array property in place (keeping its Bag/Seq); returns those added."""
+    current = _as_list(_occ_value(occ, clark))
+    missing = [t for t in items if t not in current]
+    box = next((c for c in occ.elem if c.tag in _CONTAINERS), None) if occ.elem is not None else None
+    if box is None:  # text or attribute form: rebuild as a Bag holding the old and the new items
+        if missing:
+            _set(doc, clark, current + missing, "Bag")
+        return missing
     for tag in missing:
         li = etree.Element(_LI)
         li.text = tag
-        lis = [c for c in box if isinstance(c.tag, str)]
-        if lis:
+        if any(isinstance(c.tag, str) for c in box):
             last = box[-1]
             li.tail = last.tail
             last.tail = last.getprevious().tail if last.getprevious() is not None else box.text
-            box.append(li)
         else:
             indent = _indent_before(box)
             box.text = "\n" + indent + _unit(indent)
             li.tail = "\n" + indent
-            box.append(li)
-    return False
+        box.append(li)
+    return missing
 
 
-def _remove_tags(doc: XmpDoc, tags: set[str], book: _Bookkeeping) -> None:
-    for clark in (_clark("dc:subject"), *_TAG_LISTS_IF_PRESENT):
+def _remove_tags(doc: XmpDoc, keep: set[str], book: _Bookkeeping) -> None:
+    """Take the items we added out of each tag list, except those in `keep` (the previous tags)."""
+    for clark, added in book.added_tags.items():
+        drop = set(added) - keep
         for occ in _occurrences(doc, clark):
-            if occ.elem is None:
-                continue
-            for box in (c for c in occ.elem if c.tag in _CONTAINERS):
-                for li in [li for li in box if li.tag == _LI and (li.text or "").strip() in tags]:
+            for box in (c for c in occ.elem if c.tag in _CONTAINERS) if occ.elem is not None else ():
+                for li in [li for li in box if li.tag == _LI and (li.text or "").strip() in drop]:
                     _remove(li)
+    book.added_tags = {}
     if "dc:subject" in book.created_props and not _as_list(_get(doc, _clark("dc:subject"))):
         _set(doc, _clark("dc:subject"), None)
         book.created_props.discard("dc:subject")
-    book.added_tags = [t for t in book.added_tags if t not in tags]
 
 
 def _set_offset(doc: XmpDoc, offset: str | None) -> bool:
@@ -790,7 +817,7 @@ def remove_values(current: bytes, fields: Iterable[str], restore: Mapping[str, A
     for field in fields:
         value = restore.get(field)
         if field == "tags":
-            _remove_tags(doc, set(book.added_tags) - set(_as_list(value)), book)
+            _remove_tags(doc, set(_as_list(value)), book)
         elif field == "offset_time":
             if "datetime_original" not in fields:
                 _set_offset(doc, _check_offset(value) if value is not None else None)

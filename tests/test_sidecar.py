@@ -320,6 +320,15 @@ def test_tags_are_a_union_and_host_lists_only_grow_where_present() -> None:
     assert read_values(merge_values(merged, {"tags": ["other"]}, PROV))["tags"] == ["old", "new", "other"]
 
 
+def test_revert_takes_out_of_each_tag_list_only_what_we_added_to_it() -> None:
+    data = packet('xmlns:lr="http://ns.adobe.com/lightroom/1.0/">\n   <lr:hierarchicalSubject>\n    <rdf:Bag>\n'
+                  '     <rdf:li>lake</rdf:li>\n    </rdf:Bag>\n   </lr:hierarchicalSubject>')
+    merged = merge_values(data, {"tags": ["lake", "boat"]}, PROV)
+    assert tag_lists(merged)["{http://ns.adobe.com/lightroom/1.0/}hierarchicalSubject"][1] == ["lake", "boat"]
+    back = remove_values(merged, ["tags"], {"tags": None})
+    assert tag_lists(back) == tag_lists(data), "lake was the host's in hierarchicalSubject, only ours in dc:subject"
+
+
 def test_offset_time_lives_in_the_capture_time() -> None:
     data = packet('xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:DateTimeOriginal="2007:09:11 13:53:33">')
     merged = merge_values(data, {"offset_time": "-05:00"}, PROV)
