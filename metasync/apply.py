@@ -22,7 +22,7 @@ from .faults import fault_point
 from .fields import FIELD_SPECS
 from .history import fsync_dir, sha256, write_new_file
 from .index import now_iso
-from .lock import library_lock
+from .lock import WAIT_S, library_lock
 from .models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
 from .naming import sidecar_path_for
 from .timeutil import parse_local
@@ -83,11 +83,11 @@ def revert_group(engine: Any, group_id: int) -> dict[str, Any]:
         return _revert(engine, group_id)
 
 
-def recover(engine: Any) -> dict[str, Any]:
+def recover(engine: Any, wait_s: float = WAIT_S) -> dict[str, Any]:
     """Roll back operations a dead process left pending; cheap (one query) when there are none."""
     if not history.pending_operations(engine.index):
         return {"rolled_back": []}
-    with library_lock(engine.index.db_path):
+    with library_lock(engine.index.db_path, wait_s):
         return {"rolled_back": _recover(engine)}
 
 
@@ -113,10 +113,11 @@ def _apply(engine: Any, group: Group, plan: Plan, *, min_confidence: float, incl
     try:
         targets: list[_Target] = []
         applied = 0
+        writers: dict[Path, str] = {}  # sidecar -> photo it is written for (a RAW+JPEG pair may share one)
         for path, changes in wanted.items():
             try:
                 photo_targets = _prepare_photo(engine, photos, photos[path], changes, group.id, op_id, host,
-                                               write_original)
+                                               write_original, writers)
             except SidecarError as exc:
                 skipped.extend({"path": path, "field": c.field, "reason": str(exc)} for c in changes)
                 continue
@@ -165,10 +166,14 @@ def _skip_reason(change: FieldChange, photos: Mapping[str, Photo], min_confidenc
 
 
 def _prepare_photo(engine: Any, photos: Mapping[str, Photo], photo: Photo, changes: list[FieldChange],
-                   group_id: int | None, op_id: int, host: str | None, write_original: bool) -> list[_Target]:
+                   group_id: int | None, op_id: int, host: str | None, write_original: bool,
+                   writers: dict[Path, str]) -> list[_Target]:
     """Compute the photo's new sidecar bytes (and new image file); raises SidecarError to skip the photo."""
     values = {c.field: c.new for c in changes}
     path = sidecar_path_for(Path(photo.path), engine.settings.sidecar_naming, host)
+    if path in writers:
+        raise SidecarError(f"shares its sidecar {path} with {writers[path]}, which is written in this apply")
+    writers[path] = photo.path
     before = _read_sidecar(path)
     if before is not None:
         sidecar.parse_sidecar(before)  # malformed or hostile: SidecarError, file left alone

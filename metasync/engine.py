@@ -70,9 +70,14 @@ class Engine:
 
     def history(self, path: Path | str) -> list[dict[str, Any]]:
         """Every committed version of one photo's files, oldest first."""
+        from .apply import recover
+        from .errors import LockedError
         from .history import file_history
 
-        self.recover()
+        try:
+            recover(self, wait_s=0.0)
+        except LockedError:
+            pass  # a writer is at work (it recovers before writing); committed history is readable meanwhile
         return file_history(self.index, str(Path(path).expanduser().resolve()))
 
     def recover(self) -> dict[str, Any]:

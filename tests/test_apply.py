@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from metasync import history
 from metasync.apply import apply_plan, revert_group, same_value
 from metasync.errors import ConflictError, LockedError
 from metasync.lock import library_lock
+from metasync.models import GroupMember, Photo
 
 
 def sha(path: Path) -> str:
@@ -252,3 +254,30 @@ def test_write_original_puts_values_into_the_image_and_revert_restores_its_bytes
 
     assert str(image) in reverted["restored"]
     assert tree_state(photos) == before, "images back to their exact previous bytes"
+
+
+def test_photos_sharing_one_lightroom_sidecar_are_written_once(lib, corpus):
+    """A RAW+JPEG pair with Lightroom naming shares photo.xmp: one of them is written, the other says why not."""
+    jpeg = Path(lib.targets[0])
+    twin = jpeg.with_suffix(".tif")
+    shutil.copyfile(jpeg, twin)
+    shared = _place_sidecar(corpus, "sidecars/lightroom/flatxmp.xmp", str(jpeg), ".xmp")
+    index = lib.engine.index
+    index.upsert_photos([(Photo(id=0, path=str(twin)), None, None)])
+    twin_member = GroupMember(index.photo_by_path(str(twin)).id, str(twin), is_source=False)
+    index.save_group(replace(lib.group, members=(*lib.group.members, twin_member)))
+    plan = lib.plan()
+    plan = replace(plan, changes=plan.changes + tuple(replace(c, path=str(twin)) for c in plan.changes
+                                                      if c.path == str(jpeg)))
+
+    result = apply_plan(lib.engine, lib.refresh_group(), plan)
+
+    assert result["sidecars"].count(str(shared)) == 1
+    assert {s["path"] for s in result["skipped"]} == {str(twin)}
+    assert all(f"shares its sidecar {shared}" in s["reason"] for s in result["skipped"])
+
+
+def test_history_does_not_wait_for_a_busy_writer(lib):
+    apply_plan(lib.engine, lib.group, lib.plan())
+    with library_lock(lib.engine.index.db_path):
+        assert [v["kind"] for v in lib.engine.history(lib.targets[0])] == ["apply"]
