@@ -94,3 +94,10 @@ class RemoteAIRefusedError(MetasyncError):
 
     code = "remote_ai_refused"
     status = 403
+
+
+class AIAnswerError(MetasyncError):
+    """The AI model answered, but not in the agreed shape (not JSON, wrong keys, unknown file names): ignored."""
+
+    code = "ai_answer"
+    status = 502

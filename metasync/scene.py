@@ -340,17 +340,18 @@ class LocalAnalyzer:
         self.settings = settings
         self.cache = cache
         self.computed = 0  # images decoded by this analyzer (tests assert a rescan decodes none)
+        self._memo: dict[tuple[str, str | None], dict[str, Any]] = {}  # a split part is judged again in one run
 
     def _pixel_features(self, photos: Sequence[Photo]) -> dict[str, dict[str, Any]]:
-        """path -> pixel features, from the cache when the content hash is known there."""
-        keyed = {p.path: p.content_hash for p in photos if p.content_hash}
+        """path -> pixel features: from this run's memo, else the index cache (by content hash), else decoded."""
+        todo = [p for p in photos if (p.path, p.content_hash) not in self._memo]
+        keyed = {p.path: p.content_hash for p in todo if p.content_hash}
         cached = self.cache.scene_cache_get(self.name, set(keyed.values())) if (self.cache and keyed) else {}
-        out: dict[str, dict[str, Any]] = {}
         fresh: dict[str, dict[str, Any]] = {}
-        for p in photos:
+        for p in todo:
             hit = cached.get(keyed.get(p.path, ""))
             if hit is not None and hit.get("v") == FEATURES_VERSION:
-                out[p.path] = hit
+                self._memo[p.path, p.content_hash] = hit
                 continue
             try:
                 px = pixel_features(_thumbnail_rgb(p.path))
@@ -358,12 +359,12 @@ class LocalAnalyzer:
                 log.warning("scene: cannot read %s (%s); judged by metadata only", p.path, exc)
                 continue
             self.computed += 1
-            out[p.path] = px
+            self._memo[p.path, p.content_hash] = px
             if p.content_hash:
                 fresh[p.content_hash] = px
         if fresh and self.cache is not None:
             self.cache.scene_cache_put(self.name, fresh)
-        return out
+        return {p.path: self._memo[p.path, p.content_hash] for p in photos if (p.path, p.content_hash) in self._memo}
 
     def describe(self, photos: Sequence[Photo]) -> dict[str, Descriptor]:
         pixels = self._pixel_features(photos)
@@ -452,38 +453,62 @@ def apply_verdict(group: Group, verdict: Verdict, photos_by_id: Mapping[int, Pho
     return out
 
 
+def _members(group: Group, photos_by_id: Mapping[int, Photo]) -> list[Photo]:
+    return [photos_by_id[m.photo_id] for m in group.members if m.photo_id in photos_by_id]
+
+
+def _judge_locally(group: Group, photos_by_id: Mapping[int, Photo], analyzer: Analyzer) -> list[Group]:
+    """Judge a group; a part split off is judged once more on its own, which scores it as the event it is."""
+    parts = apply_verdict(group, analyzer.same_event(_members(group, photos_by_id)), photos_by_id)
+    if len(parts) == 1:
+        return parts
+    return [g for part in parts for g in apply_verdict(part, analyzer.same_event(_members(part, photos_by_id)),
+                                                        photos_by_id)]
+
+
 def refine_groups(groups: Sequence[Group], photos_by_id: Mapping[int, Photo], settings: Settings,
                   analyzer: Analyzer, ai: Analyzer | None = None) -> list[Group]:
     """Fast path for every group, slow path only for the doubtful ones.
 
     Every auto-detected group is judged by `analyzer` (the local one). When `ai` is given, groups whose confidence
-    is still inside `settings.ai_band` afterwards are asked again; an AI that fails leaves the local verdict.
-    User-created and already applied groups are the user's decision and pass through untouched.
+    is still inside `settings.ai_band` afterwards are asked again; an AI that fails leaves the local verdict (and
+    one that is unreachable is not asked again in this run). User-created and already applied groups are the
+    user's decision and pass through untouched.
     """
-    from .errors import AIUnavailableError
+    from .errors import AIAnswerError, AIUnavailableError
 
+    lo, hi = settings.ai_band
     out: list[Group] = []
     for group in groups:
         if group.user_created or group.status != "pending" or len(group.members) < 2:
             out.append(group)
             continue
-        photos = [photos_by_id[m.photo_id] for m in group.members if m.photo_id in photos_by_id]
-        refined = apply_verdict(group, analyzer.same_event(photos), photos_by_id)
-        if ai is not None:
-            lo, hi = settings.ai_band
-            again = []
-            for g in refined:
-                if not lo <= g.confidence < hi:
-                    again.append(g)
-                    continue
-                try:
-                    verdict = ai.same_event([photos_by_id[m.photo_id] for m in g.members])
-                except AIUnavailableError as exc:
-                    log.warning("AI analyzer unavailable (%s); using the local analyzer's verdicts", exc)
-                    ai = None
-                    again.append(g)
-                    continue
-                again.extend(apply_verdict(g, verdict, photos_by_id))
-            refined = again
-        out.extend(refined)
+        for g in _judge_locally(group, photos_by_id, analyzer):
+            if ai is None or not lo <= g.confidence < hi:
+                out.append(g)
+                continue
+            try:
+                out.extend(apply_verdict(g, ai.same_event(_members(g, photos_by_id)), photos_by_id))
+            except AIUnavailableError as exc:
+                log.warning("AI analyzer unavailable (%s); using the local analyzer's verdicts", exc)
+                ai = None
+                out.append(g)
+            except AIAnswerError as exc:
+                log.warning("AI answer ignored (%s); keeping the local verdict for this group", exc)
+                out.append(g)
     return out
+
+
+def analyzers(settings: Settings, cache: SceneCache | None = None) -> tuple[LocalAnalyzer, Analyzer | None]:
+    """The local analyzer, plus the AI one when the settings opt in (its URL is privacy-checked right here,
+    before anything connects)."""
+    from .errors import ConfigError
+
+    local = LocalAnalyzer(settings, cache)
+    if not settings.ai or settings.ai == LOCAL:
+        return local, None
+    if settings.ai == "ollama":
+        from .ollama import OllamaAnalyzer
+
+        return local, OllamaAnalyzer(settings, cache)
+    raise ConfigError(f"unknown AI analyzer {settings.ai!r}: use 'ollama', or leave it unset for the local one")
