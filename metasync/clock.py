@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -24,8 +24,6 @@ CameraKey = tuple[str, str, str]  # (make, model, serial)
 MIN_PAIRS = 2
 # Same-moment pairs of one camera agree within this; a pair further from the cluster's median is an outlier.
 AGREE_S = 120.0
-# A per-photo match keeps the reference shots within this many pHash bits of its best one.
-_HAMMING_SLACK = 2
 # Offsets below this are not worth rewriting the capture times for.
 MIN_SHIFT_S = 60.0
 # A camera unused for longer than this may have had its clock reset: estimate each such session on its own.
@@ -101,7 +99,8 @@ def _sessions(photos: list[Photo], gap_s: float) -> list[list[Photo]]:
 
 def _candidate_pairs(session: list[Photo], refs: list[Photo], ref_walls: list[float],
                      settings: Settings) -> dict[str, list[ClockPair]]:
-    """Per camera photo, its best-looking reference shots within the search window."""
+    """Per camera photo, every similar-looking reference shot within the search window (the time structure, not
+    the closest look, tells which one was taken at the same moment)."""
     out: dict[str, list[ClockPair]] = {}
     for cam in session:
         if cam.phash is None:
@@ -109,40 +108,42 @@ def _candidate_pairs(session: list[Photo], refs: list[Photo], ref_walls: list[fl
         wall = wall_epoch(cam.meta)
         lo = bisect.bisect_left(ref_walls, wall - settings.clock_search_s)
         hi = bisect.bisect_right(ref_walls, wall + settings.clock_search_s)
-        scored = [((cam.phash ^ r.phash).bit_count(), r) for r in refs[lo:hi]]
-        scored = [(h, r) for h, r in scored if h <= settings.phash_similar]
-        if not scored:
-            continue
-        best = min(h for h, _ in scored)
         pairs = []
-        for h, r in scored:
-            if h > best + _HAMMING_SLACK:
+        for r in refs[lo:hi]:
+            h = (cam.phash ^ r.phash).bit_count()
+            if h > settings.phash_similar:
                 continue
             both = has_known_offset(cam.meta) and has_known_offset(r.meta)
             t_ref, t_cam = _clock(r.meta, both), _clock(cam.meta, both)
             pairs.append(ClockPair(cam.path, r.path, r.id, t_ref - t_cam, h))
-        out[cam.path] = pairs
+        if pairs:
+            out[cam.path] = pairs
     return out
 
 
 def _agreeing(candidates: dict[str, list[ClockPair]]) -> list[ClockPair]:
-    """One pair per camera photo, from the densest cluster of clock differences (by distinct camera photos)."""
+    """One pair per camera photo, from the densest cluster of clock differences.
+
+    A cluster is a window of 2 * AGREE_S; the best holds the most distinct camera photos, then the most alike
+    pairs (least total pHash distance). Regular shooting makes a decoy: the same photos paired with the phone's
+    previous or next shot, one shooting interval off; the true moments match more closely.
+    """
     flat = sorted((p for ps in candidates.values() for p in ps), key=lambda p: p.diff_s)
     if not flat:
         return []
-    in_window: Counter[str] = Counter()
-    best_lo = best_hi = best_count = lo = 0
-    for hi, pair in enumerate(flat):
-        in_window[pair.camera_path] += 1
-        while pair.diff_s - flat[lo].diff_s > 2 * AGREE_S:
-            gone = flat[lo].camera_path
-            in_window[gone] -= 1
-            if not in_window[gone]:
-                del in_window[gone]
+    best_key, best = (0, 0), flat
+    lo = 0
+    for hi in range(len(flat)):
+        while flat[hi].diff_s - flat[lo].diff_s > 2 * AGREE_S:
             lo += 1
-        if len(in_window) > best_count:
-            best_lo, best_hi, best_count = lo, hi + 1, len(in_window)
-    centre = statistics.median(p.diff_s for p in flat[best_lo:best_hi])
+        closest: dict[str, ClockPair] = {}
+        for p in flat[lo:hi + 1]:
+            if p.camera_path not in closest or p.hamming < closest[p.camera_path].hamming:
+                closest[p.camera_path] = p
+        key = (len(closest), -sum(p.hamming for p in closest.values()))
+        if key > best_key:
+            best_key, best = key, list(closest.values())
+    centre = statistics.median(p.diff_s for p in best)
     chosen = []
     for ps in candidates.values():
         p = min(ps, key=lambda p: (abs(p.diff_s - centre), p.hamming))
@@ -152,10 +153,10 @@ def _agreeing(candidates: dict[str, list[ClockPair]]) -> list[ClockPair]:
 
 
 def _robust(pairs: list[ClockPair]) -> tuple[float, float, list[ClockPair]]:
-    """(mean, MAD, kept pairs): pairs beyond 3 scaled MADs of the median (never tighter than 30 s) are dropped."""
+    """(mean, MAD, kept pairs): pairs beyond 3 scaled MADs of the median (never tighter than AGREE_S) are dropped."""
     med = statistics.median(p.diff_s for p in pairs)
     mad = statistics.median(abs(p.diff_s - med) for p in pairs)
-    keep = [p for p in pairs if abs(p.diff_s - med) <= max(3 * 1.4826 * mad, 30.0)]
+    keep = [p for p in pairs if abs(p.diff_s - med) <= max(3 * 1.4826 * mad, AGREE_S)]
     mean = statistics.fmean(p.diff_s for p in keep)
     return mean, statistics.median(abs(p.diff_s - mean) for p in keep), keep
 
