@@ -98,11 +98,12 @@ def evaluate(photos: list[Photo], truth: Truth, settings: Settings,
     return pair_accuracy(before, event_of), pair_accuracy(after, event_of)
 
 
-def run(seeds: list[int], events: int, photos_per_event: int, workdir: Path) -> list[tuple[str, int, Accuracy, Accuracy]]:
+def run(seeds: list[int], events: int, photos_per_event: int, workdir: Path,
+        size: tuple[int, int] = (1024, 768)) -> list[tuple[str, int, Accuracy, Accuracy]]:
     rows = []
     for seed in seeds:
         root = workdir / f"lib{seed}"
-        truth = generate_library(root, seed=seed, events=events, photos_per_event=photos_per_event)
+        truth = generate_library(root, seed=seed, events=events, photos_per_event=photos_per_event, size=size)
         settings = Settings(db_path=workdir / f"index{seed}.db")
         with Engine(settings) as engine:
             engine.scan([root])

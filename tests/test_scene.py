@@ -153,3 +153,28 @@ def test_unreadable_image_is_judged_by_metadata_only(tmp_path: Path, caplog: pyt
     assert descs[str(bad)].histogram == () and descs[str(bad)].ev == pytest.approx(math.log2(64 * 250))
     assert descs[str(good)].histogram
     assert "cannot read" in caplog.text
+
+
+# -- accuracy on generated libraries ---------------------------------------------------------------------------
+def _bench_module():
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "scene_accuracy.py"
+    spec = importlib.util.spec_from_file_location("scene_accuracy", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_scene_analysis_improves_grouping_on_generated_libraries(tmp_path: Path) -> None:
+    """bench/scene_accuracy.py in small: never worse than time + GPS + pHash alone, better on the hard variant."""
+    bench = _bench_module()
+    rows = bench.run([11], events=4, photos_per_event=6, workdir=tmp_path, size=(512, 384))
+    by_variant = {variant: (before, after) for variant, _, before, after in rows}
+    for before, after in by_variant.values():
+        assert after.f1 >= before.f1 and after.precision >= before.precision
+    before, after = by_variant["hard"]
+    assert before.precision < 0.8, "the hard variant must mix events for time + GPS + pHash"
+    assert after.precision > before.precision + 0.2 and after.f1 > before.f1
