@@ -40,6 +40,9 @@ _EXTRA_TAGS = (
 )
 READ_TAGS: tuple[str, ...] = tuple(dict.fromkeys(
     [t for spec in FIELD_SPECS.values() for t in spec.read_tags] + list(_EXTRA_TAGS)))
+# Requested without their group: ExifTool then matches names only (~30% less CPU a file) and still reports
+# every group's copy under its `-G` name, which normalize() looks up.
+_REQUEST_TAGS = tuple(dict.fromkeys(t.split(":", 1)[1] for t in READ_TAGS))
 
 
 class ExifTool:
@@ -128,7 +131,7 @@ class ExifTool:
         photos = [str(p) for p in paths]
         sidecars = {p: find_existing_sidecar(Path(p)) for p in photos}
         # -fast: do not scan JPEGs to the end for trailers (gain maps, ...), none of which we read
-        raw = self.read_raw(photos + [str(s) for s in sidecars.values() if s is not None], tags=READ_TAGS,
+        raw = self.read_raw(photos + [str(s) for s in sidecars.values() if s is not None], tags=_REQUEST_TAGS,
                             params=["-fast"])
         out: dict[str, Metadata | ExifReadError] = {}
         for p in photos:
@@ -152,9 +155,10 @@ class ExifTool:
         return out
 
     def read_previews(self, paths: Iterable[Path]) -> dict[str, tuple[bytes, int] | None]:
-        """The largest-preferred embedded preview JPEG of each raw file and its EXIF orientation (1 = upright).
+        """Each raw file's embedded preview (the first of PREVIEW_TAGS it has) and its EXIF orientation.
 
-        None when the file carries no preview (e.g. stripped raws).
+        Read with `-b` in small batches (JSON carries the bytes as base64); None for a file without a preview
+        (e.g. a stripped raw).
         """
         raw = self.read_raw(paths, tags=[*PREVIEW_TAGS, "EXIF:Orientation"], params=["-b"],
                             batch_size=PREVIEW_BATCH)
@@ -379,14 +383,14 @@ def _gps(raw: dict[str, Any], src: str) -> dict[str, float | None]:
 
 
 def _signed(raw: dict[str, Any], tag: str, negative_ref: str) -> float | None:
-    """EXIF and ref-carrying XMP store an unsigned value plus a ref (S, W, altitude ref 1); Composite is signed."""
+    """EXIF (and XMP written with a separate ref) store an unsigned value plus a ref: S, W, altitude ref 1.
+
+    (ExifTool's Composite tags would be signed already, but computing them costs ~15% of a read.)
+    """
     value = _number(raw.get(tag))
-    if value is None:
-        return None
-    if not tag.startswith("Composite:"):
-        ref = _text(raw.get(tag + "Ref"))
-        if ref is not None and ref.upper().startswith(negative_ref) and value > 0:
-            value = -value
+    ref = _text(raw.get(tag + "Ref"))
+    if value is not None and ref is not None and ref.upper().startswith(negative_ref) and value > 0:
+        value = -value
     return value
 
 
