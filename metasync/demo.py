@@ -4,6 +4,12 @@ Every event is one seeded "scene" (sky and ground gradients, shapes, texture); e
 shifted, zoomed and exposed view of it, so perceptual hashes are close within an event and far apart across events.
 Tags are written with ExifTool (one process per run) and `ground_truth.json` records what really happened: which
 event a photo belongs to, its true UTC time, local offset and position, and which original a WhatsApp copy is of.
+
+Use:
+    truth = generate_library(Path("lib"), seed=1, events=4)      # a library; truth.photos, truth.events
+    truth = scenario_birthday_party(Path("party"))                # an engine scenario; truth.path("full_1"),
+    truth.expected["sources"]                                     # ... and what the engine should conclude
+    truth = Truth.load(Path("lib"))                               # read ground_truth.json back (any copy)
 """
 from __future__ import annotations
 
@@ -31,7 +37,9 @@ log = logging.getLogger(__name__)
 
 TRUTH_FILE = "ground_truth.json"
 _MARGIN = 1.2  # the drawn scene is this much larger than a photo, so views can shift and zoom inside it
-_MIN_SCENE_DISTANCE = 28  # a new event's scene is redrawn until its pHash is this far from every earlier scene
+_MIN_SCENE_DISTANCE = 28  # a new event's scene is redrawn until its pHash is this far from recent scenes...
+_SCENE_MEMORY = 12  # ...compared with the scenes of this many preceding events
+_SCENE_ATTEMPTS = 30
 _PROBE = (256, 192)  # render size used to compare candidate scenes
 _WALK_STEP_S = 60  # track waypoint spacing
 
@@ -388,17 +396,24 @@ def whatsapp_copy(image: Image.Image, long_side: int = 1600) -> Image.Image:
 
 
 def _distinct_scene(seed: int, size: tuple[int, int], taken: list[imagehash.ImageHash]) -> Image.Image:
-    """Draw scenes from `seed` on until one is visually far from every scene already used in this library.
+    """Draw scenes from `seed` on until one is visually far from the scenes of the last few events.
 
-    Candidates are judged on a small render (same layout, see draw_scene); only the chosen one is drawn in full.
+    Only recent events are compared (a big library cannot keep every pair 28 bits apart in 64 bits); when no
+    candidate clears the bar, the farthest one is used. Candidates are judged on a small render (same layout, see
+    draw_scene); only the chosen one is drawn in full.
     """
-    for attempt in range(50):
+    recent = taken[-_SCENE_MEMORY:]
+    best, best_distance, best_hash = seed, -1, None
+    for attempt in range(_SCENE_ATTEMPTS):
         candidate = seed * 1000 + attempt
         h = imagehash.phash(render_view(draw_scene(candidate, _PROBE), _PROBE, View()))
-        if all(h - other >= _MIN_SCENE_DISTANCE for other in taken):
+        distance = min((h - other for other in recent), default=64)
+        if distance > best_distance:
+            best, best_distance, best_hash = candidate, distance, h
+        if distance >= _MIN_SCENE_DISTANCE:
             break
-    taken.append(h)
-    return draw_scene(candidate, size)
+    taken.append(best_hash)
+    return draw_scene(best, size)
 
 
 # -- writing ------------------------------------------------------------------------------------------------------
@@ -520,8 +535,11 @@ def generate_library(dest: Path, *, seed: int = 0, events: int = 4, photos_per_e
     `dslr_clock_offset_s` ahead of local time (no offset, no GPS), each DSLR shot within 20-90 s of a phone shot of
     nearly the same view; the rest by two phones (GPS along a strolling walk, a photo every 5-10 min, local time
     with offset). `whatsapp_per_event` phone photos get a WhatsApp copy without any metadata. Layout:
-    `dest/<date> <name>/{phone,camera,whatsapp}/`. The same arguments give byte-identical files.
+    `dest/<date> <name>/{phone,camera,whatsapp}/`. The same arguments give byte-identical files. A library
+    generated earlier in `dest` (it has a ground_truth.json) is replaced.
     """
+    if events < 1 or photos_per_event < 1:
+        raise ValueError(f"need at least one event and one photo per event (got {events}, {photos_per_event})")
     params = {"events": events, "photos_per_event": photos_per_event, "size": list(size),
               "dslr_clock_offset_s": dslr_clock_offset_s, "whatsapp_per_event": whatsapp_per_event,
               "start_date": start_date}
@@ -541,6 +559,8 @@ def _building(dest: Path, seed: int, params: dict[str, Any],
               exiftool: ExifTool | None) -> Iterator[tuple[_Writer, np.random.Generator]]:
     """One generation run: a writer over a fresh Truth, our own ExifTool unless given one; saves the truth."""
     dest = Path(dest)
+    if (dest / TRUTH_FILE).exists():
+        shutil.rmtree(dest)  # an earlier generated library (ours, disposable): start clean, no stale files
     dest.mkdir(parents=True, exist_ok=True)
     et = exiftool or ExifTool()
     writer = _Writer(Truth(root=dest, seed=seed, params=params), et)

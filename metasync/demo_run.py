@@ -6,7 +6,6 @@ does not exist yet, so the demo grows with the engine (scan -> suggest -> previe
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +45,6 @@ def step_generate(ctx: Context) -> list[str]:
         if old.seed == ctx.seed and old.params == ctx.params:
             ctx.truth = old
             return [f"reusing {ctx.dest} (seed {ctx.seed}, {len(old.photos)} photos)"]
-        shutil.rmtree(ctx.dest)  # ours: it has our ground truth
     elif ctx.dest.exists() and any(ctx.dest.iterdir()):
         raise SystemExit(f"{ctx.dest} exists and is not a demo library; choose another --dest")
     params = dict(ctx.params)

@@ -221,3 +221,17 @@ def test_scenario_dst_camera(dst_camera: Truth, _demo_exiftool: ExifTool) -> Non
     for role in t:
         p = dst_camera.photo(role)
         assert datetime.fromisoformat(p.meta["datetime_original"]) == local_wall(p.utc, p.offset)
+
+
+def test_demo_run_generates_then_reuses_and_scans(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from metasync.demo_run import main
+
+    args = ["--dest", str(tmp_path / "demo"), "--events", "1", "--photos-per-event", "3"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert "[generate] generated 4 photos in 1 events" in first
+    assert "[scan] 4 photos indexed: 4 new" in first
+    assert (tmp_path / "demo" / ".metasync" / "index.db").exists()
+    assert main(args) == 0
+    second = capsys.readouterr().out
+    assert "[generate] reusing" in second and "0 new, 0 changed, 4 unchanged" in second
