@@ -13,14 +13,16 @@ import gzip
 import io
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from .errors import GeocodeDataError
-from .models import FieldChange, Metadata
+from .models import FieldChange, Group, GroupMember, Metadata, Photo, Plan
+from .timeutil import has_known_offset
+from .tz import offset_changes
 from .track import EARTH_RADIUS_M
 
 log = logging.getLogger(__name__)
@@ -129,3 +131,39 @@ def place_changes(items: Sequence[tuple[str, Metadata, float, str | None]]) -> l
             if getattr(meta, name) is None:
                 changes.append(FieldChange(path, name, None, value, source, reason, conf * PLACE_CONFIDENCE))
     return changes
+
+
+def locate_changes(items: Sequence[tuple[str, Metadata, float, str | None]]) -> list[FieldChange]:
+    """Time zone offsets and place names that GPS (own or planned) gives each photo; items as for place_changes."""
+    changes = [c for path, meta, conf, source in items for c in offset_changes(path, meta, conf, source)]
+    return changes + place_changes(items)
+
+
+def place_groups(photos: Sequence[Photo], grouped: set[int]) -> list[Group]:
+    """For photos with their own GPS that no other group covers and that lack a place name or a UTC offset: one
+    group per folder, so they too get names and offsets (all members are targets; their own GPS is the source)."""
+    by_folder: dict[str, list[Photo]] = {}
+    for p in photos:
+        m = p.meta
+        if p.id in grouped or p.error or not m.has_gps:
+            continue
+        if any(getattr(m, f) is None for f in PLACE_FIELDS) or (m.datetime_original and not has_known_offset(m)):
+            by_folder.setdefault(p.folder, []).append(p)
+    return [Group(id=None, members=tuple(GroupMember(p.id, p.path, is_source=False) for p in ps),
+                  confidence=PLACE_CONFIDENCE, kind="place",
+                  reasons=(f"{len(ps)} photo(s) in {folder.rsplit('/', 1)[-1] or folder} get place names and time "
+                           f"zones from their own GPS",))
+            for folder, ps in sorted(by_folder.items())]
+
+
+def plan_place_group(group: Group, photos: dict[int, Photo], overrides: dict[tuple[int, str], Any] | None = None
+                     ) -> Plan:
+    """Offsets and place names from each member's own GPS (a user override replaces the planned value)."""
+    members = [photos[m.photo_id] for m in group.members if m.photo_id in photos]
+    changes = locate_changes([(p.path, p.meta, 1.0, None) for p in members])
+    ids = {p.path: p.id for p in members}
+    out = []
+    for c in changes:
+        value = (overrides or {}).get((ids[c.path], c.field), c.new)
+        out.append(c if value == c.new else replace(c, new=value, reason="set by hand", confidence=1.0))
+    return Plan(group.id, tuple(out))

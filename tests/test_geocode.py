@@ -5,8 +5,8 @@ import socket
 
 import pytest
 
-from metasync.geocode import CITY_MAX_M, place_changes, reverse_geocode
-from metasync.models import Metadata
+from metasync.geocode import CITY_MAX_M, place_changes, place_groups, plan_place_group, reverse_geocode
+from metasync.models import Metadata, Photo
 
 
 @pytest.fixture()
@@ -54,3 +54,21 @@ def test_place_changes_fill_only_missing_names_in_one_batch(no_network):
                    ("/l/b.jpg", "state"): "Prague", ("/l/b.jpg", "country"): "Czech Republic"}
     a = next(c for c in changes if c.path == "/l/a.jpg")
     assert a.source == "/l/p.jpg" and a.confidence < 0.8 and "Munich, Bavaria, Germany" in a.reason
+
+
+def test_place_groups_cover_ungrouped_photos_with_own_gps_per_folder(no_network):
+    cam = Metadata("2024-03-31T12:00:00", None, 52.5163, 13.3777, make="Canon")  # own GPS, no offset, no names
+    named = Metadata("2024-03-31T12:00:00+02:00", None, 52.52, 13.405, city="Berlin", state="State of Berlin",
+                     country="Germany", country_code="DE")
+    photos = [Photo(1, "/lib/a/1.jpg", cam), Photo(2, "/lib/a/2.jpg", cam.with_values(datetime_original=None)),
+              Photo(3, "/lib/b/3.jpg", cam), Photo(4, "/lib/b/4.jpg", named), Photo(5, "/lib/b/5.jpg", Metadata()),
+              Photo(6, "/lib/c/6.jpg", cam)]
+    groups = place_groups(photos, grouped={6})
+    assert [[m.photo_id for m in g.members] for g in groups] == [[1, 2], [3]]
+    assert all(g.kind == "place" and not g.sources for g in groups)
+    plan = plan_place_group(groups[0], {p.id: p for p in photos}, overrides={(2, "city"): "Berlin-Mitte"})
+    got = {(c.path, c.field): c.new for c in plan.changes}
+    assert got[("/lib/a/1.jpg", "offset_time")] == "+02:00"
+    assert got[("/lib/a/1.jpg", "datetime_original")] == "2024-03-31T12:00:00+02:00"
+    assert got[("/lib/a/1.jpg", "city")] == "Berlin" and got[("/lib/a/2.jpg", "city")] == "Berlin-Mitte"
+    assert ("/lib/a/2.jpg", "offset_time") not in got  # no capture time: no offset to give
