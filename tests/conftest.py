@@ -1,6 +1,7 @@
 """Shared fixtures. Generated libraries are made once per session and copied before any write."""
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Callable, Iterator
@@ -73,7 +74,8 @@ def scenario(_scenario_originals: Callable[[str], Truth], tmp_path: Path) -> Cal
 
     `truth.path("dslr")` is a role's file, `truth.expected` what the engine should conclude.
     """
-    return lambda name: _scenario_originals(name).copy_to(tmp_path / f"scenario-{name}")
+    made = itertools.count(1)
+    return lambda name: _scenario_originals(name).copy_to(tmp_path / f"scenario-{name}-{next(made)}")
 
 
 @pytest.fixture()
