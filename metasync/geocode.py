@@ -167,3 +167,20 @@ def plan_place_group(group: Group, photos: dict[int, Photo], overrides: dict[tup
         value = (overrides or {}).get((ids[c.path], c.field), c.new)
         out.append(c if value == c.new else replace(c, new=value, reason="set by hand", confidence=1.0))
     return Plan(group.id, tuple(out))
+
+
+def plan_locations(photos: Sequence[Photo], changes: Sequence[FieldChange]) -> list[FieldChange]:
+    """The zone offsets and place names a plan's photos get from their GPS as the plan leaves it (own or planned).
+
+    Fields the plan already changes are left to it; a planned GPS lends its confidence and source.
+    """
+    planned: dict[str, dict[str, FieldChange]] = {}
+    for c in changes:
+        planned.setdefault(c.path, {})[c.field] = c
+    items = []
+    for p in photos:
+        mine = planned.get(p.path, {})
+        meta = p.meta.with_values(**{f: c.new for f, c in mine.items()}) if mine else p.meta
+        gps = mine.get("gps_latitude")
+        items.append((p.path, meta, gps.confidence if gps else 1.0, gps.source if gps else None))
+    return [c for c in locate_changes(items) if c.field not in planned.get(c.path, {})]

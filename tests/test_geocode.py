@@ -5,8 +5,9 @@ import socket
 
 import pytest
 
-from metasync.geocode import CITY_MAX_M, place_changes, place_groups, plan_place_group, reverse_geocode
-from metasync.models import Metadata, Photo
+from metasync.geocode import (CITY_MAX_M, place_changes, place_groups, plan_locations, plan_place_group,
+                              reverse_geocode)
+from metasync.models import FieldChange, Metadata, Photo
 
 
 @pytest.fixture()
@@ -72,3 +73,16 @@ def test_place_groups_cover_ungrouped_photos_with_own_gps_per_folder(no_network)
     assert got[("/lib/a/1.jpg", "datetime_original")] == "2024-03-31T12:00:00+02:00"
     assert got[("/lib/a/1.jpg", "city")] == "Berlin" and got[("/lib/a/2.jpg", "city")] == "Berlin-Mitte"
     assert ("/lib/a/2.jpg", "offset_time") not in got  # no capture time: no offset to give
+
+
+def test_plan_locations_use_the_planned_gps_and_leave_planned_fields_alone(no_network):
+    dslr = Photo(1, "/lib/e/_MG_1.JPG", Metadata("2024-10-27T15:00:00", make="Canon"))
+    phone = Photo(2, "/lib/e/IMG_1.JPG", Metadata("2024-10-27T14:58:00.500+01:00", "+01:00", 48.2082, 16.3738))
+    planned = [FieldChange(dslr.path, "gps_latitude", None, 48.2085, phone.path, "interpolated ...", 0.8),
+               FieldChange(dslr.path, "gps_longitude", None, 16.3740, phone.path, "interpolated ...", 0.8),
+               FieldChange(dslr.path, "city", None, "Wien", phone.path, "place of the source", 0.8)]
+    got = {(c.path, c.field): c for c in plan_locations([dslr, phone], planned)}
+    assert got[(dslr.path, "offset_time")].new == "+01:00"  # the day summer time ended: winter time by 15:00
+    assert got[(dslr.path, "offset_time")].source == phone.path and got[(dslr.path, "offset_time")].confidence == 0.8
+    assert got[(dslr.path, "country_code")].new == "AT" and (dslr.path, "city") not in got
+    assert got[(phone.path, "city")].new == "Vienna" and (phone.path, "offset_time") not in got
