@@ -97,14 +97,15 @@ class ExifTool:
                 if dicts is None:
                     dicts = self._read_one_by_one(batch, tags, params, exc)
             except (ExifToolException, ValueError) as exc:
+                if not helper.running:  # the process died: no file is to blame, nothing is recorded
+                    raise MetasyncError(f"ExifTool stopped while reading: {_first_line(exc)}") from exc
                 dicts = self._read_one_by_one(batch, tags, params, exc)
             for d in dicts:
                 if isinstance(d, ExifReadError):
                     out[d.path] = d
-                elif "ExifTool:Error" in d:
-                    out[d["SourceFile"]] = ExifReadError(d["SourceFile"], str(d["ExifTool:Error"]))
-                else:
-                    out[d["SourceFile"]] = d
+                    continue
+                error = d.get("ExifTool:Error") or d.get("File:Error")
+                out[d["SourceFile"]] = ExifReadError(d["SourceFile"], str(error)) if error else d
         for p in paths:  # a path ExifTool said nothing about (e.g. vanished meanwhile)
             out.setdefault(p, ExifReadError(p, "file not found or not readable"))
         return out
