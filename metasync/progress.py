@@ -1,9 +1,11 @@
 """A terminal progress bar for the engine's (stage, done, total) events; drawn on stderr, never on stdout."""
 from __future__ import annotations
 
+import logging
 import sys
 import time
-from typing import TextIO
+from contextlib import contextmanager
+from typing import Iterator, TextIO
 
 MIN_TOTAL = 10  # a few files finish before a bar is worth drawing
 WIDTH = 30
@@ -47,3 +49,35 @@ def make_progress(enabled: bool, stream: TextIO | None = None) -> Progress | Non
     if not enabled or not stream.isatty():
         return None
     return Progress(stream)
+
+
+class _AboveBar(logging.StreamHandler):
+    """Ends the bar's line before a log message, so warnings do not run into the bar (it redraws below)."""
+
+    def __init__(self, progress: Progress) -> None:
+        super().__init__(progress.stream)
+        self.progress = progress
+        self.setFormatter(logging.Formatter("metasync: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.progress.close()
+        super().emit(record)
+
+
+@contextmanager
+def drawing(progress: Progress | None, logger: str = "metasync") -> Iterator[Progress | None]:
+    """While a bar is drawn, our warnings go above it; afterwards an unfinished bar's line is ended."""
+    if progress is None:
+        yield None
+        return
+    log = logging.getLogger(logger)
+    handler, propagate = _AboveBar(progress), log.propagate
+    handler.setLevel(logging.WARNING)
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        yield progress
+    finally:
+        log.removeHandler(handler)
+        log.propagate = propagate
+        progress.close()

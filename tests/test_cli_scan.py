@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 from metasync.exif import ExifTool
 from metasync.models import CANONICAL_FIELDS
-from metasync.progress import make_progress
+from metasync.progress import drawing, make_progress
 from test_exif import make_bad_files, make_dslr, make_phone, make_stripped
 
 METASYNC = str(Path(sys.executable).with_name("metasync"))
@@ -90,3 +91,15 @@ def test_progress_bar_only_on_a_terminal_for_more_than_a_few_files() -> None:
     bar("scan", 0, 100)
     bar("scan", 100, 100)
     assert term.getvalue().endswith("] 100/100\n") and term.getvalue().startswith("\rscan")
+
+
+def test_warnings_go_above_the_bar() -> None:
+    term = Terminal()
+    with drawing(make_progress(True, term)) as bar:
+        bar("scan", 0, 50)
+        logging.getLogger("metasync.exif").warning("x.jpg: ignoring GPS")
+        bar("scan", 50, 50)
+    assert term.getvalue() == ("\rscan     [..............................] 0/50\n"
+                               "metasync: x.jpg: ignoring GPS\n"
+                               "\rscan     [##############################] 50/50\n")
+    assert logging.getLogger("metasync").propagate  # restored afterwards

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import Engine
-from ..progress import make_progress
+from ..progress import drawing, make_progress
 from ._common import add_common, emit_json, settings_from
 
 
@@ -18,13 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    progress = make_progress(enabled=not args.json)
-    try:
-        with Engine(settings_from(args)) as engine:
-            summary = engine.scan(args.paths, progress=progress)
-    finally:
-        if progress:
-            progress.close()
+    with drawing(make_progress(enabled=not args.json)) as progress, Engine(settings_from(args)) as engine:
+        summary = engine.scan(args.paths, progress=progress)
     if args.json:
         emit_json(summary)
     else:
