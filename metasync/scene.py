@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
@@ -29,7 +29,7 @@ _GRID = 3
 # calibrated on generated libraries (bench/scene_accuracy.py): events differ by > 0.6, shots of one event by < 0.35.
 _WEIGHTS = {"colour": 0.5, "layout": 0.2, "light": 0.1, "daynight": 0.1, "phash": 0.1}
 SPLIT_DISTANCE = 0.45
-_MAX_SPLIT_MEMBERS = 1500  # average linkage is O(n^2) memory; bigger groups are only scored
+_MAX_SPLIT_MEMBERS = 600  # clustering is O(n^3); bigger groups are scored from a sample, not split
 
 
 # -- results -------------------------------------------------------------------------------------------------------
@@ -269,38 +269,57 @@ def build_descriptor(photo: Photo, px: Mapping[str, Any], analyzer: str = LOCAL)
 
 
 # -- distances and clustering --------------------------------------------------------------------------------------
-def _hamming(a: int, b: int) -> int:
-    return bin(a ^ b).count("1")
+def _gather(values: Sequence[Any], width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Stack per-photo values (None or empty = unknown) into an array and a "known" mask."""
+    known = np.array([v is not None and (width is None or len(v) == width) for v in values], dtype=bool)
+    filler = 0.0 if width is None else [0.0] * width
+    return np.array([v if k else filler for v, k in zip(values, known)], dtype=np.float64), known
 
 
-def pair_distance(p: Photo, q: Photo, dp: Descriptor, dq: Descriptor, settings: Settings) -> tuple[float, str]:
-    """Scene dissimilarity in [0, 1] and its dominant cue.
+def distance_matrix(photos: Sequence[Photo], descs: Mapping[str, Descriptor],
+                    settings: Settings) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Pairwise scene dissimilarity in [0, 1] (n x n) and each cue's weighted share, for reasons.
 
-    GPS is not a cue here: the detector has already kept photos far apart out of one group, and a walk through an
-    event can cover kilometres. What the detector cannot see is what the photos look like.
+    Cues: colour distribution (Hellinger distance of the exposure-normalised CIELAB histograms), colour layout
+    (mean ΔE of a 3x3 grid), light (EV, else brightness), day vs night, pHash. A cue counts for a pair only when
+    both photos have it; same-shot copies (pHash within phash_same_shot) are distance 0. GPS is not a cue here: the
+    detector already keeps photos far apart out of one group, and a walk through one event can cover kilometres.
     """
-    if p.phash is not None and q.phash is not None and _hamming(p.phash, q.phash) <= settings.phash_same_shot:
-        return 0.0, "same shot"
-    parts: dict[str, float] = {}
-    if dp.histogram and dq.histogram:
-        hp, hq = np.asarray(dp.histogram), np.asarray(dq.histogram)
-        parts["colour"] = float(np.sqrt(max(0.0, 1.0 - np.sqrt(hp * hq).sum())))  # Hellinger
-    if dp.layout and dq.layout:
-        delta = (np.asarray(dp.layout) - np.asarray(dq.layout)).reshape(-1, 3)
-        parts["layout"] = min(1.0, float(np.linalg.norm(delta, axis=1).mean()) / 40.0)
-    if dp.ev is not None and dq.ev is not None:
-        parts["light"] = min(1.0, abs(dp.ev - dq.ev) / 5.0)
-    elif dp.brightness is not None and dq.brightness is not None:
-        parts["light"] = min(1.0, abs(dp.brightness - dq.brightness) / 40.0)
-    if dp.time_of_day and dq.time_of_day:
-        parts["daynight"] = 1.0 if {dp.time_of_day, dq.time_of_day} == {"day", "night"} else 0.0
-    if p.phash is not None and q.phash is not None:
-        parts["phash"] = min(1.0, _hamming(p.phash, q.phash) / 32.0)
-    if not parts:
-        return 0.0, "no scene cues"
-    total = sum(_WEIGHTS[k] for k in parts)
-    value = sum(_WEIGHTS[k] * v for k, v in parts.items()) / total
-    return value, max(parts, key=lambda k: _WEIGHTS[k] * parts[k])
+    d = [descs[p.path] for p in photos]
+    n = len(photos)
+    parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def both(known: np.ndarray) -> np.ndarray:
+        return known[:, None] & known[None, :]
+
+    hist, known = _gather([x.histogram or None for x in d], _L_BINS * _AB_BINS * _AB_BINS)
+    root = np.sqrt(hist)
+    parts["colour"] = (np.sqrt(np.clip(1.0 - root @ root.T, 0.0, 1.0)), both(known))
+    layout, known = _gather([x.layout or None for x in d], _GRID * _GRID * 3)
+    cells = layout.reshape(n, _GRID * _GRID, 3)
+    delta = sum(np.linalg.norm(cells[:, None, c] - cells[None, :, c], axis=-1) for c in range(_GRID * _GRID))
+    delta = delta / (_GRID * _GRID)  # mean ΔE over the cells, one cell at a time to keep memory at n² x 3
+    parts["layout"] = (np.minimum(1.0, delta / 40.0), both(known))
+    ev, ev_known = _gather([x.ev for x in d])
+    bright, b_known = _gather([x.brightness for x in d])
+    by_ev = both(ev_known)
+    light = np.where(by_ev, np.abs(ev[:, None] - ev[None, :]) / 5.0, np.abs(bright[:, None] - bright[None, :]) / 40.0)
+    parts["light"] = (np.minimum(1.0, light), by_ev | both(b_known))
+    day = np.array([x.time_of_day == "day" for x in d])
+    night = np.array([x.time_of_day == "night" for x in d])
+    parts["daynight"] = ((day[:, None] & night[None, :]) | (night[:, None] & day[None, :]),
+                         both(np.array([x.time_of_day is not None for x in d])))
+    hashes = np.array([p.phash or 0 for p in photos], dtype=np.uint64)
+    h_known = np.array([p.phash is not None for p in photos])
+    hamming = np.bitwise_count(hashes[:, None] ^ hashes[None, :]).astype(np.float64)
+    parts["phash"] = (np.minimum(1.0, hamming / 32.0), both(h_known))
+
+    weighted = {k: _WEIGHTS[k] * v * m for k, (v, m) in parts.items()}
+    total = sum(_WEIGHTS[k] * m for k, (_, m) in parts.items())
+    dist = np.where(total > 0, sum(weighted.values()) / np.where(total > 0, total, 1.0), 0.0)
+    dist[both(h_known) & (hamming <= settings.phash_same_shot)] = 0.0
+    np.fill_diagonal(dist, 0.0)
+    return dist, weighted
 
 
 def average_linkage(dist: np.ndarray, cutoff: float) -> list[list[int]]:
@@ -381,41 +400,34 @@ class LocalAnalyzer:
             out[p.path] = desc
         return out
 
-    def distances(self, photos: Sequence[Photo]) -> tuple[np.ndarray, list[list[str]]]:
-        descs = self.describe(photos)
-        n = len(photos)
-        dist = np.zeros((n, n))
-        cues: list[list[str]] = [[""] * n for _ in range(n)]
-        for i in range(n):
-            for j in range(i + 1, n):
-                v, cue = pair_distance(photos[i], photos[j], descs[photos[i].path], descs[photos[j].path],
-                                       self.settings)
-                dist[i, j] = dist[j, i] = v
-                cues[i][j] = cues[j][i] = cue
-        return dist, cues
-
     def same_event(self, photos: Sequence[Photo]) -> Verdict:
         photos = list(photos)
         if len(photos) < 2:
             return Verdict(True, 1.0, self.name, ("a single photo",), (tuple(p.path for p in photos),))
-        dist, cues = self.distances(photos)
-        clusters = (average_linkage(dist, SPLIT_DISTANCE) if len(photos) <= _MAX_SPLIT_MEMBERS
-                    else [list(range(len(photos)))])
-        upper = dist[np.triu_indices(len(photos), 1)]
-        spread = float(upper.mean())
+        if len(photos) > _MAX_SPLIT_MEMBERS:  # judge a spread sample; splitting that many is left to the user
+            step = len(photos) / _MAX_SPLIT_MEMBERS
+            photos = [photos[int(i * step)] for i in range(_MAX_SPLIT_MEMBERS)]
+            sampled = True
+        else:
+            sampled = False
+        dist, cues = distance_matrix(photos, self.describe(photos), self.settings)
+        clusters = [list(range(len(photos)))] if sampled else average_linkage(dist, SPLIT_DISTANCE)
+        spread = float(dist[np.triu_indices(len(photos), 1)].mean())
         paths = tuple(tuple(photos[i].path for i in c) for c in clusters)
         if len(clusters) == 1:
             # confident when well below the cut-off, unsure near it
             conf = max(0.0, min(1.0, 1.0 - spread / SPLIT_DISTANCE))
             return Verdict(True, round(conf, 3), self.name,
-                           (f"scene consistent (mean distance {spread:.2f})",), paths)
-        between = [dist[i, j] for x, ca in enumerate(clusters) for cb in clusters[x + 1:] for i in ca for j in cb]
-        mean_between = float(np.mean(between))
+                           (f"scene consistent (mean distance {spread:.2f})",), () if sampled else paths)
+        mean_between = float(np.mean([dist[np.ix_(ca, cb)].mean() for x, ca in enumerate(clusters)
+                                      for cb in clusters[x + 1:]]))
         conf = max(0.0, min(1.0, (mean_between - SPLIT_DISTANCE) / (1.0 - SPLIT_DISTANCE) + 0.5))
         a, b = clusters[0], clusters[1]
-        i, j = min(((i, j) for i in a for j in b), key=lambda ij: dist[ij])
-        reason = (f"scene splits into {len(clusters)} sets (mean distance between {mean_between:.2f}, "
-                  f"closest pair differs by {cues[i][j]})")
+        block = dist[np.ix_(a, b)]
+        i, j = (int(k) for k in np.unravel_index(int(np.argmin(block)), block.shape))
+        cue = max(cues, key=lambda k: cues[k][a[i], b[j]])
+        reason = (f"scene splits into {len(clusters)} sets (mean distance between {mean_between:.2f}; "
+                  f"closest pair {photos[a[i]].name} / {photos[b[j]].name} differs most in {cue})")
         return Verdict(False, round(conf, 3), self.name, (reason,), paths)
 
 
