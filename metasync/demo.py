@@ -215,12 +215,11 @@ def _track_at(track: list[list[float]], t: float) -> tuple[float, float, float]:
     return tuple(track[-1][1:])  # type: ignore[return-value]
 
 
-def _walk(rng: np.random.Generator, start: float, duration_s: float, place: Place,
-          lat: float, lon: float) -> list[list[float]]:
+def _walk(rng: np.random.Generator, start: float, duration_s: float,
+          lat: float, lon: float, alt: float) -> list[list[float]]:
     """A strolling walk (0.4-0.8 m/s, slowly turning) with a waypoint every minute."""
     speed = rng.uniform(0.4, 0.8)
     heading = rng.uniform(0, 2 * math.pi)
-    alt = place.alt
     track = [[start, lat, lon, alt]]
     t = start
     while t < start + duration_s:
@@ -242,7 +241,8 @@ def _utc_from_local(tz: str, local: datetime) -> float:
 
 
 def _utc_iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
+    # rounded like phone_meta's iso_local(round(utc, 3)), so truth and tags agree to the millisecond
+    return datetime.fromtimestamp(round(epoch, 3), timezone.utc).isoformat(timespec="milliseconds")
 
 
 # -- metadata -----------------------------------------------------------------------------------------------------
@@ -582,8 +582,9 @@ def _write_event(writer: _Writer, names: _Names, rng: np.random.Generator, plan:
     n_phone = photos - n_dslr
     times = plan.start + np.concatenate([[0.0], np.cumsum(rng.uniform(300, 600, n_phone - 1))]) \
         + rng.uniform(0, 1, n_phone).round(3)
-    track = _walk(rng, plan.start - _WALK_STEP_S, float(times[-1] - plan.start) + 4 * _WALK_STEP_S,
-                  plan.place, plan.lat, plan.lon)
+    # from before the first to after the last shot: DSLR shots may be 90 s off their phone shot
+    track = _walk(rng, plan.start - 2 * _WALK_STEP_S, float(times[-1] - plan.start) + 4 * _WALK_STEP_S,
+                  plan.lat, plan.lon, plan.place.alt)
     event = EventTruth(plan.id, plan.name, plan.id, plan.place.name, plan.place.tz, track)
     writer.truth.events.append(event)
     scene = _distinct_scene(plan.scene_seed, size, scenes)
@@ -591,7 +592,6 @@ def _write_event(writer: _Writer, names: _Names, rng: np.random.Generator, plan:
     folder = plan.id
 
     phone_views: list[View] = []
-    phone_rels: list[str] = []
     images: dict[str, Image.Image] = {}
     copies = set(rng.choice(n_phone, size=min(whatsapp, n_phone), replace=False).tolist())
     for i, t in enumerate(times):
@@ -605,7 +605,6 @@ def _write_event(writer: _Writer, names: _Names, rng: np.random.Generator, plan:
         image = render_view(scene, size, view)
         writer.add(rel, image, _truth(rel, plan.id, "phone", phone, t, offset, pos, meta))
         phone_views.append(view)
-        phone_rels.append(rel)
         if i in copies:
             images[rel] = image
 

@@ -235,3 +235,22 @@ def test_demo_run_generates_then_reuses_and_scans(tmp_path: Path, capsys: pytest
     assert main(args) == 0
     second = capsys.readouterr().out
     assert "[generate] reusing" in second and "0 new, 0 changed, 4 unchanged" in second
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and abs(a - b) <= 1e-5 * max(1.0, abs(b))
+    return list(a) == list(b) if isinstance(a, (list, tuple)) else a == b
+
+
+@pytest.mark.parametrize("name", ["library", "birthday_party", "paris_london", "dst_camera"])
+def test_index_reads_back_exactly_the_truths_meta(name: str, request: pytest.FixtureRequest,
+                                                   _demo_exiftool: ExifTool) -> None:
+    """The canonical fields the index reads from each file are the ones ground_truth.json says were written."""
+    truth: Truth = request.getfixturevalue("demo_library" if name == "library" else name)
+    read = _demo_exiftool.read_metadata([truth.path(p) for p in truth.photos])
+    for p in truth.photos:
+        got = read[str(truth.path(p))].to_dict()
+        present = {k: v for k, v in got.items() if v not in (None, [], ())}
+        assert set(present) == set(p.meta), p.path
+        assert all(_equal(present[k], v) for k, v in p.meta.items()), (p.path, present, p.meta)
