@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping
 from xml.parsers import expat
 
 import defusedxml.ElementTree as defused_et
-from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+from defusedxml import DTDForbidden
 from lxml import etree
 
 from .errors import SidecarError
@@ -105,6 +105,7 @@ class XmpDoc:
     root: etree._Element
     prologue: str
     epilogue: str
+    newline: str = "\n"  # the parser turns CRLF into LF; files written with CRLF (Windows) get it back
 
     @property
     def rdf(self) -> etree._Element:
@@ -119,24 +120,30 @@ class XmpDoc:
 
     def to_bytes(self) -> bytes:
         body = etree.tostring(self.root, encoding="unicode", with_tail=False)
-        return (self.prologue + _layout_start_tags(body) + self.epilogue).encode("utf-8")
+        body = _layout_start_tags(body).replace("\n", self.newline)
+        return (self.prologue + body + self.epilogue).encode("utf-8")
 
 
 # lxml writes every start tag on one line. Exiv2 (darktable, digiKam), Adobe (Lightroom) and ExifTool put the
 # namespaces and attributes of a Description, of a struct and of darktable's history items one per line; we lay
 # such tags out the same way so that a merged sidecar still reads (and diffs) like the host's own. Whitespace
 # inside a start tag carries no meaning. lxml escapes '<', '>' and '"' in attribute values, so the patterns
-# below cannot mis-split. Tags that declare namespaces other than a Description (x:xmpmeta) stay on one line.
+# below cannot mis-split; comments are left alone. Tags other than a Description that declare namespaces
+# (x:xmpmeta) stay on one line.
 _LINE_START_TAG = re.compile(r'(?m)^([ \t]*)<([\w.-]+(?::[\w.-]+)?)((?:\s+[\w.:-]+="[^"]*")+)\s*(/?)>')
 _ATTR = re.compile(r'\s+([\w.:-]+="[^"]*")')
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 
 def _layout_start_tags(body: str) -> str:
+    comments = [c.span() for c in _COMMENT.finditer(body)]
+
     def layout(m: re.Match[str]) -> str:
         indent, name, attrs, close = m.group(1), m.group(2), _ATTR.findall(m.group(3)), m.group(4)
         ns = [a for a in attrs if a.startswith("xmlns")]
         is_description = name.split(":")[-1] == "Description"
-        if len(attrs) < 2 or (ns and not is_description):
+        in_comment = any(start < m.start() < end for start, end in comments)
+        if len(attrs) < 2 or (ns and not is_description) or in_comment:
             return m.group(0)
         unit = _unit(indent)
         about = [a for a in attrs if is_description and a.split("=", 1)[0].endswith(":about")][:1]
@@ -153,8 +160,6 @@ _BOMS = (
 )
 _XML_DECL_ENC = re.compile(r"""\A(<\?xml[^>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
 _XPACKET_BEGIN = re.compile(r"""(<\?xpacket\s+begin\s*=\s*)(["'])[^"']*\2""")
-_XML_DECL = re.compile(r"<\?xml\s")  # the declaration is not a node: the parser does not count it
-_MISC_AHEAD = re.compile(r"\s+|<\?(?:[^?]|\?(?!>))*\?>|<!--(?:[^-]|-(?!->))*-->")
 
 
 def _decode(data: bytes) -> tuple[str, bool]:
@@ -188,12 +193,10 @@ def _decode(data: bytes) -> tuple[str, bool]:
 def _check_safe(raw: bytes) -> None:
     """Refuse DTDs (entity expansion, external entities) and report where a packet is not well-formed."""
     try:
-        defused_et.fromstring(raw, forbid_dtd=True)
+        defused_et.fromstring(raw, forbid_dtd=True)  # entities exist only in a DTD: none can get through
     except DTDForbidden:
         raise SidecarError("XMP sidecar has a DOCTYPE; XMP never needs one and it can carry entity-expansion or "
                            "external-entity attacks: refused") from None
-    except (EntitiesForbidden, ExternalReferenceForbidden):  # pragma: no cover - forbid_dtd catches these first
-        raise SidecarError("XMP sidecar declares entities: refused") from None
     except std_et.ParseError as exc:
         line, col = exc.position
         raise SidecarError(f"XMP sidecar is not well-formed XML at line {line}, column {col + 1}: "
@@ -218,42 +221,33 @@ def parse_sidecar(data: bytes) -> XmpDoc:
         raise SidecarError(f"XMP sidecar is not well-formed XML at line {exc.lineno}: {exc.msg}") from None
     if root.tag != f"{{{RDF_NS}}}RDF" and root.find(f".//{{{RDF_NS}}}RDF") is None:
         raise SidecarError("XMP sidecar has no rdf:RDF element: not an XMP packet")
-    prologue, epilogue = _surroundings(text, root)
-    return XmpDoc(root, prologue, epilogue)
+    first, last = _root_span(raw)
+    # kept verbatim but for leading whitespace: meaningless, and ExifTool does not recognise such a packet
+    newline = "\r\n" if b"\r\n" in raw[first:last] else "\n"
+    return XmpDoc(root, raw[:first].decode("utf-8").lstrip(), raw[last:].decode("utf-8"), newline)
 
 
-def _surroundings(text: str, root: etree._Element) -> tuple[str, str]:
-    """The text before and after the root element (PIs, comments, whitespace padding), verbatim.
+def _root_span(raw: bytes) -> tuple[int, int]:
+    """Byte offsets of the root element (start of its start tag, end of its end tag), as expat reports them."""
+    parser = expat.ParserCreate()
+    depth, span = 0, [0, len(raw)]
 
-    Checked against the parser's count of top-level nodes; on a mismatch they are rebuilt from the tree.
-    """
-    before = list(root.itersiblings(preceding=True))
-    after = list(root.itersiblings())
-    pos, n_before = 0, 0
-    while (m := _MISC_AHEAD.match(text, pos)) is not None:
-        n_before += not m.group().isspace() and not _XML_DECL.match(m.group())
-        pos = m.end()
-    end, n_after = len(text), 0
-    while True:
-        stripped = text[:end].rstrip()
-        if stripped.endswith("?>"):
-            start = stripped.rfind("<?")
-        elif stripped.endswith("-->"):
-            start = stripped.rfind("<!--")
-        else:
-            start = -1
-        if start < pos:
-            end = len(stripped)
-            break
-        end, n_after = start, n_after + 1
-    if n_before == len(before) and n_after == len(after) and pos < end:
-        # leading whitespace is meaningless, and ExifTool does not recognise a packet that starts with it
-        return text[:pos].lstrip(), text[end:]
-    log.debug("packet wrapper not split textually; rebuilding it from the tree")
-    def text_of(nodes: Iterable[etree._Element]) -> list[str]:
-        return [etree.tostring(n, encoding="unicode", with_tail=False) for n in nodes]
-    return ("".join(t + "\n" for t in text_of(reversed(before))),
-            "".join("\n" + t for t in text_of(after)) + "\n")
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal depth
+        if depth == 0:
+            span[0] = parser.CurrentByteIndex
+        depth += 1
+
+    def end(name: str) -> None:
+        nonlocal depth
+        depth -= 1
+        if depth == 0:
+            at = parser.CurrentByteIndex  # at "</" of the end tag, or just past "/>" of an empty root
+            span[1] = raw.index(b">", at) + 1 if raw.startswith(b"</", at) else at
+
+    parser.StartElementHandler, parser.EndElementHandler = start, end
+    parser.Parse(raw, True)
+    return span[0], span[1]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -391,8 +385,7 @@ def _set(doc: XmpDoc, clark: str, value: str | list | None, container: str = "Se
         first.desc.set(clark, value)
     else:  # an array written as an attribute by some tool: move it into element form in the same place
         del first.desc.attrib[clark]
-        el = etree.SubElement(first.desc, clark)
-        first.desc.remove(el)
+        el = etree.Element(clark)
         _place(first.desc, el)
         _fill(el, value, container)
     return False
