@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -14,20 +13,7 @@ from typing import Iterator
 
 import requests
 
-from metasync.demo import generate_library
-
 TOKEN = "test-token-0123456789"
-
-
-def make_library(dest: Path, events: int = 2, photos_per_event: int = 4) -> Path:
-    """A generated library (phones with GPS, a DSLR without, a WhatsApp copy per event), small images."""
-    generate_library(dest, seed=7, events=events, photos_per_event=photos_per_event, size=(320, 240))
-    return dest
-
-
-def copy_library(src: Path, dest: Path) -> Path:
-    shutil.copytree(src, dest, symlinks=True)
-    return dest
 
 
 def photos_under(root: Path) -> list[Path]:

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from bridge_support import TOKEN, copy_library, make_library, photos_under
+from bridge_support import TOKEN, photos_under
 from PIL import Image
 
 from metasync.bridge import close_app, create_app
@@ -17,14 +17,9 @@ from metasync.config import Settings
 AUTH = {"X-Metasync-Token": TOKEN}
 
 
-@pytest.fixture(scope="session")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_library(tmp_path_factory.mktemp("bridge") / "library")
-
-
 @pytest.fixture()
-def lib(generated: Path, tmp_path: Path) -> Path:
-    return copy_library(generated, tmp_path / "library")
+def lib(library) -> Path:
+    return library.root
 
 
 @pytest.fixture()
@@ -38,6 +33,16 @@ def app(lib: Path, tmp_path: Path):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory: pytest.TempPathFactory):
+    """One client over an empty library for the checks that never reach a photo (they change nothing)."""
+    base = tmp_path_factory.mktemp("bare")
+    (base / "empty").mkdir()
+    app = create_app(Settings(db_path=base / "index.db", library_roots=(base / "empty",)), token=TOKEN)
+    yield app.test_client()
+    close_app(app)
 
 
 def get(client, url, **kw):
@@ -84,9 +89,9 @@ PROTECTED = [("GET", "/api/metadata-sync/groups"), ("POST", "/api/metadata-sync/
 
 @pytest.mark.parametrize("method,url", PROTECTED, ids=[f"{m} {u}" for m, u in PROTECTED])
 @pytest.mark.parametrize("token", [None, "wrong", TOKEN[:-1]], ids=["missing", "wrong", "prefix"])
-def test_every_endpoint_but_health_needs_the_token(client, method, url, token):
+def test_every_endpoint_but_health_needs_the_token(bare, method, url, token):
     headers = {"X-Metasync-Token": token} if token else {}
-    resp = client.open(url, method=method, headers=headers)
+    resp = bare.open(url, method=method, headers=headers)
     assert resp.status_code == 401 and error_code(resp) == "unauthorized"
 
 
@@ -101,15 +106,15 @@ def test_health_needs_no_token(client, lib):
 # -- host and origin ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8765", "localhost.evil.example", "127.0.0.1.nip.io",
                                   "10.0.0.5:8765", ""])
-def test_foreign_host_is_refused_even_for_health(client, host):
-    resp = client.get("/api/health", headers={"Host": host})
+def test_foreign_host_is_refused_even_for_health(bare, host):
+    resp = bare.get("/api/health", headers={"Host": host})
     assert resp.status_code == 403 and error_code(resp) == "forbidden_host"
-    assert post(client, "/api/metadata-sync/auto-detect", headers={"Host": host}).status_code == 403
+    assert post(bare, "/api/metadata-sync/auto-detect", headers={"Host": host}).status_code == 403
 
 
 @pytest.mark.parametrize("host", ["localhost", "localhost:8765", "127.0.0.1:8765", "[::1]:8765"])
-def test_loopback_hosts_are_served(client, host):
-    assert client.get("/api/health", headers={"Host": host}).status_code == 200
+def test_loopback_hosts_are_served(bare, host):
+    assert bare.get("/api/health", headers={"Host": host}).status_code == 200
 
 
 def test_extra_host_is_served_only_when_configured(lib, tmp_path):
@@ -126,18 +131,18 @@ def test_extra_host_is_served_only_when_configured(lib, tmp_path):
                                      {"Origin": "http://localhost:9999"},
                                      {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}],
                          ids=["foreign", "null", "other-port", "cross-site", "same-site"])
-def test_cross_origin_writes_are_refused(client, lib, headers):
-    resp = post(client, "/api/metadata-sync/auto-detect", {"path": str(lib)}, headers=headers)
+def test_cross_origin_writes_are_refused(bare, headers):
+    resp = post(bare, "/api/metadata-sync/auto-detect", {"path": "/"}, headers=headers)
     assert resp.status_code == 403 and error_code(resp) == "forbidden_origin"
-    resp = client.delete("/api/metadata-sync/groups/1", headers={**AUTH, **headers})
+    resp = bare.delete("/api/metadata-sync/groups/1", headers={**AUTH, **headers})
     assert resp.status_code == 403
 
 
-def test_same_origin_write_and_cross_origin_read_pass_the_origin_check(client):
-    resp = post(client, "/api/metadata-sync/groups/999/revert",
+def test_same_origin_write_and_cross_origin_read_pass_the_origin_check(bare):
+    resp = post(bare, "/api/metadata-sync/groups/999/revert",
                 headers={"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"})
     assert resp.status_code == 404  # past the checks, the group does not exist
-    resp = get(client, "/api/metadata-sync/groups", headers={"Origin": "http://evil.example"})
+    resp = get(bare, "/api/metadata-sync/groups", headers={"Origin": "http://evil.example"})
     assert resp.status_code == 200
     assert "Access-Control-Allow-Origin" not in resp.headers  # no CORS: the page cannot read it
 
@@ -183,8 +188,8 @@ def test_no_library_roots_means_every_path_is_refused(tmp_path, lib):
 # -- malformed input ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("data,message", [("{bad", "malformed JSON"), ("[1, 2]", "JSON object"),
                                           (b"\xff\xfe", "malformed JSON")])
-def test_malformed_json_is_400_with_a_message(client, data, message):
-    resp = post(client, "/api/metadata-sync/auto-detect", data=data)
+def test_malformed_json_is_400_with_a_message(bare, data, message):
+    resp = post(bare, "/api/metadata-sync/auto-detect", data=data)
     assert resp.status_code == 400 and error_code(resp) == "invalid_request"
     assert message in resp.get_json()["error"]["message"]
 
@@ -201,34 +206,34 @@ def test_create_group_validates_its_body(client, lib, body):
 @pytest.mark.parametrize("body", [{"min_confidence": 2}, {"min_confidence": "high"}, {"min_confidence": True},
                                   {"include_conflicts": "yes"}, {"host": 3}, {"overrides": {"a": 1}},
                                   {"overrides": [{"path": "x", "field": "nope", "value": 1}]}])
-def test_apply_validates_its_body(client, body):
-    resp = post(client, "/api/metadata-sync/groups/1/apply", body)
+def test_apply_validates_its_body(bare, body):
+    resp = post(bare, "/api/metadata-sync/groups/1/apply", body)
     assert resp.status_code == 400 and error_code(resp) == "invalid_request"
 
 
-def test_request_size_is_limited(client):
-    resp = post(client, "/api/metadata-sync/groups", data='{"files": ["' + "a" * (2 << 20) + '"]}')
+def test_request_size_is_limited(bare):
+    resp = post(bare, "/api/metadata-sync/groups", data='{"files": ["' + "a" * (2 << 20) + '"]}')
     assert resp.status_code == 413 and error_code(resp) == "request_entity_too_large"
 
 
-def test_unknown_route_and_method_are_json_errors(client):
-    resp = get(client, "/api/nope")
+def test_unknown_route_and_method_are_json_errors(bare):
+    resp = get(bare, "/api/nope")
     assert resp.status_code == 404 and error_code(resp) == "not_found"
-    resp = client.put("/api/metadata-sync/groups", headers=AUTH)
+    resp = bare.put("/api/metadata-sync/groups", headers=AUTH)
     assert resp.status_code == 405 and error_code(resp) == "method_not_allowed"
 
 
 @pytest.mark.parametrize("url", ["/api/metadata-sync/groups/0", f"/api/metadata-sync/groups/{2**70}",
                                  "/api/metadata-sync/groups/424242"])
-def test_missing_group_is_404(client, url):
-    for resp in (get(client, url), post(client, url + "/apply"), post(client, url + "/revert"),
-                 client.delete(url, headers=AUTH)):
+def test_missing_group_is_404(bare, url):
+    for resp in (get(bare, url), post(bare, url + "/apply"), post(bare, url + "/revert"),
+                 bare.delete(url, headers=AUTH)):
         assert resp.status_code == 404 and error_code(resp) == "group_not_found"
 
 
-def test_missing_query_parameter_is_400(client):
+def test_missing_query_parameter_is_400(bare):
     for url in ("/api/files/history", "/api/files/thumbnail"):
-        resp = get(client, url)
+        resp = get(bare, url)
         assert resp.status_code == 400 and "'path'" in resp.get_json()["error"]["message"]
 
 
@@ -238,7 +243,8 @@ def test_folder_browser_lists_roots_folders_and_photos(client, lib):
     assert top["folders"] == [{"name": str(lib), "path": str(lib)}] and top["dir"] is None
     events = get(client, f"/api/files?dir={lib}").get_json()
     assert events["parent"] is None or events["parent"] == str(lib)
-    assert len(events["folders"]) == 2 and not events["photos"]
+    assert [f["name"] for f in events["folders"]] == sorted(p.name for p in lib.iterdir() if p.is_dir())
+    assert not events["photos"]
     phone = get(client, f"/api/files?dir={events['folders'][0]['path']}/phone").get_json()
     assert phone["photos"] and all(p["name"].lower().endswith(".jpg") for p in phone["photos"])
     assert phone["parent"] == events["folders"][0]["path"]

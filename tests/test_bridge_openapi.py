@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from bridge_support import TOKEN, copy_library, make_library
+from bridge_support import TOKEN
 from hypothesis import HealthCheck, given, settings
 
 from metasync.bridge import close_app, create_app
@@ -15,9 +15,9 @@ EXAMPLES = 25  # per operation: ~15 operations, a few seconds in all
 
 
 @pytest.fixture(scope="module")
-def served_app(tmp_path_factory: pytest.TempPathFactory):
+def served_app(demo_library, tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("openapi")
-    lib = copy_library(make_library(base / "generated", events=1, photos_per_event=3), base / "library")
+    lib = demo_library.copy_to(base / "library").root
     app = create_app(Settings(db_path=base / "index.db", library_roots=(lib,)), token=TOKEN)
     resp = app.test_client().post("/api/metadata-sync/auto-detect", json={"path": str(lib)}, headers=AUTH)
     assert resp.status_code == 200, resp.get_json()  # some real groups for the generated ids to hit

@@ -11,18 +11,15 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from bridge_support import copy_library, make_library, photos_under, serve
+from bridge_support import photos_under, serve
+
+from metasync.demo import generate_library
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_library(tmp_path_factory.mktemp("server") / "library")
-
-
-@pytest.fixture(scope="module")
-def server(generated: Path, tmp_path_factory: pytest.TempPathFactory):
+def server(demo_library, tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("served")
-    lib = copy_library(generated, base / "library")
+    lib = demo_library.copy_to(base / "library").root
     with serve(lib, base / "index.db", base / "config") as srv:
         srv.lib, srv.config = lib, base / "config"
         yield srv
@@ -133,7 +130,8 @@ def test_detect_apply_revert_over_http(server):
 @pytest.mark.slow
 def test_group_detail_latency_for_50_photos(tmp_path):
     """Benchmark (prints, asserts nothing about time): GET /groups/{id} of a 50-photo group on waitress."""
-    lib = make_library(tmp_path / "library", events=1, photos_per_event=50)
+    lib = generate_library(tmp_path / "library", seed=3, events=1, photos_per_event=50, whatsapp_per_event=0,
+                           size=(640, 480)).root
     n = int(os.environ.get("METASYNC_BENCH_REQUESTS", "200"))
     with serve(lib, tmp_path / "index.db", tmp_path / "config") as srv:
         s = srv.session()

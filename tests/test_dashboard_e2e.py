@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bridge_support import make_library, serve
+from bridge_support import serve
 
 CHROMIUM = os.environ.get("METASYNC_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -51,8 +51,8 @@ def read(path: Path) -> bytes | None:
     return path.read_bytes() if path.exists() else None
 
 
-def test_detect_apply_revert_in_the_dashboard(page, tmp_path):
-    lib = make_library(tmp_path / "library")
+def test_detect_apply_revert_in_the_dashboard(page, library, tmp_path):
+    lib = library.root
     with serve(lib, tmp_path / "index.db", tmp_path / "config") as srv:
         page.goto(f"{srv.url}/?token={srv.token}")
         assert page.title() == "metasync"
@@ -103,8 +103,8 @@ def test_detect_apply_revert_in_the_dashboard(page, tmp_path):
     assert not page.errors, page.errors
 
 
-def test_group_creator_browses_folders_with_thumbnails(page, tmp_path):
-    lib = make_library(tmp_path / "library", events=1, photos_per_event=3)
+def test_group_creator_browses_folders_with_thumbnails(page, library, tmp_path):
+    lib = library.root
     with serve(lib, tmp_path / "index.db", tmp_path / "config") as srv:
         page.goto(f"{srv.url}/?token={srv.token}")
         page.click("nav button[data-tab=create]")
@@ -122,8 +122,8 @@ def test_group_creator_browses_folders_with_thumbnails(page, tmp_path):
     assert not page.errors, page.errors
 
 
-def test_dashboard_without_token_shows_how_to_get_one(page, tmp_path):
-    lib = make_library(tmp_path / "library", events=1, photos_per_event=3)
+def test_dashboard_without_token_shows_how_to_get_one(page, library, tmp_path):
+    lib = library.root
     with serve(lib, tmp_path / "index.db", tmp_path / "config") as srv:
         resp = page.goto(srv.url + "/")
         assert resp.status == 401 and "token" in page.inner_text("main")
