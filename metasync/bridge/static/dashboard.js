@@ -126,18 +126,31 @@ function meter(confidence) {
 
 const badge = (status) => el("span", { class: `badge ${status}`, "data-testid": "status" }, status);
 
-// Which analyzer produced a verdict (time, gps, visual, folder, scene/AI), when the engine says so.
+// Which analyzer produced a verdict (the local scene analyzer, or an AI one such as "ollama:llava"), when the
+// engine says so: a field on the item, or the "analyzer: reason" prefix scene.py gives its reasons.
+const ANALYZER_PREFIX = /^((?:local|ollama)(?::[\w.\-]+)?): (.+)$/;
+
 function analyzerOf(item) {
-  return item && (item.analyzer || item.source_analyzer || (item.verdict && item.verdict.analyzer)) || null;
+  return item && (item.analyzer || (item.verdict && item.verdict.analyzer)) || null;
+}
+
+function sceneVerdict(g) {
+  const v = g.scene || (g.options && g.options.scene);
+  if (!v || !v.analyzer) return null;
+  return el("p", { class: "verdict", "data-testid": "verdict" }, el("span", { class: "analyzer" }, v.analyzer),
+    `${v.same === false ? "different events" : "one event"} (${pct(v.confidence)} %)`);
 }
 
 function reasonList(reasons) {
   if (!reasons || (Array.isArray(reasons) && !reasons.length)) return null;
   const items = Array.isArray(reasons) ? reasons : [reasons];
   return el("ul", { class: "reasons" }, items.map((r) => {
-    if (typeof r === "string") return el("li", {}, r);
-    const who = analyzerOf(r);
-    return el("li", {}, who ? el("span", { class: "analyzer" }, who) : null, r.text || r.reason || fmt(r));
+    if (typeof r !== "string") {
+      const who = analyzerOf(r);
+      return el("li", {}, who ? el("span", { class: "analyzer" }, who) : null, r.text || r.reason || fmt(r));
+    }
+    const m = ANALYZER_PREFIX.exec(r);
+    return m ? el("li", {}, el("span", { class: "analyzer" }, m[1]), m[2]) : el("li", {}, r);
   }));
 }
 
@@ -207,7 +220,7 @@ async function toggleGroup(id, body) {
   if (body.childElementCount) { body.replaceChildren(); return; }
   const d = await guarded(() => api("GET", `/api/metadata-sync/groups/${id}`));
   if (!d) return;
-  body.replaceChildren(memberStrip(members(d)), reasonList(d.reasons), changesTable(d.changes),
+  body.replaceChildren(memberStrip(members(d)), sceneVerdict(d), reasonList(d.reasons), changesTable(d.changes),
     d.conflicts && d.conflicts.length ? el("p", { class: "flag" }, `${d.conflicts.length} conflict(s) are skipped unless included.`) : null);
 }
 
@@ -337,6 +350,7 @@ function suggestionCard(s) {
     el("header", {}, el("h3", {}, `Suggestion ${s.id}`, s.band ? el("small", {}, ` ${s.band}`) : null),
       analyzerOf(s) ? el("span", { class: "analyzer" }, analyzerOf(s)) : null, meter(s.confidence)),
     memberStrip(s.files || []),
+    sceneVerdict(s),
     reasonList(s.reasons),
     el("p", { class: "counts" }, `${count(s.changes)} change(s)`),
     el("div", { class: "actions" },
