@@ -92,7 +92,8 @@ def scan_library(engine: Engine, paths: list[Path], progress: Progress | None = 
 
     to_read = new + changed
     if to_read:
-        _read_and_store(engine, to_read, progress)
+        same_pixels = [f for f in changed if known[f.path][:2] == (f.size, f.mtime_ns)]  # only the sidecar changed
+        _read_and_store(engine, to_read, progress, _stored_hashes(engine, same_pixels))
     summary = _summarize(engine, found, errors)
     summary.new, summary.changed, summary.removed = len(new), len(changed), len(gone)
     summary.unchanged = len(found) - len(new) - len(changed)
@@ -218,21 +219,38 @@ def _detect_moves(engine: Engine, new: list[Found], vanished: list[str]) -> dict
 
 
 # -- reading ----------------------------------------------------------------------------------------------------
-def _read_and_store(engine: Engine, files: list[Found], progress: Progress | None) -> None:
-    """ExifTool reads (main process) overlap with pixel hashing (worker pool); rows stored per chunk."""
+def _stored_hashes(engine: Engine, files: list[Found]) -> dict[str, FileHash]:
+    """The indexed hashes of files whose pixels did not change (size and mtime as stored), to keep."""
+    out: dict[str, FileHash] = {}
+    for f in files:
+        photo = engine.index.photo_by_path(f.path)
+        if photo.error is None and photo.content_hash:
+            out[f.path] = FileHash(f.path, photo.phash, photo.content_hash)
+    return out
+
+
+def _read_and_store(engine: Engine, files: list[Found], progress: Progress | None,
+                    stored: dict[str, FileHash]) -> None:
+    """ExifTool reads (main process) overlap with pixel hashing (worker pool); rows stored per chunk.
+
+    Files in `stored` (only their sidecar changed) keep their hashes and are not decoded again.
+    """
     exif = engine.exif
     done = 0
     if progress:
         progress("scan", 0, len(files))
-    with hashing([f.path for f in files if not f.is_raw]) as hashes:
+    with hashing([f.path for f in files if not f.is_raw and f.path not in stored]) as hashes:
         for i in range(0, len(files), CHUNK):
             chunk = files[i:i + CHUNK]
             metas = exif.read_metadata([f.path for f in chunk])
-            raws = [f.path for f in chunk if f.is_raw]
+            raws = [f.path for f in chunk if f.is_raw and f.path not in stored]
             previews = exif.read_previews(raws) if raws else {}
             rows = []
             for f in chunk:
-                h = hash_preview(f.path, previews.get(f.path)) if f.is_raw else next(hashes)
+                if f.path in stored:
+                    h = stored[f.path]
+                else:
+                    h = hash_preview(f.path, previews.get(f.path)) if f.is_raw else next(hashes)
                 rows.append((_photo(f, metas[f.path], h), f.sidecar, f.sidecar_mtime_ns))
             engine.index.upsert_photos(rows)
             done += len(chunk)

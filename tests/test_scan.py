@@ -94,6 +94,25 @@ def test_new_or_edited_sidecar_counts_as_change(library: Path, tmp_path: Path) -
         assert eng.show(photo)["city"] == "Nice"
 
 
+def test_sidecar_only_change_keeps_the_pixel_hash(library: Path, tmp_path: Path) -> None:
+    db = tmp_path / "index.db"
+    rescan(db, library)
+    photo = library / "day1" / "IMG_0001.jpg"
+    with Engine(Settings(db_path=db)) as eng:
+        before = eng.show(photo)["phash"]
+    st = photo.stat()
+    data = bytearray(photo.read_bytes())
+    data[-2000:-2] = bytes(1998)  # scramble pixel data, same size and mtime: only a rehash would notice
+    photo.write_bytes(bytes(data))
+    os.utime(photo, ns=(st.st_atime_ns, st.st_mtime_ns))
+    write_sidecar(library / "day1" / "IMG_0001.jpg.xmp", city="Nice")
+    s, _ = rescan(db, library)
+    assert s["changed"] == 1
+    with Engine(Settings(db_path=db)) as eng:
+        shown = eng.show(photo)
+    assert shown["city"] == "Nice" and shown["phash"] == before
+
+
 def test_removed_file_is_noticed(library: Path, tmp_path: Path) -> None:
     db = tmp_path / "index.db"
     rescan(db, library)
