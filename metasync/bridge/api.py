@@ -111,12 +111,7 @@ def group_detail(b: Bridge, group_id: int) -> dict[str, Any]:
 @api.operation("GET", "/health", "Version, ExifTool version and library roots", "Health", auth=False)
 def health():
     b = bridge()
-    try:
-        with b.calling() as engine:
-            exiftool = engine.exif.version
-    except MetasyncError:
-        exiftool = None
-    return jsonify({"status": "ok", "version": __version__, "exiftool": exiftool,
+    return jsonify({"status": "ok", "version": __version__, "exiftool": b.exiftool_version(),
                     "library_roots": [str(r) for r in b.settings.library_roots]})
 
 

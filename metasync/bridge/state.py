@@ -1,6 +1,7 @@
 """What one bridge app holds: the engine (one per app, calls serialized by a lock), jobs, token and policy."""
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -10,8 +11,13 @@ from flask import current_app
 
 from ..config import Settings
 from ..engine import Engine
+from ..errors import MetasyncError
 from .jobs import Jobs
 from .security import resolve_in_roots
+
+log = logging.getLogger(__name__)
+
+HEALTH_WAIT_S = 0.5
 
 
 @dataclass
@@ -24,6 +30,18 @@ class Bridge:
     owns_engine: bool
     jobs: Jobs = field(default_factory=Jobs)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    _exiftool_version: str | None = None
+
+    def exiftool_version(self) -> str | None:
+        """ExifTool's version for /api/health, which must answer at once even while a job holds the engine."""
+        if self._exiftool_version is None and self.lock.acquire(timeout=HEALTH_WAIT_S):
+            try:
+                self._exiftool_version = self.engine.exif.version
+            except MetasyncError as exc:
+                log.warning("health: %s", exc)
+            finally:
+                self.lock.release()
+        return self._exiftool_version
 
     @contextmanager
     def calling(self) -> Iterator[Engine]:
