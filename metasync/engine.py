@@ -85,3 +85,13 @@ class Engine:
         from .apply import recover
 
         return recover(self)
+
+    # -- scene analysis (issue 7) ------------------------------------------------------------------------------
+    def refine(self, groups: list[Any], photos_by_id: dict[int, Any] | None = None) -> list[Any]:
+        """Detected groups -> scene-checked groups: confidence raised or lowered, groups that mix events split;
+        the opt-in AI analyzer (settings.ai) only for the ambiguous band. Results cached in the index."""
+        from .scene import refine
+
+        if photos_by_id is None:
+            photos_by_id = self.index.photos_by_id({m.photo_id for g in groups for m in g.members})
+        return refine(groups, photos_by_id, self.settings, cache=self.index)

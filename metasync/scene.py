@@ -524,3 +524,15 @@ def analyzers(settings: Settings, cache: SceneCache | None = None) -> tuple[Loca
 
         return local, OllamaAnalyzer(settings, cache)
     raise ConfigError(f"unknown AI analyzer {settings.ai!r}: use 'ollama', or leave it unset for the local one")
+
+
+def refine(groups: Sequence[Group], photos_by_id: Mapping[int, Photo], settings: Settings,
+           cache: SceneCache | None = None) -> list[Group]:
+    """What the engine runs after detection: the analyzers the settings ask for, their results cached."""
+    local, ai = analyzers(settings, cache)
+    try:
+        return refine_groups(groups, photos_by_id, settings, local, ai)
+    finally:
+        close = getattr(ai, "close", None)
+        if close is not None:
+            close()

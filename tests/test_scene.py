@@ -178,3 +178,16 @@ def test_scene_analysis_improves_grouping_on_generated_libraries(tmp_path: Path)
     before, after = by_variant["hard"]
     assert before.precision < 0.8, "the hard variant must mix events for time + GPS + pHash"
     assert after.precision > before.precision + 0.2 and after.f1 > before.f1
+
+
+def test_engine_refine_splits_and_caches_in_its_index(two_events: list[Photo], tmp_path: Path) -> None:  # noqa: F811
+    from metasync.engine import Engine
+
+    settings = Settings(db_path=tmp_path / "index.db")
+    with Engine(settings) as engine:
+        engine.index.upsert_photos((p, None, None) for p in two_events)
+        photos = engine.index.photos()
+        groups = engine.refine(detect_groups(photos, settings))
+        cached = engine.index.scene_cache_get("local", [p.content_hash for p in photos])
+    assert sorted(len(g.members) for g in groups) == [8, 10]
+    assert set(cached) == {p.content_hash for p in photos}
