@@ -70,6 +70,10 @@ class Found:
 
 
 def scan_library(engine: Engine, paths: list[Path], progress: Progress | None = None) -> ScanSummary:
+    """Bring the index up to date with the photo files under `paths` (folders or single files).
+
+    Per-file problems are recorded and listed in the summary; only a path that does not exist raises.
+    """
     roots = [_resolve_root(p) for p in paths]
     found, errors = walk(roots)
     index = engine.index
@@ -86,7 +90,8 @@ def scan_library(engine: Engine, paths: list[Path], progress: Progress | None = 
             known[f.path] = (size, f.mtime_ns, sidecar, sidecar_mtime)
     new = [f for f in new if f.path not in moves]
     changed = [f for f in found.values() if f.path in known and known[f.path] != f.stats]
-    gone = [p for p in vanished if p not in set(moves.values())]
+    moved_from = set(moves.values())
+    gone = [p for p in vanished if p not in moved_from]
     if gone:
         index.remove_files(gone)
 
