@@ -78,26 +78,14 @@ def scenario(_scenario_originals: Callable[[str], Truth], tmp_path: Path) -> Cal
     return lambda name: _scenario_originals(name).copy_to(tmp_path / f"scenario-{name}-{next(made)}")
 
 
-@pytest.fixture()
-def phone_and_dslr(scenario: Callable[[str], Truth]) -> Truth:
-    return scenario("phone_and_dslr")
+def _named_scenario(name: str):
+    def fixture(scenario: Callable[[str], Truth]) -> Truth:
+        return scenario(name)
+
+    fixture.__doc__ = f"A private copy of scenario {name!r}: {SCENARIOS[name].__doc__.splitlines()[0]}"
+    return pytest.fixture(name=name)(fixture)
 
 
-@pytest.fixture()
-def birthday_party(scenario: Callable[[str], Truth]) -> Truth:
-    return scenario("birthday_party")
-
-
-@pytest.fixture()
-def paris_london(scenario: Callable[[str], Truth]) -> Truth:
-    return scenario("paris_london")
-
-
-@pytest.fixture()
-def two_events_same_day(scenario: Callable[[str], Truth]) -> Truth:
-    return scenario("two_events_same_day")
-
-
-@pytest.fixture()
-def dst_camera(scenario: Callable[[str], Truth]) -> Truth:
-    return scenario("dst_camera")
+# one fixture per scenario: phone_and_dslr, birthday_party, paris_london, two_events_same_day, dst_camera
+for _name in SCENARIOS:
+    globals()[f"_scenario_{_name}"] = _named_scenario(_name)
