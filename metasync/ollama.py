@@ -257,8 +257,18 @@ class OllamaAnalyzer:
         from .phash import thumbnail_jpeg
 
         self._check_model()
+        images = []
+        readable = []
+        for p in batch:
+            try:
+                images.append(thumbnail_jpeg(p.path, size=IMAGE_SIZE))
+                readable.append(p)
+            except Exception as exc:  # noqa: BLE001 - decoders raise anything; that photo is simply not shown
+                log.warning("AI analyzer: cannot read %s (%s); not sent", p.path, exc)
+        if len(readable) < 2:
+            raise AIAnswerError("fewer than two readable photos to show the model")
+        batch = readable
         names = _names(batch)
-        images = [thumbnail_jpeg(p.path, size=IMAGE_SIZE) for p in batch]
         prompt = PROMPT.format(n=len(batch), names=", ".join(names.values()))
         answer = parse_answer(self.client.chat(self.model, prompt, images, stream=self.stream), list(names.values()))
         descs = {p.path: answer["photos"][names[p.path]] for p in batch if names[p.path] in answer["photos"]}

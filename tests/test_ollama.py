@@ -272,3 +272,15 @@ def test_an_allowed_remote_url_warns_and_only_then_connects(network_log: list[ob
     assert "privacy" in caplog.text and "192.0.2.10" in caplog.text
     assert network_log and all("192.0.2.10" in str(a) for a in network_log)
     assert out[0].options["scene"]["analyzer"] == "local"  # refused by our fake network: the local verdict stands
+
+
+def test_an_unreadable_photo_is_not_sent(beach_group: tuple[Group, dict[int, Photo]], tmp_path: Path,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    group, by_id = beach_group
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff not an image")
+    photos = [by_id[m.photo_id] for m in group.members][:2] + [Photo(99, str(broken))]
+    with FakeOllama() as server:
+        verdict = OllamaAnalyzer(ai_settings(server), timeout=FAST).same_event(photos)
+    assert verdict.same and len(server.chats[0]["messages"][0]["images"]) == 2
+    assert "broken.jpg" in caplog.text and "broken.jpg" not in server.chats[0]["messages"][0]["content"]
