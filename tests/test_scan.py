@@ -48,6 +48,11 @@ def rescan(db: Path, lib: Path) -> tuple[dict, Engine]:
         return eng.scan([lib]), eng
 
 
+def show(db: Path, photo: Path) -> dict:
+    with Engine(Settings(db_path=db)) as eng:
+        return eng.show(photo)
+
+
 def test_first_scan_counts(library: Path, engine: Engine) -> None:
     s = engine.scan([library])
     assert set(s) == SUMMARY_KEYS
@@ -75,8 +80,7 @@ def test_modified_file_is_reread(library: Path, tmp_path: Path) -> None:
         et.write_tags(target, {"EXIF:Model": "Canon EOS R6"})
     s, _ = rescan(db, library)
     assert (s["changed"], s["unchanged"], s["new"]) == (1, 4, 0)
-    with Engine(Settings(db_path=db)) as eng:
-        assert eng.show(target)["model"] == "Canon EOS R6"
+    assert show(db, target)["model"] == "Canon EOS R6"
 
 
 def test_new_or_edited_sidecar_counts_as_change(library: Path, tmp_path: Path) -> None:
@@ -90,16 +94,14 @@ def test_new_or_edited_sidecar_counts_as_change(library: Path, tmp_path: Path) -
     os.utime(sidecar, ns=(1, os.stat(sidecar).st_mtime_ns + 1_000_000_000))
     s, _ = rescan(db, library)
     assert s["changed"] == 1
-    with Engine(Settings(db_path=db)) as eng:
-        assert eng.show(photo)["city"] == "Nice"
+    assert show(db, photo)["city"] == "Nice"
 
 
 def test_sidecar_only_change_keeps_the_pixel_hash(library: Path, tmp_path: Path) -> None:
     db = tmp_path / "index.db"
     rescan(db, library)
     photo = library / "day1" / "IMG_0001.jpg"
-    with Engine(Settings(db_path=db)) as eng:
-        before = eng.show(photo)["phash"]
+    before = show(db, photo)["phash"]
     st = photo.stat()
     data = bytearray(photo.read_bytes())
     data[-2000:-2] = bytes(1998)  # scramble pixel data, same size and mtime: only a rehash would notice
@@ -108,8 +110,7 @@ def test_sidecar_only_change_keeps_the_pixel_hash(library: Path, tmp_path: Path)
     write_sidecar(library / "day1" / "IMG_0001.jpg.xmp", city="Nice")
     s, _ = rescan(db, library)
     assert s["changed"] == 1
-    with Engine(Settings(db_path=db)) as eng:
-        shown = eng.show(photo)
+    shown = show(db, photo)
     assert shown["city"] == "Nice" and shown["phash"] == before
 
 
