@@ -1,0 +1,244 @@
+"""The transfer rules, one test each, on synthetic Photo rows; and a property test that nothing is lost."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from metasync.config import Settings
+from metasync.detect import assign_roles
+from metasync.models import CANONICAL_FIELDS, Group, GroupMember, Metadata, Photo
+from metasync.plan import CAMERA_FIELDS, plan_group
+
+from test_detect import copy_of, dslr, phone, when
+
+S = Settings(db_path="/nonexistent/index.db")
+LONDON = (51.5007, -0.1246)
+
+
+def group_of(*photos: Photo, sources: tuple[int, ...] | None = None, **kw) -> tuple[Group, dict[int, Photo]]:
+    if sources is None:
+        members = assign_roles(list(photos))
+    else:
+        members = tuple(GroupMember(p.id, p.path, p.id in sources) for p in photos)
+    return Group(7, members, confidence=0.8, **kw), {p.id: p for p in photos}
+
+
+def changes(plan, path_end: str | None = None) -> dict[str, object]:
+    return {c.field: c for c in plan.changes if path_end is None or c.path.endswith(path_end)}
+
+
+def test_gps_goes_from_phone_to_dslr_and_dslr_exif_stays():
+    g, photos = group_of(phone(1, 0, gps_altitude=35.0), dslr(2, 2))
+    plan = plan_group(g, photos, S)
+    ch = changes(plan)
+    assert set(ch) == {"gps_latitude", "gps_longitude", "gps_altitude"}
+    assert ch["gps_latitude"].new == 48.8584 and ch["gps_latitude"].old is None
+    assert ch["gps_latitude"].source.endswith("IMG_0001.HEIC")
+    assert ch["gps_latitude"].reason.startswith("no GPS: 2 min after IMG_0001.HEIC")
+    assert 0 < ch["gps_latitude"].confidence <= 1 and not ch["gps_latitude"].conflict
+    assert plan.group_id == 7 and plan.conflicts == ()
+
+
+def test_target_with_gps_keeps_it():
+    target = dslr(2, 2, gps_latitude=1.0, gps_longitude=2.0)
+    g, photos = group_of(phone(1, 0), target, sources=(1,))
+    assert "gps_latitude" not in changes(plan_group(g, photos, S))
+
+
+def test_gps_from_the_source_nearest_in_time():
+    near = phone(1, 9, lat=48.8590)
+    far = phone(3, -10, lat=48.8584)
+    g, photos = group_of(far, near, dslr(2, 10))
+    assert changes(plan_group(g, photos, S))["gps_latitude"].new == 48.8590
+
+
+def test_gps_tie_in_time_goes_to_the_higher_priority_source():
+    gps_only = Photo(3, "/lib/a/gps.jpg", Metadata(datetime_original=when(0), gps_latitude=48.0, gps_longitude=2.0))
+    full = phone(1, 0, lat=48.001)
+    g, photos = group_of(gps_only, full, dslr(2, 5), sources=(1, 3))
+    assert changes(plan_group(g, photos, S))["gps_latitude"].new == 48.001
+
+
+def test_gps_conflict_majority_wins_and_alternatives_are_listed():
+    paris1, paris2 = phone(1, 0), phone(3, 20, lat=48.8590)
+    london = phone(4, 12, lat=LONDON[0], lon=LONDON[1])
+    g, photos = group_of(paris1, paris2, london, dslr(2, 11))
+    lat = changes(plan_group(g, photos, S))["gps_latitude"]
+    assert lat.conflict and lat.new in (48.8584, 48.8590)  # two Paris sources outvote London, though it is nearer
+    assert lat.alternatives == (LONDON[0],)
+    assert "sources disagree" in lat.reason
+    assert lat.confidence < 0.5
+
+
+def test_gps_conflict_tie_goes_to_nearest_in_time():
+    paris, london = phone(1, 0), phone(3, 15, lat=LONDON[0], lon=LONDON[1])
+    g, photos = group_of(paris, london, dslr(2, 12))
+    plan = plan_group(g, photos, S)
+    assert changes(plan)["gps_latitude"].new == LONDON[0]
+    assert {c.field for c in plan.conflicts} == {"gps_latitude", "gps_longitude"}
+
+
+def test_sources_within_a_kilometre_do_not_conflict():
+    g, photos = group_of(phone(1, 0), phone(3, 4, lat=48.8650), dslr(2, 3))  # ~730 m apart
+    assert plan_group(g, photos, S).conflicts == ()
+
+
+def test_time_given_when_target_has_none():
+    nodate = Photo(2, "/lib/a/scan.jpg", Metadata(make="Canon", model="R6"))
+    g, photos = group_of(phone(1, 0), nodate, sources=(1,))
+    ch = changes(plan_group(g, photos, S))
+    assert ch["datetime_original"].new == when(0) and ch["datetime_original"].old is None
+    assert ch["offset_time"].new == "+02:00"
+
+
+def test_differing_time_is_kept_unless_the_source_is_the_same_shot():
+    target = dslr(2, 20, phash=0xFFFF0000FFFF0000)
+    g, photos = group_of(phone(1, 0, phash=0x1234), target)
+    assert "datetime_original" not in changes(plan_group(g, photos, S))
+
+
+def test_same_shot_time_corrected_only_beyond_five_minutes():
+    original = phone(1, 0, phash=0x0123456789ABCDEF)
+    for minutes, corrected in ((4, False), (6, True), (240, True)):
+        copy = Photo(2, "/lib/wa/copy.jpg", Metadata(datetime_original=when(minutes, None)), phash=original.phash ^ 3)
+        g, photos = group_of(original, copy)
+        ch = changes(plan_group(g, photos, S))
+        assert ("datetime_original" in ch) is corrected, minutes
+        if corrected:
+            assert ch["datetime_original"].new == original.meta.datetime_original
+            assert ch["datetime_original"].reason.startswith("clock differs from the same shot")
+
+
+def test_same_shot_times_that_disagree_are_a_conflict():
+    a = phone(1, 0, phash=0x0123456789ABCDEF)
+    b = phone(3, 60, phash=0x0123456789ABCDEF ^ 1)
+    copy = Photo(2, "/lib/wa/copy.jpg", Metadata(), phash=0x0123456789ABCDEF ^ 2)
+    g, photos = group_of(a, b, copy)
+    dt = changes(plan_group(g, photos, S))["datetime_original"]
+    assert dt.conflict and len(dt.alternatives) == 1
+
+
+def test_camera_only_from_the_same_shot():
+    source = phone(1, 0, phash=0x0123456789ABCDEF, iso=50.0, f_number=1.8, lens_model="wide")
+    other = Photo(2, "/lib/a/other.jpg", Metadata(datetime_original=when(1)), phash=0xFEDCBA9876543210)
+    copy = copy_of(3, source)
+    g, photos = group_of(source, other, copy)
+    plan = plan_group(g, photos, S)
+    assert not set(changes(plan, "other.jpg")) & set(CAMERA_FIELDS)
+    copied = changes(plan, copy.name)
+    assert {f: copied[f].new for f in ("make", "model", "iso", "f_number", "lens_model")} == {
+        "make": "Apple", "model": "iPhone 13", "iso": 50.0, "f_number": 1.8, "lens_model": "wide"}
+    assert copied["iso"].reason.startswith("camera of the same shot")
+
+
+def test_copy_camera_option_forces_make_and_model_only():
+    source = phone(1, 0, iso=50.0)
+    other = Photo(2, "/lib/a/other.jpg", Metadata(datetime_original=when(1)))
+    g, photos = group_of(source, other, options={"copy_camera": True})
+    ch = changes(plan_group(g, photos, S))
+    assert ch["make"].new == "Apple" and ch["model"].new == "iPhone 13"
+    assert "iso" not in ch and ch["make"].reason.startswith("group option copy_camera")
+
+
+def test_place_names_come_from_the_gps_source():
+    src = phone(1, 0, city="Paris", country="France", country_code="FR")
+    g, photos = group_of(src, dslr(2, 2, city="Lyon"))
+    ch = changes(plan_group(g, photos, S))
+    assert ch["country"].new == "France" and ch["country_code"].new == "FR"
+    assert "city" not in ch and "state" not in ch  # the target's own city stays; the source has no state
+
+
+def test_tags_are_merged_never_removed():
+    a = phone(1, 0, tags=("party", "cake"))
+    b = phone(3, 1, tags=("friends", "cake"))
+    g, photos = group_of(a, b, dslr(2, 2, tags=("mine",)))
+    tags = changes(plan_group(g, photos, S))["tags"]
+    assert tags.old == ("mine",) and tags.new == ("mine", "friends", "cake", "party")  # nearest source first
+
+
+def test_override_wins_and_resolves_the_conflict():
+    paris, london = phone(1, 0, city="Paris"), phone(3, 15, lat=LONDON[0], lon=LONDON[1], city="London")
+    target = dslr(2, 12)
+    g, photos = group_of(paris, london, target)
+    assert changes(plan_group(g, photos, S))["city"].conflict
+    plan = plan_group(g, photos, S, {(2, "gps_latitude"): 48.86, (2, "gps_longitude"): 2.35})
+    ch = changes(plan)
+    assert ch["gps_latitude"].new == 48.86 and ch["gps_latitude"].reason == "set by hand"
+    assert ch["gps_latitude"].confidence == 1.0 and not ch["gps_latitude"].conflict
+    assert "city" not in ch  # the disputed place name goes with the disputed GPS
+    assert all(c.field == "gps_altitude" for c in plan.conflicts) or plan.conflicts == ()
+
+
+def test_override_equal_to_the_current_value_is_no_change():
+    g, photos = group_of(phone(1, 0), dslr(2, 2))
+    plan = plan_group(g, photos, S, {(2, "make"): "Canon"})
+    assert "make" not in changes(plan)
+
+
+def test_whatsapp_copy_gets_every_field_of_its_original():
+    original = phone(1, 0, phash=0x0123456789ABCDEF, gps_altitude=35.0, serial_number="X1", lens_model="wide",
+                     iso=50.0, f_number=1.8, exposure_time=0.01, focal_length=5.1, city="Paris", state="IDF",
+                     country="France", country_code="FR", tags=("tower",))
+    copy = copy_of(2, original)
+    g, photos = group_of(original, copy)
+    ch = changes(plan_group(g, photos, S))
+    for field in CANONICAL_FIELDS:
+        want = getattr(original.meta, field)
+        assert ch[field].new == want, field
+
+
+def test_time_shift_groups_go_to_the_clock_planner():
+    camera = dslr(2, 2)
+    g, photos = group_of(phone(1, 0), camera, sources=(1,), kind="time_shift", reasons=("Canon EOS R6: +1 h",),
+                         options={"shift_s": 3600.0, "camera_times": {camera.path: camera.meta.datetime_original}})
+    plan = plan_group(g, photos, S)
+    assert [(c.field, c.new) for c in plan.changes] == [("datetime_original", when(62, None))]
+
+
+# --- property: nothing is removed or overwritten except by the rules ------------------------------------------------
+
+def _meta(draw_opt, base_minutes: float) -> st.SearchStrategy[Metadata]:
+    return st.builds(
+        Metadata,
+        datetime_original=draw_opt(st.integers(-90, 90).map(lambda m: when(base_minutes + m))),
+        offset_time=draw_opt(st.just("+02:00")),
+        gps_latitude=draw_opt(st.floats(48.0, 52.0)),
+        gps_longitude=draw_opt(st.floats(-1.0, 3.0)),
+        make=draw_opt(st.sampled_from(["Apple", "Canon"])),
+        model=draw_opt(st.sampled_from(["iPhone", "R6"])),
+        iso=draw_opt(st.sampled_from([100.0, 400.0])),
+        city=draw_opt(st.sampled_from(["Paris", "London"])),
+        tags=st.lists(st.sampled_from(["a", "b", "c"]), unique=True).map(tuple),
+    )
+
+
+photo_lists = st.lists(
+    st.tuples(_meta(lambda s: st.none() | s, 0), st.none() | st.sampled_from([0, 1, 3, 0xFFFF, 0xFFFF0000FFFF])),
+    min_size=2, max_size=6)
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(photo_lists, st.booleans())
+def test_plan_never_removes_or_overwrites_except_by_the_rules(rows, copy_camera):
+    photos = [Photo(k + 1, f"/lib/a/p{k}.jpg", meta, phash=h) for k, (meta, h) in enumerate(rows)]
+    g, by_id = group_of(*photos, options={"copy_camera": copy_camera})
+    plan = plan_group(g, by_id, S)
+    sources = {m.photo_id for m in g.members if m.is_source}
+    by_path = {p.path: p for p in photos}
+    for c in plan.changes:
+        target = by_path[c.path]
+        assert target.id not in sources, "sources are never changed"
+        assert c.old == getattr(target.meta, c.field)
+        if c.field == "tags":
+            assert set(c.old) <= set(c.new) and len(c.new) > len(c.old)
+        elif c.old is not None:
+            # the only overwrite: a capture time corrected from the same shot
+            assert c.field in ("datetime_original", "offset_time"), c
+            src = by_path[c.source]
+            assert (src.phash ^ target.phash).bit_count() <= S.phash_same_shot
+        if c.field in CAMERA_FIELDS and c.source is not None:
+            src = by_path[c.source]
+            same = src.phash is not None and target.phash is not None and \
+                (src.phash ^ target.phash).bit_count() <= S.phash_same_shot
+            assert same or (copy_camera and c.field in ("make", "model")), c
+        assert 0 <= c.confidence <= 1
