@@ -699,7 +699,7 @@ def scenario_phone_and_dslr(dest: Path, *, size: tuple[int, int] = _SCENARIO_SIZ
 
 def scenario_birthday_party(dest: Path, *, size: tuple[int, int] = _SCENARIO_SIZE,
                             exiftool: ExifTool | None = None) -> Truth:
-    """Seed example 2: 15 photos of one garden party within 75 min and 40 m.
+    """Seed example 2: 15 photos of one garden party within about an hour and 40 m.
 
     5 full (phone: GPS + EXIF), 5 GPS only (exports without camera EXIF or time), 3 EXIF only (DSLR, correct
     clock, no GPS), 2 WhatsApp copies of full photos (no metadata). Expected: one group, the 5 full photos are
