@@ -79,8 +79,12 @@ def _ms(local: str) -> str:
     return f"{{{METASYNC_NS}}}{local}"
 
 
-# Our property order: the field table's, then provenance. Used to order createdProperties deterministically.
+# Our property order (the field table's): createdProperties is listed in it, so output is deterministic.
 _PROP_ORDER = [p for f in CANONICAL_FIELDS for p in FIELD_SPECS[f].xmp_props]
+
+
+def _prop_rank(prop: str) -> tuple[int, str]:
+    return (_PROP_ORDER.index(prop) if prop in _PROP_ORDER else len(_PROP_ORDER), prop)
 
 
 @dataclass(frozen=True)
@@ -103,17 +107,10 @@ class XmpDoc:
     """A parsed packet: the root element tree plus the text around it (xpacket PIs, padding) kept verbatim."""
 
     root: etree._Element
+    rdf: etree._Element  # the rdf:RDF element (the root itself in a bare packet)
     prologue: str
     epilogue: str
     newline: str = "\n"  # the parser turns CRLF into LF; files written with CRLF (Windows) get it back
-
-    @property
-    def rdf(self) -> etree._Element:
-        if self.root.tag == f"{{{RDF_NS}}}RDF":
-            return self.root
-        found = self.root.find(f".//{{{RDF_NS}}}RDF")
-        assert found is not None  # checked by parse_sidecar
-        return found
 
     def descriptions(self) -> list[etree._Element]:
         return [c for c in self.rdf if c.tag == _DESC]
@@ -219,12 +216,13 @@ def parse_sidecar(data: bytes) -> XmpDoc:
         root = etree.fromstring(raw, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise SidecarError(f"XMP sidecar is not well-formed XML at line {exc.lineno}: {exc.msg}") from None
-    if root.tag != f"{{{RDF_NS}}}RDF" and root.find(f".//{{{RDF_NS}}}RDF") is None:
+    rdf = root if root.tag == f"{{{RDF_NS}}}RDF" else root.find(f".//{{{RDF_NS}}}RDF")
+    if rdf is None:
         raise SidecarError("XMP sidecar has no rdf:RDF element: not an XMP packet")
     first, last = _root_span(raw)
     # kept verbatim but for leading whitespace: meaningless, and ExifTool does not recognise such a packet
     newline = "\r\n" if b"\r\n" in raw[first:last] else "\n"
-    return XmpDoc(root, raw[:first].decode("utf-8").lstrip(), raw[last:].decode("utf-8"), newline)
+    return XmpDoc(root, rdf, raw[:first].decode("utf-8").lstrip(), raw[last:].decode("utf-8"), newline)
 
 
 def _root_span(raw: bytes) -> tuple[int, int]:
@@ -324,17 +322,21 @@ def _place(desc: etree._Element, el: etree._Element) -> None:
     if anchor is not None and not el.tag.startswith(f"{{{METASYNC_NS}}}"):
         el.tail = anchor.getprevious().tail if anchor.getprevious() is not None else desc.text
         anchor.addprevious(el)
-        return
-    if len(desc):
-        last = desc[-1]
-        el.tail = last.tail
-        last.tail = last.getprevious().tail if last.getprevious() is not None else desc.text
-        desc.append(el)
     else:
-        indent = _indent_before(desc)
-        desc.text = "\n" + indent + _unit(indent)
+        _append(desc, el)
+
+
+def _append(parent: etree._Element, el: etree._Element) -> None:
+    """Append a child with the indentation of its siblings (one level deeper than the parent if it has none)."""
+    if len(parent):
+        last = parent[-1]
+        el.tail = last.tail
+        last.tail = last.getprevious().tail if last.getprevious() is not None else parent.text
+    else:
+        indent = _indent_before(parent)
+        parent.text = "\n" + indent + _unit(indent)
         el.tail = "\n" + indent
-        desc.append(el)
+    parent.append(el)
 
 
 def _fill(el: etree._Element, value: str | list[str] | list[dict[str, str]], container: str) -> None:
@@ -420,9 +422,12 @@ def _is_ours(desc: etree._Element) -> bool:
     return desc.nsmap.get("metasync") == METASYNC_NS and desc.getparent().nsmap.get("metasync") != METASYNC_NS
 
 
-def _has_properties(desc: etree._Element) -> bool:
-    return any(k not in _RDF_ATTRS and k != _XML_LANG for k in desc.attrib) or \
-        any(isinstance(c.tag, str) for c in desc)
+def _has_properties(desc: etree._Element, but_ours: bool = False) -> bool:
+    """Whether a Description holds any property (with but_ours: any that is not metasync's own)."""
+    def counts(name: str) -> bool:
+        return not (but_ours and name.startswith(f"{{{METASYNC_NS}}}"))
+    return any(k not in _RDF_ATTRS and k != _XML_LANG and counts(k) for k in desc.attrib) or \
+        any(isinstance(c.tag, str) and counts(c.tag) for c in desc)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -650,19 +655,20 @@ _PROVENANCE_PROPS = ("group", "operation", "appliedAt", "fields", "sources",
 
 
 def _write_provenance(doc: XmpDoc, prov: Provenance | None, book: _Bookkeeping) -> None:
-    if prov is None:
-        for name in _PROVENANCE_PROPS:
-            _set(doc, _ms(name), None)
-        return
-    created = sorted(book.created_props, key=lambda p: (_PROP_ORDER.index(p) if p in _PROP_ORDER else 99, p))
-    sources = [{"field": f, "path": p, **({"hash": h} if h else {})} for f, p, h in prov.sources]
-    values: dict[str, Any] = {
-        "group": str(prov.group_id), "operation": str(prov.operation_id), "appliedAt": prov.applied_at,
-        "fields": list(prov.fields) or None, "sources": sources or None,
-        "createdProperties": created or None,
-        **{name: book.added_tags.get(lst) or None for lst, name in _ADDED_TAGS.items()},
-        "createdSidecar": "True" if book.created_sidecar else None,
-    }
+    """Write (or with None remove) the provenance; the bookkeeping stays while anything of ours is left."""
+    values: dict[str, Any] = dict.fromkeys(_PROVENANCE_PROPS)
+    if prov is not None:
+        values.update({
+            "group": str(prov.group_id), "operation": str(prov.operation_id), "appliedAt": prov.applied_at,
+            "fields": list(prov.fields) or None,
+            "sources": [{"field": f, "path": p, **({"hash": h} if h else {})} for f, p, h in prov.sources] or None,
+        })
+    if prov is not None or book.created_props or any(book.added_tags.values()):
+        values.update({
+            "createdProperties": sorted(book.created_props, key=_prop_rank) or None,
+            **{name: book.added_tags.get(lst) or None for lst, name in _ADDED_TAGS.items()},
+            "createdSidecar": "True" if book.created_sidecar else None,
+        })
     for name in _PROVENANCE_PROPS:
         container = "Seq" if name == "sources" else "Bag"
         _set(doc, _ms(name), values[name], container)
@@ -709,15 +715,7 @@ def _append_items(doc: XmpDoc, occ: _Occ, clark: str, items: list[str]) -> list[
     for tag in missing:
         li = etree.Element(_LI)
         li.text = tag
-        if any(isinstance(c.tag, str) for c in box):
-            last = box[-1]
-            li.tail = last.tail
-            last.tail = last.getprevious().tail if last.getprevious() is not None else box.text
-        else:
-            indent = _indent_before(box)
-            box.text = "\n" + indent + _unit(indent)
-            li.tail = "\n" + indent
-        box.append(li)
+        _append(box, li)
     return missing
 
 
@@ -732,7 +730,7 @@ def _remove_tags(doc: XmpDoc, keep: set[str], book: _Bookkeeping) -> None:
     book.added_tags = {}
     if "dc:subject" in book.created_props and not _as_list(_get(doc, _clark("dc:subject"))):
         _set(doc, _clark("dc:subject"), None)
-        book.created_props.discard("dc:subject")
+    book.created_props.discard("dc:subject")  # what is left in it is the host's now
 
 
 def _set_offset(doc: XmpDoc, offset: str | None) -> bool:
@@ -831,7 +829,8 @@ def remove_values(current: bytes, fields: Iterable[str], restore: Mapping[str, A
             remaining = Provenance(prov.group_id, prov.operation_id, prov.applied_at,
                                    tuple(s for s in prov.sources if s[0] in left), left)
     _write_provenance(doc, remaining, book)
-    if book.created_sidecar and remaining is None and not any(_has_properties(d) for d in doc.descriptions()):
+    if book.created_sidecar and remaining is None and \
+            not any(_has_properties(d, but_ours=True) for d in doc.descriptions()):
         return None
     for desc in doc.descriptions():
         if _is_ours(desc):

@@ -286,6 +286,16 @@ def test_partial_removal_keeps_provenance_of_the_remaining_fields() -> None:
     assert prov.sources == (("tags", "/photos/day1/IMG_0002.jpg", None),)
 
 
+def test_two_groups_reverted_in_turn_leave_nothing_behind() -> None:
+    """Group 1 creates the sidecar with a city, group 2 adds GPS; revert 2, then 1: the file goes."""
+    first = merge_values(None, {"city": "Paris"}, Provenance(1, 1, "2026-11-28T01:00:00+00:00", (), ("city",)))
+    second = merge_values(first, {"gps_latitude": 48.85837},
+                          Provenance(2, 2, "2026-11-28T02:00:00+00:00", (), ("gps_latitude",)))
+    after_two = remove_values(second, ["gps_latitude"], {})
+    assert read_values(after_two) == {"city": "Paris"} and read_provenance(after_two) is None
+    assert remove_values(after_two, ["city"], {}) is None
+
+
 def test_revert_after_a_host_edit_keeps_the_edit() -> None:
     """We created the sidecar; darktable then added its history and a tag; revert keeps both, drops ours."""
     prov = Provenance(1, 2, "2026-11-28T02:00:00+00:00", (), ("city", "tags"))
