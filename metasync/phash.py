@@ -1,7 +1,8 @@
 """The only pixel decoder: perceptual hashes (imagehash pHash, 64 bit) and cheap content fingerprints.
 
 Hashing runs in worker processes, one per core. JPEGs are decoded in draft mode (DCT scaling, up to 1/8) so a
-24 MP photo is never decoded at full size; raw files are hashed from the preview JPEG exif.py extracts.
+24 MP photo is never decoded at full size, HEICs from an embedded thumbnail when one is large enough, raw files
+from the preview JPEG exif.py extracts.
 A file that cannot be decoded yields an error string, never an exception out of a batch.
 """
 from __future__ import annotations
@@ -68,8 +69,7 @@ def content_hash(path: Path | str) -> str:
 
 def phash_image(img: Image.Image, orientation: int | None = None) -> int:
     """64-bit pHash of an opened image, upright (EXIF orientation applied) so rotated copies hash alike."""
-    if img.format == "JPEG":
-        img.draft("L", (DRAFT_SIZE, DRAFT_SIZE))
+    img.draft("L", (DRAFT_SIZE, DRAFT_SIZE))  # JPEG: DCT scaling; HEIC: an embedded thumbnail; others: no-op
     if orientation is None:
         orientation = img.getexif().get(0x0112, 1)
     img = img.convert("L")  # decodes; raises on truncated / corrupt data

@@ -87,3 +87,13 @@ def test_heic_and_raw_preview(corpus: Path) -> None:
     assert h.phash is not None and h.error is None and h.content_hash == content_hash(dng)
     no_preview = hash_preview(str(corpus / "images" / "nikon_d70_stripped.nef"), None)
     assert no_preview.phash is None and no_preview.error is None  # metadata-only raw stays a photo
+
+
+def test_heic_is_hashed_from_its_embedded_thumbnail(tmp_path: Path) -> None:
+    scene_image(4, (1600, 1200)).save(tmp_path / "photo.heic", quality=80, thumbnails=[256])  # via pillow_heif
+    with Image.open(tmp_path / "photo.heic") as img:
+        h = phash_image(img)
+        assert img.size == (256, 192)  # the thumbnail was decoded, not the 1600 px image
+    with Image.open(tmp_path / "photo.heic") as full:
+        full.load()
+        assert hamming(h, phash_image(full)) <= 6
