@@ -248,6 +248,44 @@ def test_malformed_corpus_sidecars_are_refused_with_a_reason(corpus: Path, rel: 
             call()
 
 
+EXIV2_LAYOUTS = ["sidecars/darktable/0175-agx.xmp", "sidecars/digikam/digikam-example.xmp",
+                 "sidecars/lightroom/flatxmp.xmp", "sidecars/other/photoprism_ladybug_exiftool-crs.xmp",
+                 "sidecars/other/immich_2000_utf16le.xmp", None]
+
+
+@pytest.mark.parametrize("rel", EXIV2_LAYOUTS)
+def test_a_host_rewrite_with_exiv2_keeps_our_values_and_stays_revertable(corpus: Path, rel: str | None,
+                                                                          tmp_path: Path) -> None:
+    """darktable and digiKam rewrite sidecars through Exiv2 (everything in one Description, simple values as
+    attributes): Exiv2 reads what we wrote, and after its rewrite we still find our values, our provenance and
+    our bookkeeping, and revert keeps the host's edit."""
+    exiv2 = pytest.importorskip("exiv2")
+    original = (corpus / rel).read_bytes() if rel else None
+    path = tmp_path / "photo.jpg.xmp"
+    path.write_bytes(merge_values(original, VALUES, PROV))
+
+    image = exiv2.ImageFactory.open(str(path))
+    image.readMetadata()
+    xmp = image.xmpData()
+    assert xmp["Xmp.exif.GPSLatitude"].toString() == "48,8.22924000N"
+    assert xmp["Xmp.photoshop.City"].toString() == "München"
+    assert xmp["Xmp.metasync.group"].toString() == "7"
+    xmp["Xmp.xmp.Rating"] = "5"  # the user rates the photo in the host
+    image.writeMetadata()
+    rewritten = path.read_bytes()
+
+    assert_values(read_values(rewritten), expected_values())
+    assert read_provenance(rewritten) == PROV
+    before = read_values(original) if original else {}
+    back = remove_values(rewritten, VALUES, {f: before.get(f) for f in VALUES})
+    assert back is not None, "the host's rating is in it now"
+    assert METASYNC_NS.encode() not in back
+    got = read_values(back)
+    assert got.keys() == before.keys()
+    assert_values(got, before, tags_superset=False)
+    assert b'Rating="5"' in back, "the host's edit survives"
+
+
 def test_utf16_sidecar_is_decoded_and_written_back_as_utf8(corpus: Path) -> None:
     original = (corpus / "sidecars/other/immich_2000_utf16le.xmp").read_bytes()
     assert original[:2] == b"\xff\xfe"
