@@ -214,8 +214,8 @@ def parse_sidecar(data: bytes) -> XmpDoc:
     _check_safe(raw)
     try:
         root = etree.fromstring(raw, _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise SidecarError(f"XMP sidecar is not well-formed XML at line {exc.lineno}: {exc.msg}") from None
+    except etree.XMLSyntaxError as exc:  # well-formed (expat said so) but beyond libxml2's limits, e.g. depth
+        raise SidecarError(f"XMP sidecar is refused at line {exc.lineno}: {exc.msg}") from None
     rdf = root if root.tag == f"{{{RDF_NS}}}RDF" else root.find(f".//{{{RDF_NS}}}RDF")
     if rdf is None:
         raise SidecarError("XMP sidecar has no rdf:RDF element: not an XMP packet")

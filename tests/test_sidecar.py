@@ -405,6 +405,18 @@ def test_offset_time_lives_in_the_capture_time() -> None:
         merge_values(None, {"offset_time": "+02:00"}, PROV)
 
 
+def test_none_deletes_a_field_wherever_it_is() -> None:
+    data = packet('xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" photoshop:City="Old" '
+                  'photoshop:State="Keep">')
+    merged = merge_values(data, {"city": None}, PROV)
+    assert read_values(merged) == {"state": "Keep"}
+
+
+def test_utc_capture_time_reads_as_offset_zero() -> None:
+    data = packet('xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" photoshop:DateCreated="2024-05-12T12:03:07Z">')
+    assert read_values(data) == {"datetime_original": "2024-05-12T12:03:07Z", "offset_time": "+00:00"}
+
+
 @pytest.mark.parametrize(("values", "reason"), [
     ({"gps_latitude": 91.0}, "outside -90..90"),
     ({"make": "Can\x01on"}, "control characters"),
@@ -453,6 +465,7 @@ EXTERNAL_DTD = ('<?xml version="1.0"?>\n<!DOCTYPE x:xmpmeta SYSTEM "http://127.0
                  id="unbound-prefix"),
     pytest.param(packet("").replace(b"</rdf:Description>", b"</rdf:Descr>"), "not well-formed XML at line 5",
                  id="mismatched-tag"),
+    pytest.param(packet(">" + "<a>" * 5000 + "</a>" * 5000), "Excessive depth", id="deep-nesting"),
 ])
 def test_hostile_or_broken_input_is_refused(data: bytes, reason: str) -> None:
     with pytest.raises(SidecarError, match=reason) as info:
