@@ -284,3 +284,39 @@ def test_an_unreadable_photo_is_not_sent(beach_group: tuple[Group, dict[int, Pho
         verdict = OllamaAnalyzer(ai_settings(server), timeout=FAST).same_event(photos)
     assert verdict.same and len(server.chats[0]["messages"][0]["images"]) == 2
     assert "broken.jpg" in caplog.text and "broken.jpg" not in server.chats[0]["messages"][0]["content"]
+
+
+# -- the command line ----------------------------------------------------------------------------------------------
+def test_cli_refuses_a_remote_ai_without_the_flag(tmp_path: Path, network_log: list[object],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from metasync.cli import main
+
+    config = tmp_path / "metasync.toml"
+    config.write_text('ai_url = "http://192.0.2.10:11434"\n')
+    (tmp_path / "photos").mkdir()
+    args = ["suggest", str(tmp_path / "photos"), "--db", str(tmp_path / "index.db"), "--config", str(config),
+            "--ai", "ollama", "--json"]
+    assert main(args) == 1
+    assert "--allow-remote-ai" in capsys.readouterr().err
+    assert main([*args, "--allow-remote-ai"]) == 0  # allowed (with a warning); no group, so nothing was sent
+    assert network_log == []
+
+
+def test_cli_suggest_with_ai_uses_the_server(tmp_path: Path) -> None:
+    """`metasync suggest --ai ollama` end to end on a generated library: the model is consulted (or not) only for
+    groups in the ambiguous band, and every suggested group records the analyzer that judged it last."""
+    from metasync.cli import main
+    from metasync.demo import generate_library
+
+    generate_library(tmp_path / "lib", seed=3, events=2, photos_per_event=6, size=(512, 384))
+    with FakeOllama() as server:
+        config = tmp_path / "metasync.toml"
+        config.write_text(f'ai_url = "{server.url}"\nai_band = [0.5, 1.0]\n')
+        db = tmp_path / "index.db"
+        assert main(["suggest", str(tmp_path / "lib"), "--db", str(db), "--config", str(config), "--ai", "ollama",
+                     "--json"]) == 0
+    with Index(db) as index:
+        verdicts = [g.options["scene"] for g in index.groups()]
+    assert verdicts and all(v["analyzer"] == "ollama:llava" for v in verdicts)
+    assert len(server.chats) >= len(verdicts)
+    assert all(1 < len(c["messages"][0]["images"]) <= 4 and c["format"] == "json" for c in server.chats)
