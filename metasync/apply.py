@@ -519,7 +519,4 @@ def _set_override(engine: Any, group_id: int, override: Mapping[str, Any]) -> No
         path, name, value = override["path"], override["field"], override["value"]
     except (KeyError, TypeError) as exc:
         raise MetasyncError(f"an override needs path, field and value: {override!r}") from exc
-    if hasattr(engine, "set_override"):
-        engine.set_override(group_id, path, name, value)
-    else:
-        engine.index.set_override(group_id, engine.index.photo_by_path(path).id, name, value)
+    engine.set_override(group_id, path, name, value)

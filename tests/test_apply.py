@@ -281,3 +281,14 @@ def test_history_does_not_wait_for_a_busy_writer(lib):
     apply_plan(lib.engine, lib.group, lib.plan())
     with library_lock(lib.engine.index.db_path):
         assert [v["kind"] for v in lib.engine.history(lib.targets[0])] == ["apply"]
+
+
+def test_engine_apply_plans_the_group_and_stores_overrides_first(lib, exiftool):
+    override = {"path": lib.targets[0], "field": "city", "value": "Lyon"}
+
+    result = lib.engine.apply(lib.group.id, overrides=[override])
+
+    assert result["files"][lib.targets[0]]["city"] == "Lyon"
+    assert result["files"][lib.targets[1]]["city"] == "Paris"
+    assert read_tags(exiftool, Path(lib.targets[0] + ".xmp"), "XMP:City") == ["Lyon"]
+    assert lib.engine.revert(lib.group.id)["removed"] == result["sidecars"]
