@@ -200,8 +200,10 @@ def _check_safe(raw: bytes) -> None:
                            f"{expat.ErrorString(exc.code)}") from None
 
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                          remove_blank_text=False, remove_comments=False, remove_pis=False)
+def _parser() -> etree.XMLParser:
+    """A fresh parser per call: lxml parsers must not be shared between threads (the bridge has several)."""
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                           remove_blank_text=False, remove_comments=False, remove_pis=False)
 
 
 def parse_sidecar(data: bytes) -> XmpDoc:
@@ -213,7 +215,7 @@ def parse_sidecar(data: bytes) -> XmpDoc:
     raw = text.encode("utf-8")
     _check_safe(raw)
     try:
-        root = etree.fromstring(raw, _PARSER)
+        root = etree.fromstring(raw, _parser())
     except etree.XMLSyntaxError as exc:  # well-formed (expat said so) but beyond libxml2's limits, e.g. depth
         raise SidecarError(f"XMP sidecar is refused at line {exc.lineno}: {exc.msg}") from None
     rdf = root if root.tag == f"{{{RDF_NS}}}RDF" else root.find(f".//{{{RDF_NS}}}RDF")
@@ -547,6 +549,16 @@ def _first(value: str | list[str] | None) -> str | None:
     return value or None
 
 
+def _first_date(texts: list[str]) -> str | None:
+    """The first text that is a date (hosts sometimes write locale strings like "ne led 28 10:54:20 2024")."""
+    for text in texts:
+        try:
+            return _iso_datetime(text, None)
+        except SidecarError:
+            continue
+    return None
+
+
 def read_values(data: bytes | XmpDoc) -> dict[str, Any]:
     """The canonical values present in a sidecar (absent fields are left out; tags present even when empty)."""
     doc = data if isinstance(data, XmpDoc) else parse_sidecar(data)
@@ -560,16 +572,13 @@ def read_values(data: bytes | XmpDoc) -> dict[str, Any]:
             if tags is not None:
                 out[field] = [tags] if isinstance(tags, str) else tags
             continue
-        raw = next((v for p in spec.xmp_props if (v := _first(_get(doc, _clark(p)))) is not None), None)
-        if raw is None:
+        texts = [v for p in spec.xmp_props if (v := _first(_get(doc, _clark(p)))) is not None]
+        if not texts:
             continue
-        value: Any
+        raw, value = texts[0], None
         if field == "datetime_original":
-            try:
-                value = _iso_datetime(raw, None)
-            except SidecarError:
-                continue
-            m = re.search(r"(Z|[+-]\d{2}:?\d{2})$", value)
+            value = _first_date(texts)
+            m = re.search(r"(Z|[+-]\d{2}:?\d{2})$", value or "")
             if m and "T" in value:
                 out["offset_time"] = "+00:00" if m.group(1) == "Z" else _check_offset(m.group(1))
         elif field in ("gps_latitude", "gps_longitude"):

@@ -412,6 +412,12 @@ def test_none_deletes_a_field_wherever_it_is() -> None:
     assert read_values(merged) == {"state": "Keep"}
 
 
+def test_a_capture_time_that_is_no_date_is_skipped_for_the_next_one() -> None:
+    data = packet('xmlns:exif="http://ns.adobe.com/exif/1.0/" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" '
+                  'exif:DateTimeOriginal="ne led 28 10:54:20 2024" photoshop:DateCreated="2024-01-28T10:54:20">')
+    assert read_values(data) == {"datetime_original": "2024-01-28T10:54:20"}
+
+
 def test_utc_capture_time_reads_as_offset_zero() -> None:
     data = packet('xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" photoshop:DateCreated="2024-05-12T12:03:07Z">')
     assert read_values(data) == {"datetime_original": "2024-05-12T12:03:07Z", "offset_time": "+00:00"}
