@@ -46,9 +46,17 @@ REVERT_STEPS = ["revert:begin", "revert:blobs", "revert:journal", "revert:tmp", 
 
 
 def run_driver(action: str, db: Path, gid: int, fault: str | None, stdin: str = "") -> subprocess.CompletedProcess:
+    """apply_plan with a hand-built plan (from stdin), revert_group or recover, in a process of its own."""
+    return run([sys.executable, "-c", DRIVER, action, str(db), str(gid)], fault, stdin)
+
+
+def run_cli(fault: str | None, *argv: str) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "metasync", *argv], fault)
+
+
+def run(cmd: list[str], fault: str | None, stdin: str = "") -> subprocess.CompletedProcess:
     env = {**os.environ, "METASYNC_FAULT": fault or ""}
-    return subprocess.run([sys.executable, "-c", DRIVER, action, str(db), str(gid)], input=stdin, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(cmd, input=stdin, env=env, capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture()
@@ -108,7 +116,7 @@ def test_revert_killed_at_each_step_is_rolled_back_by_the_next_command(lib, tmp_
     applied = tree_state(photos)
     lib.close()
 
-    proc = run_driver("revert", db, lib.group.id, step)
+    proc = run_cli(step, "revert", str(lib.group.id), "--db", str(db))
 
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert_each_file_old_or_new(photos, applied, old)
@@ -139,3 +147,19 @@ def test_crash_during_recovery_is_recovered_again(lib, tmp_path):
     assert tree_state(photos) == old
     assert temp_files(photos) == []
     assert pending(db) == []
+
+
+def test_cli_apply_killed_mid_write_then_cli_history_recovers(lib, tmp_path):
+    photos, db = tmp_path / "photos", str(tmp_path / "index.db")
+    old = tree_state(photos)
+
+    assert run_cli("apply:write@1", "apply", str(lib.group.id), "--db", db).returncode == -signal.SIGKILL
+    assert tree_state(photos) != old
+
+    proc = run_cli(None, "history", lib.targets[0], "--db", db, "--json")
+
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == []
+    assert tree_state(photos) == old
+    assert pending(Path(db)) == []
+    assert temp_files(photos) == []
