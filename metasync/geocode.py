@@ -22,7 +22,7 @@ import numpy as np
 from .errors import GeocodeDataError
 from .models import FieldChange, Group, GroupMember, Metadata, Photo, Plan
 from .timeutil import has_known_offset
-from .tz import offset_changes
+from .tz import offset_change
 from .track import EARTH_RADIUS_M
 
 log = logging.getLogger(__name__)
@@ -135,8 +135,8 @@ def place_changes(items: Sequence[tuple[str, Metadata, float, str | None]]) -> l
 
 def locate_changes(items: Sequence[tuple[str, Metadata, float, str | None]]) -> list[FieldChange]:
     """Time zone offsets and place names that GPS (own or planned) gives each photo; items as for place_changes."""
-    changes = [c for path, meta, conf, source in items for c in offset_changes(path, meta, conf, source)]
-    return changes + place_changes(items)
+    offsets = (offset_change(path, meta, conf, source) for path, meta, conf, source in items)
+    return [c for c in offsets if c is not None] + place_changes(items)
 
 
 def place_groups(photos: Sequence[Photo], grouped: set[int]) -> list[Group]:

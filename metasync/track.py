@@ -181,14 +181,15 @@ def estimate_position(target_utc: float, fixes: Sequence[Fix], settings: Setting
 
 def gps_changes(target: Photo, target_utc: float | None, fixes: Sequence[Fix],
                 settings: Settings) -> list[FieldChange]:
-    """GPS for a target without any, from the track at its capture time; [] when the track cannot tell.
+    """GPS for a target without any, interpolated on the track at its capture time; [] when the track cannot
+    interpolate (a single nearby fix is the group's own rules' business: they also weigh disagreeing sources).
 
     The change's source is the fix nearest in time; the reason names both fixes and the error radius.
     """
     if target.meta.has_gps or target_utc is None:
         return []
     est = estimate_position(target_utc, fixes, settings)
-    if est is None:
+    if est is None or est.method != "interpolated":
         return []
     conf = round(est.confidence, 4)
     values = {"gps_latitude": round(est.lat, 7), "gps_longitude": round(est.lon, 7)}

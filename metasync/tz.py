@@ -43,24 +43,17 @@ def offset_for(lat: float, lon: float, local_naive: datetime) -> str | None:
     return None if off is None else format_offset(off)
 
 
-def offset_changes(path: str, meta: Metadata, confidence: float = 1.0,
-                   source: str | None = None) -> tuple[FieldChange, ...]:
-    """For a photo whose camera wrote local time without an offset, once it has GPS (`meta` as the plan leaves
-    it): offset_time, and the capture time carrying that offset (XMP keeps the offset inside the date).
-
-    `confidence` and `source` are those of the GPS the zone comes from.
-    """
+def offset_change(path: str, meta: Metadata, confidence: float = 1.0, source: str | None = None) -> FieldChange | None:
+    """offset_time for a photo whose camera wrote local time without an offset, once it has GPS (`meta` as the
+    plan leaves it); `confidence` and `source` are those of the GPS the zone comes from."""
     local = parse_local(meta.datetime_original)
     if local is None or not meta.has_gps or has_known_offset(meta):
-        return ()
+        return None
     zone = zone_at(meta.gps_latitude, meta.gps_longitude)
     off = utc_offset(meta.gps_latitude, meta.gps_longitude, local) if zone else None
     if off is None:
-        return ()
+        return None
     text = format_offset(off)
     dst = bool(local.replace(tzinfo=ZoneInfo(zone)).dst())
     reason = f"time zone {zone} at its GPS position: {text} on {local:%Y-%m-%d}" + (" (summer time)" if dst else "")
-    with_offset = local.isoformat(timespec="milliseconds" if local.microsecond else "seconds") + text
-    return (FieldChange(path, "offset_time", meta.offset_time, text, source, reason, confidence),
-            FieldChange(path, "datetime_original", meta.datetime_original, with_offset, source,
-                        f"capture time in {zone}, {text}", confidence))
+    return FieldChange(path, "offset_time", meta.offset_time, text, source, reason, confidence)

@@ -179,5 +179,6 @@ def test_gps_changes_from_the_track():
     assert changes[2].new == 508.0 and 0 < changes[0].confidence < 1
     assert gps_changes(dslr, None, fixes, S) == []
     assert gps_changes(dslr, T0 + 4000, fixes, S) == []
+    assert gps_changes(dslr, T0 + 700, fixes, S) == []  # beyond the track's end: not interpolated
     geotagged = Photo(8, "/lib/x.jpg", Metadata("2024-05-12T12:08:00", gps_latitude=1.0, gps_longitude=2.0))
     assert gps_changes(geotagged, T0 + 480, fixes, S) == []
