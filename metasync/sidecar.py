@@ -757,17 +757,29 @@ def _set_offset(doc: XmpDoc, offset: str | None) -> bool:
     return found
 
 
-def _write_field(doc: XmpDoc, field: str, value: Any, book: _Bookkeeping, offset: str | None = None) -> None:
+def _write_field(doc: XmpDoc, field: str, value: Any, book: _Bookkeeping, offset: str | None) -> None:
+    """Write a field's properties; one that did not exist before is recorded as created by us."""
     for extra in _ALSO_OWNED.get(field, ()):
         _set(doc, _clark(extra), None)
-    if value is None:
-        for prop in FIELD_SPECS[field].xmp_props:
-            _set(doc, _clark(prop), None)
-            book.created_props.discard(prop)
-        return
     for prop, text in _encode(field, value, offset).items():
         if _set(doc, _clark(prop), text, "Seq"):
             book.created_props.add(prop)
+
+
+def _restore_field(doc: XmpDoc, field: str, previous: Any, book: _Bookkeeping, offset: str | None) -> None:
+    """Take a field out: properties we created go; older ones get `previous` back in place (None: they go).
+
+    A property a host deleted since stays deleted.
+    """
+    for extra in _ALSO_OWNED.get(field, ()):
+        _set(doc, _clark(extra), None)
+    encoded = _encode(field, previous, offset) if previous is not None else {}
+    for prop in FIELD_SPECS[field].xmp_props:
+        if prop in book.created_props or prop not in encoded:
+            _set(doc, _clark(prop), None)
+        elif _occurrences(doc, _clark(prop)):
+            _set(doc, _clark(prop), encoded[prop], "Seq")
+        book.created_props.discard(prop)
 
 
 def merge_values(existing: bytes | None, values: Mapping[str, Any], provenance: Provenance) -> bytes:
@@ -794,6 +806,8 @@ def merge_values(existing: bytes | None, values: Mapping[str, Any], provenance: 
             if "datetime_original" not in values and not _set_offset(doc, offset) and offset is not None:
                 raise SidecarError("offset_time can only be written together with a capture time: XMP has no "
                                    "separate offset tag, it lives inside exif:DateTimeOriginal")
+        elif value is None:
+            _restore_field(doc, field, None, book, None)
         else:
             _write_field(doc, field, value, book, offset)
     _write_provenance(doc, provenance, book)
@@ -811,7 +825,8 @@ def remove_values(current: bytes, fields: Iterable[str], restore: Mapping[str, A
     doc = parse_sidecar(current)
     book = _Bookkeeping.read(doc)
     prov = read_provenance(doc)
-    fields = [f for f in CANONICAL_FIELDS if f in set(fields)]
+    wanted = set(fields)
+    fields = [f for f in CANONICAL_FIELDS if f in wanted]
     offset = (_check_offset(restore["offset_time"])
               if "offset_time" in fields and restore.get("offset_time") is not None else None)
     for field in fields:
@@ -822,15 +837,7 @@ def remove_values(current: bytes, fields: Iterable[str], restore: Mapping[str, A
             if "datetime_original" not in fields:
                 _set_offset(doc, _check_offset(value) if value is not None else None)
         else:
-            for extra in _ALSO_OWNED.get(field, ()):
-                _set(doc, _clark(extra), None)
-            encoded = _encode(field, value, offset) if value is not None else {}
-            for prop in FIELD_SPECS[field].xmp_props:
-                if prop in book.created_props or prop not in encoded:
-                    _set(doc, _clark(prop), None)
-                elif _occurrences(doc, _clark(prop)):  # a host may have deleted it since: respect that
-                    _set(doc, _clark(prop), encoded[prop], "Seq")
-                book.created_props.discard(prop)
+            _restore_field(doc, field, value, book, offset)
     remaining = None
     if prov is not None:
         left = tuple(f for f in prov.fields if f not in fields)

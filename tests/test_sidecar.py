@@ -317,7 +317,7 @@ def test_remove_everything_from_our_own_sidecar_means_delete_it() -> None:
 
 def test_partial_removal_keeps_provenance_of_the_remaining_fields() -> None:
     data = merge_values(None, VALUES, PROV)
-    rest = remove_values(data, ["gps_latitude", "gps_longitude"], {})
+    rest = remove_values(data, (f for f in ("gps_latitude", "gps_longitude")), {})  # any iterable
     prov = read_provenance(rest)
     assert "gps_latitude" not in read_values(rest) and read_values(rest)["city"] == "München"
     assert prov.fields == tuple(f for f in VALUES if f not in ("gps_latitude", "gps_longitude"))
