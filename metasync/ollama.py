@@ -21,6 +21,7 @@ import requests
 from .config import Settings
 from .errors import AIAnswerError, AIUnavailableError, ConfigError, RemoteAIRefusedError
 from .models import Photo
+from .phash import thumbnail_jpeg
 from .scene import Descriptor, SceneCache, Verdict
 
 log = logging.getLogger(__name__)
@@ -254,8 +255,6 @@ class OllamaAnalyzer:
         self._model_checked = True
 
     def _ask(self, batch: Sequence[Photo]) -> dict[str, Any]:
-        from .phash import thumbnail_jpeg
-
         self._check_model()
         images = []
         readable = []

@@ -8,16 +8,21 @@ and needs nothing beyond numpy and Pillow; an opt-in AI analyzer (ollama.py) is 
 """
 from __future__ import annotations
 
+import io
 import logging
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
+from PIL import Image
 
 from .config import Settings
+from .detect import assign_roles
+from .errors import AIAnswerError, AIUnavailableError, ConfigError
 from .models import Group, Photo
-from .timeutil import utc_epoch
+from .phash import thumbnail_jpeg
+from .timeutil import parse_local, utc_epoch
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +53,6 @@ class Descriptor:
     brightness: float | None = None  # mean L*, 0..100
     ev: float | None = None  # exposure value at ISO 100 from EXIF
     sun_elevation: float | None = None  # degrees at the photo's place and time
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["histogram"] = list(self.histogram)
-        out["layout"] = list(self.layout)
-        return out
 
 
 @dataclass(frozen=True)
@@ -127,8 +126,6 @@ def time_of_day(elevation: float) -> str:
 
 
 def _local_hour(photo: Photo) -> float | None:
-    from .timeutil import parse_local
-
     dt = parse_local(photo.meta.datetime_original)
     return None if dt is None else dt.hour + dt.minute / 60.0
 
@@ -173,12 +170,6 @@ def _exposure_normalised(lin: np.ndarray) -> np.ndarray:
 
 def _thumbnail_rgb(path: str, size: int = 96) -> np.ndarray:
     """A small upright RGB array via phash.py, the one pixel decoder (its thumbnail is a tiny in-memory JPEG)."""
-    import io
-
-    from PIL import Image
-
-    from .phash import thumbnail_jpeg
-
     with Image.open(io.BytesIO(thumbnail_jpeg(path, size=size, quality=95))) as img:
         return np.asarray(img.convert("RGB"))
 
@@ -449,8 +440,6 @@ def _with_verdict(group: Group, verdict: Verdict, confidence: float, members: Se
 def apply_verdict(group: Group, verdict: Verdict, photos_by_id: Mapping[int, Photo]) -> list[Group]:
     """One group in, one or more out. A split part gets its own sources and targets (detect's rule); a part in
     which nobody can give anything, or nobody needs anything, is dropped as detect drops such groups."""
-    from .detect import assign_roles
-
     if verdict.same or len(verdict.clusters) < 2:
         return [_with_verdict(group, verdict, _adjusted(group.confidence, verdict))]
     by_path = {m.path: photos_by_id[m.photo_id] for m in group.members if m.photo_id in photos_by_id}
@@ -487,8 +476,6 @@ def refine_groups(groups: Sequence[Group], photos_by_id: Mapping[int, Photo], se
     one that is unreachable is not asked again in this run). User-created and already applied groups are the
     user's decision and pass through untouched.
     """
-    from .errors import AIAnswerError, AIUnavailableError
-
     lo, hi = settings.ai_band
     out: list[Group] = []
     for group in groups:
@@ -514,13 +501,11 @@ def refine_groups(groups: Sequence[Group], photos_by_id: Mapping[int, Photo], se
 def analyzers(settings: Settings, cache: SceneCache | None = None) -> tuple[LocalAnalyzer, Analyzer | None]:
     """The local analyzer, plus the AI one when the settings opt in (its URL is privacy-checked right here,
     before anything connects)."""
-    from .errors import ConfigError
-
     local = LocalAnalyzer(settings, cache)
     if not settings.ai or settings.ai == LOCAL:
         return local, None
     if settings.ai == "ollama":
-        from .ollama import OllamaAnalyzer
+        from .ollama import OllamaAnalyzer  # here, not at the top: ollama.py builds on this module
 
         return local, OllamaAnalyzer(settings, cache)
     raise ConfigError(f"unknown AI analyzer {settings.ai!r}: use 'ollama', or leave it unset for the local one")
