@@ -112,12 +112,13 @@ PLACE_CONFIDENCE = 0.9
 
 
 def place_changes(items: Sequence[tuple[str, Metadata, float, str | None]]) -> list[FieldChange]:
-    """Place names for photos with GPS (own or planned) that lack them, looked up in one batch.
+    """Place names for photos with GPS (own or planned) and no place name at all, looked up in one batch.
 
-    Each item is (path, metadata as the plan leaves it, confidence of its GPS, source of its GPS). Names a photo
-    already has are kept; only missing ones are filled.
+    Each item is (path, metadata as the plan leaves it, confidence of its GPS, source of its GPS). A photo that
+    names its place even in part keeps it as it is: names are a set, and a looked-up region beside a city someone
+    typed could contradict it.
     """
-    wanted = [it for it in items if it[1].has_gps and any(getattr(it[1], f) is None for f in PLACE_FIELDS)]
+    wanted = [it for it in items if it[1].has_gps and all(getattr(it[1], f) is None for f in PLACE_FIELDS)]
     places = reverse_geocode([(m.gps_latitude, m.gps_longitude) for _, m, _, _ in wanted])
     changes = []
     for (path, meta, conf, source), place in zip(wanted, places):
@@ -127,9 +128,8 @@ def place_changes(items: Sequence[tuple[str, Metadata, float, str | None]]) -> l
         reason = f"offline place name for its GPS position: {where}"
         if place.city:
             reason += f" ({place.distance_m / 1000:.1f} km from the town's centre)"
-        for name, value in place.to_fields().items():
-            if getattr(meta, name) is None:
-                changes.append(FieldChange(path, name, None, value, source, reason, conf * PLACE_CONFIDENCE))
+        changes += [FieldChange(path, name, None, value, source, reason, conf * PLACE_CONFIDENCE)
+                    for name, value in place.to_fields().items()]
     return changes
 
 
@@ -140,14 +140,14 @@ def locate_changes(items: Sequence[tuple[str, Metadata, float, str | None]]) -> 
 
 
 def place_groups(photos: Sequence[Photo], grouped: set[int]) -> list[Group]:
-    """For photos with their own GPS that no other group covers and that lack a place name or a UTC offset: one
+    """For photos with their own GPS that no other group covers and that lack place names or a UTC offset: one
     group per folder, so they too get names and offsets (all members are targets; their own GPS is the source)."""
     by_folder: dict[str, list[Photo]] = {}
     for p in photos:
         m = p.meta
         if p.id in grouped or p.error or not m.has_gps:
             continue
-        if any(getattr(m, f) is None for f in PLACE_FIELDS) or (m.datetime_original and not has_known_offset(m)):
+        if all(getattr(m, f) is None for f in PLACE_FIELDS) or (m.datetime_original and not has_known_offset(m)):
             by_folder.setdefault(p.folder, []).append(p)
     return [Group(id=None, members=tuple(GroupMember(p.id, p.path, is_source=False) for p in ps),
                   confidence=PLACE_CONFIDENCE, kind="place",

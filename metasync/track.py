@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from datetime import timezone
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from .config import Settings
 from .errors import TrackError
@@ -87,13 +87,14 @@ def great_circle_point(lat1: float, lon1: float, lat2: float, lon2: float, f: fl
     return math.degrees(math.atan2(z, math.hypot(x, y))), math.degrees(math.atan2(y, x))
 
 
-def photo_fixes(photos: Iterable[Photo]) -> list[Fix]:
-    """Fixes from every photo that has GPS and a capture time, sorted by UTC."""
+def photo_fixes(photos: Iterable[Photo], times: Mapping[int, float] | None = None) -> list[Fix]:
+    """Fixes from every photo that has GPS and a capture time (UTC from `times` by photo id when given, so the
+    track and its targets read naive times alike), sorted by UTC."""
     out = []
     for p in photos:
         if not p.meta.has_gps:
             continue
-        t = utc_epoch(p.meta)
+        t = utc_epoch(p.meta) if times is None else times.get(p.id)
         if t is None:
             continue
         out.append(Fix(t, p.meta.gps_latitude, p.meta.gps_longitude, p.meta.gps_altitude, p.path, "photo"))

@@ -5,8 +5,8 @@ import socket
 
 import pytest
 
-from metasync.geocode import (CITY_MAX_M, place_changes, place_groups, plan_locations, plan_place_group,
-                              reverse_geocode)
+from metasync.geocode import (CITY_MAX_M, PLACE_FIELDS, place_changes, place_groups, plan_locations,
+                              plan_place_group, reverse_geocode)
 from metasync.models import FieldChange, Metadata, Photo
 
 
@@ -43,7 +43,7 @@ def test_empty_batch():
     assert reverse_geocode([]) == []
 
 
-def test_place_changes_fill_only_missing_names_in_one_batch(no_network):
+def test_place_changes_only_for_photos_without_any_name_in_one_batch(no_network):
     planned = Metadata(gps_latitude=48.1374, gps_longitude=11.5755)  # GPS the plan transfers to this photo
     own = Metadata(gps_latitude=50.0755, gps_longitude=14.4378, city="Praha", country_code="CZ")
     complete = own.with_values(state="Prague", country="Czechia")
@@ -51,8 +51,7 @@ def test_place_changes_fill_only_missing_names_in_one_batch(no_network):
                              ("/l/c.jpg", complete, 1.0, None), ("/l/d.jpg", Metadata(), 1.0, None)])
     got = {(c.path, c.field): c.new for c in changes}
     assert got == {("/l/a.jpg", "city"): "Munich", ("/l/a.jpg", "state"): "Bavaria",
-                   ("/l/a.jpg", "country"): "Germany", ("/l/a.jpg", "country_code"): "DE",
-                   ("/l/b.jpg", "state"): "Prague", ("/l/b.jpg", "country"): "Czech Republic"}
+                   ("/l/a.jpg", "country"): "Germany", ("/l/a.jpg", "country_code"): "DE"}  # b: names in part
     a = next(c for c in changes if c.path == "/l/a.jpg")
     assert a.source == "/l/p.jpg" and a.confidence < 0.8 and "Munich, Bavaria, Germany" in a.reason
 
@@ -83,5 +82,5 @@ def test_plan_locations_use_the_planned_gps_and_leave_planned_fields_alone(no_ne
     got = {(c.path, c.field): c for c in plan_locations([dslr, phone], planned)}
     assert got[(dslr.path, "offset_time")].new == "+01:00"  # the day summer time ended: winter time by 15:00
     assert got[(dslr.path, "offset_time")].source == phone.path and got[(dslr.path, "offset_time")].confidence == 0.8
-    assert got[(dslr.path, "country_code")].new == "AT" and (dslr.path, "city") not in got
+    assert not {f for p, f in got if p == dslr.path} & set(PLACE_FIELDS)  # it names its city (planned): kept
     assert got[(phone.path, "city")].new == "Vienna" and (phone.path, "offset_time") not in got
