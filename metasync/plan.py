@@ -9,6 +9,10 @@ Rules (per target and field; a target never loses or changes a value except wher
 - Sources that disagree (GPS beyond conflict_gps_m, same-shot times beyond time_fix_min_s): the most likely value
   (majority of sources, then nearest in time) is proposed with conflict=True and the alternatives.
 - Per-field user overrides win over everything.
+Time and place (issue 6): a target whose time falls between two GPS fixes of the group (any device) gets a position
+interpolated along the track, unless a same-shot source gives its own or sources disagree; targets with GPS (own or
+planned) and a local time without offset get the zone's offset, and missing place names come from an offline
+gazetteer. Time-shift groups (camera clocks) and place groups have planners of their own.
 """
 from __future__ import annotations
 
@@ -16,9 +20,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .config import Settings
+from .geocode import plan_locations
 from .models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
 from .score import Score, capture_times, score_pair, source_priority
-from .track import distance_m
+from .track import Fix, distance_m, gps_changes, photo_fixes
 
 GPS_FIELDS = ("gps_latitude", "gps_longitude", "gps_altitude")
 CAMERA_FIELDS = ("make", "model", "serial_number", "lens_model", "iso", "f_number", "exposure_time", "focal_length")
@@ -123,9 +128,14 @@ def plan_group(group: Group, photos: dict[int, Photo], settings: Settings,
         from .clock import plan_time_shift
 
         return plan_time_shift(group, list(photos.values()), settings, overrides)
+    if group.kind == "place":  # offsets and place names from the members' own GPS (issue 6)
+        from .geocode import plan_place_group
+
+        return plan_place_group(group, photos, overrides)
     members = [m for m in group.members if m.photo_id in photos]
     times = capture_times(photos[m.photo_id] for m in members)
     sources = [photos[m.photo_id] for m in members if m.is_source]
+    track = photo_fixes((photos[m.photo_id] for m in members), times)
     changes: list[FieldChange] = []
     for m in members:
         if m.is_source:
@@ -133,7 +143,8 @@ def plan_group(group: Group, photos: dict[int, Photo], settings: Settings,
         target = photos[m.photo_id]
         ranked = sorted((Candidate(s, score_pair(target, s, times.get(target.id), times.get(s.id), settings),
                                    source_priority(s)) for s in sources), key=lambda c: c.rank)
-        changes.extend(_target_changes(target, ranked, times, group, settings))
+        changes.extend(_target_changes(target, ranked, times, group, settings, track))
+    changes.extend(plan_locations([photos[m.photo_id] for m in members if not m.is_source], changes))
     changes = _apply_overrides(changes, group, photos, overrides or {})
     changes.sort(key=lambda c: (c.path, _FIELD_ORDER.get(c.field, 99)))
     return Plan(group.id, tuple(changes))
@@ -159,11 +170,16 @@ def _change(target: Photo, field: str, choice: Choice, rule: str, group: Group,
 
 
 def _target_changes(target: Photo, ranked: list[Candidate], times: dict[int, float], group: Group,
-                    settings: Settings) -> list[FieldChange]:
+                    settings: Settings, track: list[Fix] | tuple[Fix, ...] = ()) -> list[FieldChange]:
     meta = target.meta
     out: list[FieldChange] = []
     gps = choose_gps(target, ranked, settings)
-    if gps is not None:
+    own_fix = gps is not None and (gps.conflict or gps.source.score.same_shot)
+    located = [] if own_fix else gps_changes(target, times.get(target.id), track, settings)
+    if located:  # between two fixes of the track: interpolated (issue 6)
+        out.extend(located)
+        gps = None
+    elif gps is not None:
         for f in GPS_FIELDS:
             if getattr(gps.source.photo.meta, f) is not None and getattr(meta, f) is None:
                 out.append(_change(target, f, gps, "no GPS", group))
