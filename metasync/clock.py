@@ -206,6 +206,13 @@ def time_shift_group(estimate: ClockEstimate) -> Group:
         reasons=(estimate.text,))
 
 
+def suggest_time_shifts(photos: Sequence[Photo], settings: Settings) -> tuple[list[Group], list[Photo]]:
+    """Time-shift groups for the cameras whose clock is off, and the photos as they will be once those shifts are
+    applied (grouping and planning the events should see corrected times)."""
+    groups = [time_shift_group(e) for e in estimate_clock_offsets(photos, settings)]
+    return groups, with_pending_shifts(photos, groups)
+
+
 def _shift_target(group: Group, photo: Photo) -> str | None:
     """The corrected time for one of the group's photos; None when its time is no longer the camera's (the shift,
     or another edit, already reached it), so a shift can never be applied twice."""

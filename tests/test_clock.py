@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from metasync.clock import (camera_label, estimate_clock_offsets, plan_time_shift, time_shift_group,
-                            with_pending_shifts)
+from metasync.clock import (camera_label, estimate_clock_offsets, plan_time_shift, suggest_time_shifts,
+                            time_shift_group, with_pending_shifts)
 from metasync.config import Settings
 from metasync.models import Metadata, Photo
 from metasync.timeutil import utc_epoch
@@ -159,6 +159,7 @@ def test_pending_shift_in_memory_brings_the_camera_to_the_phone_time():
         assert abs(gap) < 30
     assert fixed[photos[0].path] == photos[0]
     assert with_pending_shifts(photos, [replace(group, status="applied")]) == photos
+    assert suggest_time_shifts(photos, S) == ([group], list(fixed.values()))
 
 
 def test_a_shift_is_never_applied_twice():
