@@ -187,10 +187,39 @@ def _decode(data: bytes) -> tuple[str, bool]:
     return text, encoding == "utf-8"
 
 
-def _check_safe(raw: bytes) -> None:
-    """Refuse DTDs (entity expansion, external entities) and report where a packet is not well-formed."""
+class _RootSpan:
+    """Parser target that builds nothing and notes where the root element starts and ends (byte offsets)."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw, self.depth, self.span = raw, 0, (0, len(raw))
+        self.expat: Any = None
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        if self.depth == 0:
+            self.first = self.expat.CurrentByteIndex
+        self.depth += 1
+
+    def end(self, tag: str) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            at = self.expat.CurrentByteIndex  # at "</" of the end tag, or just past "/>" of an empty root
+            self.span = (self.first, self.raw.index(b">", at) + 1 if self.raw.startswith(b"</", at) else at)
+
+    def close(self) -> tuple[int, int]:
+        return self.span
+
+
+def _check_safe(raw: bytes) -> tuple[int, int]:
+    """Refuse DTDs (entity expansion, external entities) and say where a packet is not well-formed.
+
+    Returns the byte span of the root element, so the text around it (xpacket wrapper, padding) is kept verbatim.
+    """
+    target = _RootSpan(raw)
+    parser = defused_et.DefusedXMLParser(target=target, forbid_dtd=True)  # entities exist only in a DTD
+    target.expat = parser.parser
     try:
-        defused_et.fromstring(raw, forbid_dtd=True)  # entities exist only in a DTD: none can get through
+        parser.feed(raw)
+        return parser.close()
     except DTDForbidden:
         raise SidecarError("XMP sidecar has a DOCTYPE; XMP never needs one and it can carry entity-expansion or "
                            "external-entity attacks: refused") from None
@@ -213,7 +242,7 @@ def parse_sidecar(data: bytes) -> XmpDoc:
     if not was_utf8:
         text = _XPACKET_BEGIN.sub("\\1\\2\ufeff\\2", text, count=1)
     raw = text.encode("utf-8")
-    _check_safe(raw)
+    first, last = _check_safe(raw)
     try:
         root = etree.fromstring(raw, _parser())
     except etree.XMLSyntaxError as exc:  # well-formed (expat said so) but beyond libxml2's limits, e.g. depth
@@ -221,33 +250,9 @@ def parse_sidecar(data: bytes) -> XmpDoc:
     rdf = root if root.tag == f"{{{RDF_NS}}}RDF" else root.find(f".//{{{RDF_NS}}}RDF")
     if rdf is None:
         raise SidecarError("XMP sidecar has no rdf:RDF element: not an XMP packet")
-    first, last = _root_span(raw)
     # kept verbatim but for leading whitespace: meaningless, and ExifTool does not recognise such a packet
     newline = "\r\n" if b"\r\n" in raw[first:last] else "\n"
     return XmpDoc(root, rdf, raw[:first].decode("utf-8").lstrip(), raw[last:].decode("utf-8"), newline)
-
-
-def _root_span(raw: bytes) -> tuple[int, int]:
-    """Byte offsets of the root element (start of its start tag, end of its end tag), as expat reports them."""
-    parser = expat.ParserCreate()
-    depth, span = 0, [0, len(raw)]
-
-    def start(name: str, attrs: dict[str, str]) -> None:
-        nonlocal depth
-        if depth == 0:
-            span[0] = parser.CurrentByteIndex
-        depth += 1
-
-    def end(name: str) -> None:
-        nonlocal depth
-        depth -= 1
-        if depth == 0:
-            at = parser.CurrentByteIndex  # at "</" of the end tag, or just past "/>" of an empty root
-            span[1] = raw.index(b">", at) + 1 if raw.startswith(b"</", at) else at
-
-    parser.StartElementHandler, parser.EndElementHandler = start, end
-    parser.Parse(raw, True)
-    return span[0], span[1]
 
 
 # ---------------------------------------------------------------------------------------------------------------
