@@ -90,10 +90,10 @@ def test_heic_and_raw_preview(corpus: Path) -> None:
 
 
 def test_heic_is_hashed_from_its_embedded_thumbnail(tmp_path: Path) -> None:
-    scene_image(4, (1600, 1200)).save(tmp_path / "photo.heic", quality=80, thumbnails=[256])  # via pillow_heif
+    scene_image(4, (800, 600)).save(tmp_path / "photo.heic", quality=60, thumbnails=[200])  # via pillow_heif
     with Image.open(tmp_path / "photo.heic") as img:
         h = phash_image(img)
-        assert img.size == (256, 192)  # the thumbnail was decoded, not the 1600 px image
+        assert img.size == (200, 150)  # the thumbnail was decoded, not the 800 px image
     with Image.open(tmp_path / "photo.heic") as full:
         full.load()
         assert hamming(h, phash_image(full)) <= 6
