@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from . import history, sidecar
 from .errors import ConflictError, MetasyncError, SidecarError
+from .exif import normalize
 from .faults import fault_point
 from .fields import FIELD_SPECS
 from .history import fsync_dir, sha256, write_new_file
@@ -116,12 +118,12 @@ def _apply(engine: Any, group: Group, plan: Plan, *, min_confidence: float, incl
         writers: dict[Path, str] = {}  # sidecar -> photo it is written for (a RAW+JPEG pair may share one)
         for path, changes in wanted.items():
             try:
-                photo_targets = _prepare_photo(engine, photos, photos[path], changes, group.id, op_id, host,
-                                               write_original, writers)
+                photo_targets, n = _prepare_photo(engine, photos, photos[path], changes, group.id, op_id, host,
+                                                  write_original, writers, skipped)
             except SidecarError as exc:
                 skipped.extend({"path": path, "field": c.field, "reason": str(exc)} for c in changes)
                 continue
-            applied += len(changes)
+            applied += n
             targets.extend(t for t in photo_targets if t.after != t.before)
         if not targets:
             history.discard(index, op_id)
@@ -167,9 +169,12 @@ def _skip_reason(change: FieldChange, photos: Mapping[str, Photo], min_confidenc
 
 def _prepare_photo(engine: Any, photos: Mapping[str, Photo], photo: Photo, changes: list[FieldChange],
                    group_id: int | None, op_id: int, host: str | None, write_original: bool,
-                   writers: dict[Path, str]) -> list[_Target]:
-    """Compute the photo's new sidecar bytes (and new image file); raises SidecarError to skip the photo."""
-    values = {c.field: c.new for c in changes}
+                   writers: dict[Path, str], skipped: list[dict[str, Any]]) -> tuple[list[_Target], int]:
+    """The photo's new sidecar bytes (and new image file), and how many of its changes they carry.
+
+    Raises SidecarError to skip the whole photo (its sidecar is unreadable or taken); a single value XMP cannot
+    hold is skipped on its own, with its reason added to `skipped`.
+    """
     path = sidecar_path_for(Path(photo.path), engine.settings.sidecar_naming, host)
     if path in writers:
         raise SidecarError(f"shares its sidecar {path} with {writers[path]}, which is written in this apply")
@@ -177,17 +182,75 @@ def _prepare_photo(engine: Any, photos: Mapping[str, Photo], photo: Photo, chang
     before = _read_sidecar(path)
     if before is not None:
         sidecar.parse_sidecar(before)  # malformed or hostile: SidecarError, file left alone
-    sources = tuple((c.field, c.source or "", photos[c.source].content_hash if c.source in photos else None)
-                    for c in changes)
-    provenance = sidecar.Provenance(group_id=group_id or 0, operation_id=op_id, applied_at=now_iso(),
-                                    sources=sources, fields=tuple(values))
-    after = sidecar.merge_values(before, values, provenance)
+    planned = changes
+    changes = _carry_offset(photo, changes, skipped)
+    sources = {c.field: (c.field, c.source or "", photos[c.source].content_hash if c.source in photos else None)
+               for c in changes}
+
+    def merge(subset: list[FieldChange]) -> bytes:
+        provenance = sidecar.Provenance(group_id=group_id or 0, operation_id=op_id, applied_at=now_iso(),
+                                        sources=tuple(sources[c.field] for c in subset),
+                                        fields=tuple(c.field for c in subset))
+        return sidecar.merge_values(before, {c.field: c.new for c in subset}, provenance)
+
+    try:
+        after = merge(changes)
+    except SidecarError:
+        changes, refused = _writable(changes, merge)
+        skipped.extend({"path": photo.path, "field": c.field, "reason": refused[c.field]}
+                       for c in planned if c.field in refused)
+        if not changes:
+            return [], 0
+        after = merge(changes)
+    kept = {c.field for c in changes}
+    applied = sum(1 for c in planned if c.field in kept)
     journal_changes = {c.field: {"old": _jsonable(c.old), "new": _jsonable(c.new), "source": c.source}
                        for c in changes}
     targets = [_Target(photo, "sidecar", path, before, after, journal_changes)]
     if write_original:
+        values = {c.field: c.new for c in changes}
         targets.append(_prepare_original(engine, photo, values, journal_changes, op_id))
-    return targets
+    return targets, applied
+
+
+_OFFSET_SUFFIX = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+
+
+def _carry_offset(photo: Photo, changes: list[FieldChange], skipped: list[dict[str, Any]]) -> list[FieldChange]:
+    """XMP has no offset tag: a new offset travels inside the capture time, so that time is written too."""
+    offset = next((c for c in changes if c.field == "offset_time" and c.new is not None), None)
+    if offset is None or any(c.field == "datetime_original" for c in changes):
+        return changes
+    current = photo.meta.datetime_original
+    if not current:
+        skipped.append({"path": photo.path, "field": "offset_time",
+                        "reason": "the photo has no capture time to carry the offset (XMP keeps it inside "
+                                  "exif:DateTimeOriginal)"})
+        return [c for c in changes if c is not offset]
+    carried = FieldChange(photo.path, "datetime_original", current, _OFFSET_SUFFIX.sub("", current) + offset.new,
+                          offset.source, f"carries the offset: {offset.reason}", offset.confidence)
+    return [*changes, carried]
+
+
+def _writable(changes: list[FieldChange], merge: Any) -> tuple[list[FieldChange], dict[str, str]]:
+    """After a merge failed: the changes XMP can hold, and why each other one cannot (tried one by one; the
+    capture time and its offset together)."""
+    def unit(c: FieldChange) -> str:
+        return "time" if c.field in ("datetime_original", "offset_time") else c.field
+
+    keep: list[FieldChange] = []
+    refused: dict[str, str] = {}
+    for key in dict.fromkeys(unit(c) for c in changes):
+        subset = [c for c in changes if unit(c) == key]
+        try:
+            merge(subset)
+        except SidecarError as exc:
+            refused.update((c.field, str(exc)) for c in subset)
+        else:
+            keep.extend(subset)
+    if not refused:
+        raise SidecarError("the sidecar cannot take these values together")  # not one value's fault
+    return keep, refused
 
 
 def _jsonable(value: Any) -> Any:
@@ -317,32 +380,26 @@ def _current(path: Path) -> bytes | None:
 
 # -- read-back check --------------------------------------------------------------------------------------
 def _verify(engine: Any, targets: list[_Target]) -> None:
-    """Every written field must read back through ExifTool as planned, else the operation is rolled back."""
+    """Every written field must read back through ExifTool as planned, else the operation is rolled back.
+
+    Each written file is read on its own (its XMP only), so a sidecar cannot hide a bad write into an image.
+    """
     written = [t for t in targets if t.after is not None]
-    raw = engine.exif.read_raw([t.path for t in written])
+    raw = engine.exif.read_raw([t.path for t in written], tags=["XMP:all"])
     problems = []
     for t in written:
         tags = raw.get(str(t.path))
         if not isinstance(tags, dict):
             problems.append(f"{t.path}: ExifTool cannot read it back ({tags})")
             continue
+        meta = normalize(tags)
         for name, change in t.changes.items():
-            if not FIELD_SPECS[name].xmp_props:
-                continue
-            got = _read_back(name, tags)
+            got = getattr(meta, name)
             if not same_value(name, change["new"], got):
                 problems.append(f"{t.path}: {name} reads back as {got!r}, planned {change['new']!r}")
     if problems:
         raise MetasyncError("the written files do not read back as planned, so nothing was changed: "
                             + "; ".join(problems[:5]))
-
-
-def _read_back(name: str, tags: Mapping[str, Any]) -> Any:
-    """A field's value in ExifTool's XMP reading of a written file."""
-    got = next((tags[k] for k in FIELD_SPECS[name].read_tags if k.startswith("XMP:") and k in tags), None)
-    if name == "gps_altitude" and got is not None and str(tags.get("XMP:GPSAltitudeRef")) == "1":
-        return -float(got)
-    return got
 
 
 def same_value(name: str, expected: Any, got: Any) -> bool:

@@ -292,3 +292,32 @@ def test_engine_apply_plans_the_group_and_stores_overrides_first(lib, exiftool):
     assert result["files"][lib.targets[1]]["city"] == "Paris"
     assert read_tags(exiftool, Path(lib.targets[0] + ".xmp"), "XMP:City") == ["Lyon"]
     assert lib.engine.revert(lib.group.id)["removed"] == result["sidecars"]
+
+
+def test_an_offset_travels_inside_the_capture_time(lib, exiftool):
+    """XMP has no offset tag: a planned offset writes the photo's capture time with it (and revert undoes it)."""
+    index = lib.engine.index
+    undated = index.photo_by_path(lib.targets[1])
+    index.upsert_photos([(replace(undated, meta=replace(undated.meta, datetime_original=None)), None, None)])
+
+    result = apply_plan(lib.engine, lib.group, lib.plan({"offset_time": "+02:00", "city": "Paris"}))
+
+    assert read_tags(exiftool, Path(lib.targets[0] + ".xmp"), "XMP:DateTimeOriginal") == ["2024:05:12 14:03:07+02:00"]
+    assert result["files"][lib.targets[0]]["datetime_original"] == "2024-05-12T14:03:07+02:00"
+    assert result["files"][lib.targets[0]]["offset_time"] == "+02:00"
+    assert result["applied"] == 3, "the offset of the undated photo is skipped, its city is not"
+    assert [(s["path"], s["field"]) for s in result["skipped"]] == [(lib.targets[1], "offset_time")]
+    assert "no capture time" in result["skipped"][0]["reason"]
+    history_changes = lib.engine.history(lib.targets[0])[0]["changes"]
+    assert set(history_changes) == {"offset_time", "city", "datetime_original"}
+
+    revert_group(lib.engine, lib.group.id)
+    assert not Path(lib.targets[0] + ".xmp").exists()
+
+
+def test_a_value_xmp_cannot_hold_is_skipped_alone(lib, exiftool):
+    result = apply_plan(lib.engine, lib.group, lib.plan({"gps_latitude": 213.0, "city": "Paris"}))
+
+    assert {(s["field"], "outside -90..90" in s["reason"]) for s in result["skipped"]} == {("gps_latitude", True)}
+    assert result["applied"] == len(lib.targets)
+    assert read_tags(exiftool, Path(lib.targets[0] + ".xmp"), "XMP:City", "XMP:GPSLatitude") == ["Paris", None]
