@@ -21,7 +21,7 @@ import numpy as np
 
 from .config import Settings
 from .models import Group, GroupMember, Photo
-from .score import capture_times, score_pair, source_priority
+from .score import VISUAL_REACH, capture_times, score_pair, source_priority
 from .track import EARTH_RADIUS_M, distance_m
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 MAX_NEIGHBOURS = 8
 # A group whose photos' GPS disagree (joined only by visual evidence) keeps this fraction of its confidence.
 CONFLICT_FACTOR = 0.5
+# Group option set on groups whose photos' GPS disagree: no later evidence may raise their confidence.
+GPS_CONFLICT = "gps_conflict"
 # Reasons listed per group (one per target, best link first).
 MAX_REASONS = 20
 
@@ -119,11 +121,12 @@ def candidate_pairs(photos: list[Photo], times: dict[int, float], settings: Sett
         if i != j:
             pairs.add((i, j) if i < j else (j, i))
 
-    # 1. time sweep: each photo meets the next few photos within the window
+    # 1. time sweep: each photo meets the next few photos within reach (similar images reach further in time)
+    reach = VISUAL_REACH * settings.time_window_s
     timed = sorted((times[p.id], i) for i, p in enumerate(photos) if p.id in times)
     for k, (t, i) in enumerate(timed):
         for t2, j in timed[k + 1:k + 1 + MAX_NEIGHBOURS]:
-            if t2 - t > settings.time_window_s:
+            if t2 - t > reach:
                 break
             add(i, j)
     # 2. same-shot copies anywhere in time (a messenger copy carries the time it was received)
@@ -285,7 +288,7 @@ def _make_group(photos: list[Photo], idx: list[int], best: dict[int, tuple[float
     if len(targets) > MAX_REASONS:
         reasons.append(f"... and {len(targets) - MAX_REASONS} more")
     return Group(id=None, members=members, confidence=round(min(1.0, max(0.0, confidence)), 4),
-                 reasons=tuple(reasons))
+                 options={GPS_CONFLICT: True} if conflicted else {}, reasons=tuple(reasons))
 
 
 def _gps_spread(photos: list[Photo]) -> str:

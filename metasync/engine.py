@@ -95,3 +95,42 @@ class Engine:
         if photos_by_id is None:
             photos_by_id = self.index.photos_by_id({m.photo_id for g in groups for m in g.members})
         return refine(groups, photos_by_id, self.settings, cache=self.index)
+
+    # -- sync groups (issue 3) ---------------------------------------------------------------------------------
+    def suggest(self, paths: list[Path], progress: Progress | None = None) -> list[dict[str, Any]]:
+        """Scan, detect events, replace the pending automatic groups: [{"id","confidence","band","files",
+        "changes","conflicts","reasons"}] for the groups touching `paths`."""
+        from .groups import suggest
+
+        return suggest(self, paths, progress=progress)
+
+    def create_group(self, files: list[str], sources: list[str] | None = None,
+                     options: dict[str, Any] | None = None) -> int:
+        """A user's group of indexed files; sources as given, else by source priority. Returns its id."""
+        from .groups import create_group
+
+        return create_group(self, files, sources=sources, options=options)
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        from .groups import list_groups
+
+        return list_groups(self)
+
+    def plan(self, group_id: int):  # -> models.Plan
+        from .groups import plan
+
+        return plan(self, group_id)
+
+    def preview(self, group_id: int) -> dict[str, Any]:
+        """{"group","status","changes","conflicts"} plus confidence, band, kind, reasons, options, files."""
+        from .groups import preview
+
+        return preview(self, group_id)
+
+    def set_override(self, group_id: int, path: Path | str, field: str, value: Any) -> None:
+        from .groups import set_override
+
+        set_override(self, group_id, path, field, value)
+
+    def delete_group(self, group_id: int) -> None:
+        self.index.delete_group(group_id)

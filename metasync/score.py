@@ -13,7 +13,7 @@ from datetime import timezone
 from typing import Iterable
 
 from .config import Settings
-from .models import Photo, band
+from .models import Metadata, Photo, band
 from .timeutil import format_duration, parse_local, parse_offset
 from .track import distance_m
 
@@ -31,6 +31,11 @@ WEIGHTS: dict[str, float] = {
 FAR_GPS_FACTOR = 0.4
 # GPS between the radius and the conflict distance: no support, a mild doubt.
 NEAR_GPS_FACTOR = 0.85
+# Similar images (not the same shot) still link up to this many time windows apart: the same scene revisited
+# within the hour is one outing; the time component is then zero and the images carry the link.
+VISUAL_REACH = 2.0
+# A copy keeps the GPS it had: near-identical pixels farther apart than this are two shots of one view.
+SAME_SHOT_GPS_M = 2.0
 # Naive times take the offset of the nearest photo (by wall clock) that has one, at most this far away.
 OFFSET_REACH_S = 12 * 3600.0
 
@@ -83,6 +88,14 @@ def _related_folders(a: str, b: str) -> bool:
     return fa == fb or fa.startswith(fb + "/") or fb.startswith(fa + "/")
 
 
+def _may_be_copies(ma: Metadata, mb: Metadata, dist: float | None) -> bool:
+    """Near-identical pixels mean "the same shot" only when the files' identities agree: two camera originals
+    (both with make/model) are two shots, and a copy keeps the GPS it had."""
+    if (ma.make or ma.model) and (mb.make or mb.model):
+        return False
+    return dist is None or dist <= SAME_SHOT_GPS_M
+
+
 def score_pair(a: Photo, b: Photo, ta: float | None, tb: float | None, settings: Settings) -> Score:
     """Score the link a-b from their UTC capture times (see capture_times) and metadata; confidence 0 = no link.
 
@@ -104,18 +117,18 @@ def score_pair(a: Photo, b: Photo, ta: float | None, tb: float | None, settings:
         else:
             factor = NEAR_GPS_FACTOR
     hd = (a.phash ^ b.phash).bit_count() if a.phash is not None and b.phash is not None else None
-    same_shot = hd is not None and hd <= settings.phash_same_shot
+    same_shot = hd is not None and hd <= settings.phash_same_shot and _may_be_copies(ma, mb, dist)
     similar = hd is not None and hd <= settings.phash_similar
     if same_shot:
         comp["same_shot"] = WEIGHTS["same_shot"] * (1.0 - 0.05 * hd / max(settings.phash_same_shot, 1))
     elif similar:
         span = settings.phash_similar - settings.phash_same_shot + 1
-        comp["visual"] = WEIGHTS["visual"] * (1.0 - (hd - settings.phash_same_shot) / span)
+        comp["visual"] = WEIGHTS["visual"] * (1.0 - max(0, hd - settings.phash_same_shot) / span)
     if dt is not None:
         if -settings.time_window_s <= dt <= settings.time_window_s:
             comp["time"] = WEIGHTS["time"] * (1.0 - abs(dt) / settings.time_window_s)
-        elif not same_shot:
-            factor = 0.0  # same scene on another occasion; a same-shot copy with a wrong clock still links
+        elif not (same_shot or similar and abs(dt) <= VISUAL_REACH * settings.time_window_s):
+            factor = 0.0  # another occasion; a same-shot copy with a wrong clock still links
     if gps_conflict and not similar:
         factor = 0.0
     elif gps_conflict:

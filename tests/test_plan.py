@@ -31,7 +31,8 @@ def test_gps_goes_from_phone_to_dslr_and_dslr_exif_stays():
     g, photos = group_of(phone(1, 0, gps_altitude=35.0), dslr(2, 2))
     plan = plan_group(g, photos, S)
     ch = changes(plan)
-    assert set(ch) == {"gps_latitude", "gps_longitude", "gps_altitude"}
+    assert {"gps_latitude", "gps_longitude", "gps_altitude"} <= set(ch)
+    assert not set(ch) & {*CAMERA_FIELDS, "datetime_original"}
     assert ch["gps_latitude"].new == 48.8584 and ch["gps_latitude"].old is None
     assert ch["gps_latitude"].source.endswith("IMG_0001.HEIC")
     assert ch["gps_latitude"].reason.startswith("no GPS: 2 min after IMG_0001.HEIC")
@@ -111,11 +112,28 @@ def test_same_shot_time_corrected_only_beyond_five_minutes():
 
 def test_same_shot_times_that_disagree_are_a_conflict():
     a = phone(1, 0, phash=0x0123456789ABCDEF)
-    b = phone(3, 60, phash=0x0123456789ABCDEF ^ 1)
-    copy = Photo(2, "/lib/wa/copy.jpg", Metadata(), phash=0x0123456789ABCDEF ^ 2)
+    b = phone(3, 60, phash=0x0123456789ABCDEF ^ 0b11)
+    copy = Photo(2, "/lib/wa/copy.jpg", Metadata(), phash=0x0123456789ABCDEF ^ 0b01)  # 1 bit from each
     g, photos = group_of(a, b, copy)
     dt = changes(plan_group(g, photos, S))["datetime_original"]
     assert dt.conflict and len(dt.alternatives) == 1
+
+
+def test_a_copy_takes_the_time_of_its_nearest_original():
+    a = phone(1, 0, phash=0x0123456789ABCDEF)
+    b = phone(3, 60, phash=0x0123456789ABCDEF ^ 0b111)
+    copy = Photo(2, "/lib/wa/copy.jpg", Metadata(), phash=0x0123456789ABCDEF ^ 0b001)  # 1 bit from a, 2 from b
+    g, photos = group_of(a, b, copy)
+    dt = changes(plan_group(g, photos, S))["datetime_original"]
+    assert dt.new == a.meta.datetime_original and not dt.conflict
+
+
+def test_near_identical_originals_of_two_cameras_are_not_the_same_shot():
+    phone_shot = phone(1, 0, phash=0x0123456789ABCDEF)
+    camera_shot = dslr(2, 20, phash=0x0123456789ABCDEF ^ 1)  # same view, another camera, its own clock
+    g, photos = group_of(phone_shot, camera_shot)
+    ch = changes(plan_group(g, photos, S))
+    assert "datetime_original" not in ch and "lens_model" not in ch and "gps_latitude" in ch
 
 
 def test_camera_only_from_the_same_shot():

@@ -1,0 +1,180 @@
+"""Sync groups through the index: suggest (detect + store), create by hand, list, plan, preview, override, delete.
+
+The Engine's group methods delegate here; deciding stays in detect.py and plan.py, storing in index.py.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+from .detect import GPS_CONFLICT, assign_roles, detect_groups
+from .errors import InvalidRequestError
+from .fields import FIELD_SPECS
+from .models import CANONICAL_FIELDS, Group, GroupMember, Photo, Plan, band
+from .plan import plan_group
+from .score import source_priority
+from .timeutil import parse_local
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+GROUP_OPTIONS = {"copy_camera": bool}  # what a user may set on a group
+
+
+def resolve(path: Path | str) -> str:
+    """Paths are stored absolute and resolved (as the scanner stores them)."""
+    return str(Path(path).expanduser().resolve())
+
+
+def _photos_under(engine: Any, paths: list[str]) -> set[int]:
+    """Ids of the indexed photos that are, or are inside, the given paths."""
+    files = [p for p in paths if not Path(p).is_dir()]
+    ids = {engine.index.photo_by_path(p).id for p in files}
+    folders = [p for p in paths if Path(p).is_dir()]
+    if folders:
+        ids |= {p.id for p in engine.index.photos(under=folders)}
+    return ids
+
+
+def suggest(engine: Any, paths: list[Path | str], progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Scan the paths (incrementally), re-detect the whole library's events (an event may span folders: phone and
+    camera photos usually live apart), replace the pending automatic suggestions, and return the groups that touch
+    the given paths. Groups with nothing to change are not suggested."""
+    wanted_paths = [resolve(p) for p in paths]
+    engine.scan([Path(p) for p in wanted_paths], progress=progress)
+    photos = engine.index.photos()
+    if progress:
+        progress("detect", 0, 1)
+    groups = _refined(engine, detect_groups(photos, engine.settings), photos)
+    if progress:
+        progress("detect", 1, 1)
+    by_id = {p.id: p for p in photos}
+    wanted = _photos_under(engine, wanted_paths)
+    engine.index.delete_pending_auto_groups()
+    out = []
+    for k, group in enumerate(groups):
+        if progress:
+            progress("plan", k, len(groups))
+        plan = plan_group(group, by_id, engine.settings)
+        if not plan.changes:
+            continue
+        gid = engine.index.save_group(group)
+        if any(m.photo_id in wanted for m in group.members):
+            out.append(_summary(group, gid, plan) | {"reasons": list(group.reasons)})
+    if progress:
+        progress("plan", len(groups), len(groups))
+    log.info("suggested %d groups (%d detected)", len(out), len(groups))
+    return out
+
+
+def _refined(engine: Any, groups: list[Group], photos: list[Photo]) -> list[Group]:
+    """Scene analysis may raise or lower confidences, but never raise a group whose GPS disagree: similar images
+    are what joined it, and they must not count twice."""
+    detected = {frozenset(m.photo_id for m in g.members): g.confidence for g in groups if g.options.get(GPS_CONFLICT)}
+    out = []
+    for g in engine.refine(groups, {p.id: p for p in photos}):
+        cap = detected.get(frozenset(m.photo_id for m in g.members))
+        out.append(replace(g, confidence=cap) if cap is not None and g.confidence > cap else g)
+    return out
+
+
+def _summary(group: Group, gid: int, plan: Plan) -> dict[str, Any]:
+    return {"id": gid, "confidence": round(group.confidence, 3), "band": band(group.confidence),
+            "files": [{"path": m.path, "role": "source" if m.is_source else "target"} for m in group.members],
+            "changes": len(plan.changes), "conflicts": len(plan.conflicts)}
+
+
+def create_group(engine: Any, files: list[str], sources: list[str] | None = None,
+                 options: dict[str, Any] | None = None) -> int:
+    """A user's group: every file must be indexed; sources as given, or decided by source priority."""
+    paths = list(dict.fromkeys(resolve(f) for f in [*files, *(sources or ())]))
+    if len(paths) < 2:
+        raise InvalidRequestError("a group needs at least two files")
+    photos = [engine.index.photo_by_path(p) for p in paths]  # NotIndexedError names the first unknown file
+    options = _checked_options(options or {})
+    if sources:
+        chosen = {resolve(s) for s in sources}
+        if len(chosen) == len(paths):
+            raise InvalidRequestError("every file is a source: leave at least one target")
+        members = tuple(GroupMember(p.id, p.path, p.path in chosen, source_priority(p)) for p in photos)
+    else:
+        members = assign_roles(photos)
+    reasons = ("created by hand" + (", sources chosen by hand" if sources else ", sources by priority"),)
+    return engine.index.save_group(Group(id=None, members=members, confidence=1.0, user_created=True,
+                                         options=options, reasons=reasons))
+
+
+def _checked_options(options: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(options) - set(GROUP_OPTIONS))
+    if unknown:
+        raise InvalidRequestError(f"unknown group option(s): {', '.join(unknown)} (known: {', '.join(GROUP_OPTIONS)})")
+    for name, kind in GROUP_OPTIONS.items():
+        if name in options and not isinstance(options[name], kind):
+            raise InvalidRequestError(f"group option {name} must be {kind.__name__}")
+    return dict(options)
+
+
+def _photos(engine: Any, group: Group) -> dict[int, Photo]:
+    return engine.index.photos_by_id([m.photo_id for m in group.members])
+
+
+def plan(engine: Any, group_id: int) -> Plan:
+    group = engine.index.group(group_id)
+    return plan_group(group, _photos(engine, group), engine.settings, engine.index.overrides(group_id))
+
+
+def list_groups(engine: Any) -> list[dict[str, Any]]:
+    out = []
+    for group in engine.index.groups():
+        p = plan_group(group, _photos(engine, group), engine.settings, engine.index.overrides(group.id))
+        out.append({"id": group.id, "status": group.status, "confidence": round(group.confidence, 3),
+                    "band": band(group.confidence), "kind": group.kind, "user_created": group.user_created,
+                    "sources": [m.path for m in group.sources], "targets": [m.path for m in group.targets],
+                    "changes": len(p.changes), "conflicts": len(p.conflicts), "updated_at": group.updated_at})
+    return out
+
+
+def preview(engine: Any, group_id: int) -> dict[str, Any]:
+    """The plan as data: {"group", "status", "changes", "conflicts"} plus confidence, band, kind, reasons, options,
+    and "files" (path -> role and current metadata) for side-by-side views."""
+    group = engine.index.group(group_id)
+    photos = _photos(engine, group)
+    p = plan_group(group, photos, engine.settings, engine.index.overrides(group_id))
+    files = {m.path: {"role": "source" if m.is_source else "target",
+                      "metadata": photos[m.photo_id].meta.to_dict() if m.photo_id in photos else {}}
+             for m in group.members}
+    return {"group": group_id, "status": group.status, "changes": [c.to_dict() for c in p.changes],
+            "conflicts": [c.to_dict() for c in p.conflicts], "confidence": round(group.confidence, 3),
+            "band": band(group.confidence), "kind": group.kind, "user_created": group.user_created,
+            "options": group.options, "reasons": list(group.reasons), "files": files}
+
+
+def coerce(field: str, value: Any) -> Any:
+    """A user's value for a canonical field, checked and typed (the CLI passes text). None means "leave as is"."""
+    if field not in CANONICAL_FIELDS:
+        raise InvalidRequestError(f"unknown field {field!r}; fields: {', '.join(CANONICAL_FIELDS)}")
+    if value is None:
+        return None
+    kind = FIELD_SPECS[field].kind
+    try:
+        if kind == "float":
+            return float(value)
+        if kind == "list":
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return [str(i).strip() for i in items if str(i).strip()]
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequestError(f"{field} needs a number, not {value!r}") from exc
+    if kind == "datetime" and parse_local(str(value)) is None:
+        raise InvalidRequestError(f"{field} needs an ISO 8601 time like 2024-05-12T14:03:07+02:00, not {value!r}")
+    return str(value)
+
+
+def set_override(engine: Any, group_id: int, path: Path | str, field: str, value: Any) -> None:
+    """The user's value for one field of one member: it wins over the plan (None: keep the file's own value)."""
+    group = engine.index.group(group_id)
+    photo = engine.index.photo_by_path(resolve(path))
+    if photo.id not in {m.photo_id for m in group.members}:
+        raise InvalidRequestError(f"{photo.path} is not in group {group_id}")
+    engine.index.set_override(group_id, photo.id, field, coerce(field, value))
