@@ -308,7 +308,7 @@ def test_cli_suggest_with_ai_uses_the_server(tmp_path: Path) -> None:
     from metasync.cli import main
     from metasync.demo import generate_library
 
-    generate_library(tmp_path / "lib", seed=3, events=2, photos_per_event=6, size=(512, 384))
+    generate_library(tmp_path / "lib", seed=3, events=2, photos_per_event=6, size=(320, 240))
     with FakeOllama() as server:
         config = tmp_path / "metasync.toml"
         config.write_text(f'ai_url = "{server.url}"\nai_band = [0.5, 1.0]\n')

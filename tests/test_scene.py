@@ -171,7 +171,7 @@ def _bench_module():
 def test_scene_analysis_improves_grouping_on_generated_libraries(tmp_path: Path) -> None:
     """bench/scene_accuracy.py in small: never worse than time + GPS + pHash alone, better on the hard variant."""
     bench = _bench_module()
-    rows = bench.run([11], events=4, photos_per_event=6, workdir=tmp_path, size=(512, 384))
+    rows = bench.run([11], events=4, photos_per_event=6, workdir=tmp_path, size=(320, 240))
     by_variant = {variant: (before, after) for variant, _, before, after in rows}
     for before, after in by_variant.values():
         assert after.f1 >= before.f1 and after.precision >= before.precision
