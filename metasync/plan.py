@@ -9,11 +9,11 @@ Rules (per target and field; a target never loses or changes a value except wher
 - Sources that disagree (GPS beyond conflict_gps_m, same-shot times beyond time_fix_min_s): the most likely value
   (majority of sources, then nearest in time) is proposed with conflict=True and the alternatives.
 - Per-field user overrides win over everything.
-Time and place (issue 6): a target whose time falls between two GPS fixes of the group (any device) gets a position
-interpolated along the track unless sources disagree (a copy has its original's time: it is never interpolated, it
-takes the original's GPS); targets with GPS (own or planned) and a local time without offset get the zone's offset;
-place names come from an offline gazetteer for targets that name no place. Time-shift groups (camera clocks) and
-place groups have planners of their own.
+Time and place (issue 6): a target whose time falls between two GPS fixes of the group (any device, close in time,
+at a plausible speed) gets a position interpolated along the track, even where sources further away disagree (a copy
+has its original's time: it is never interpolated, it takes the original's GPS). Targets with GPS (own or planned)
+and a local time without offset get the zone's offset; targets that name no place get names from an offline
+gazetteer. Time-shift groups (camera clocks) and place groups have planners of their own.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import Any, Callable
 from .config import Settings
 from .geocode import plan_locations
 from .models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
-from .score import VISUAL_REACH, Score, capture_times, score_pair, source_priority
+from .score import Score, capture_times, score_pair, source_priority
 from .track import Fix, distance_m, gps_changes, photo_fixes
 
 GPS_FIELDS = ("gps_latitude", "gps_longitude", "gps_altitude")
@@ -74,22 +74,12 @@ def most_likely(ranked: list[Candidate], agree: Callable[[Photo, Photo], bool]) 
     return Choice(winner[0], len(opinions) > 1, tuple(op[0] for op in opinions if op is not winner))
 
 
-def same_shots(cands: list[Candidate]) -> list[Candidate]:
-    """The target's original(s): same-shot sources at the smallest pHash distance (a copy has one original;
-    only equally near candidates leave a real doubt)."""
-    same = [c for c in cands if c.score.same_shot]
-    nearest = min((c.score.phash_distance for c in same), default=None)
-    return [c for c in same if c.score.phash_distance == nearest]
-
-
 def _relevant(cands: list[Candidate], settings: Settings) -> list[Candidate]:
-    """Same-shot sources speak for the target; otherwise those within reach in time (as far as a link can reach,
-    so every source that could have linked has a say); otherwise all."""
-    same = same_shots(cands)
+    """Same-shot sources speak for the target; otherwise those within the time window; otherwise all."""
+    same = [c for c in cands if c.score.same_shot]
     if same:
         return same
-    reach = VISUAL_REACH * settings.time_window_s
-    near = [c for c in cands if c.score.dt_s is not None and abs(c.score.dt_s) <= reach]
+    near = [c for c in cands if c.score.dt_s is not None and abs(c.score.dt_s) <= settings.time_window_s]
     return near or cands
 
 
@@ -115,7 +105,7 @@ def choose_time(target: Photo, candidates: list[Candidate], times: dict[int, flo
                 settings: Settings) -> Choice | None:
     """The source whose capture time the target receives: when it has none, or a same-shot correction."""
     timed = [c for c in candidates if c.photo.id in times]
-    same = same_shots(timed)
+    same = [c for c in timed if c.score.same_shot]
 
     def agree(a: Photo, b: Photo) -> bool:
         return abs(times[a.id] - times[b.id]) <= settings.time_fix_min_s
@@ -185,9 +175,8 @@ def _target_changes(target: Photo, ranked: list[Candidate], times: dict[int, flo
     meta = target.meta
     out: list[FieldChange] = []
     gps = choose_gps(target, ranked, settings)
-    disputed = gps is not None and gps.conflict
-    located = [] if disputed else gps_changes(target, times.get(target.id), track, settings)
-    if located:  # between two fixes of the track: interpolated (issue 6)
+    located = gps_changes(target, times.get(target.id), track, settings)
+    if located:  # between two fixes of the track, close and consistent: interpolated (issue 6)
         out.extend(located)
         gps = None
     elif gps is not None:
@@ -201,7 +190,7 @@ def _target_changes(target: Photo, ranked: list[Candidate], times: dict[int, flo
         out.append(_change(target, "datetime_original", when, rule, group))
         if src.offset_time is not None and src.offset_time != meta.offset_time:
             out.append(_change(target, "offset_time", when, rule, group))
-    same = same_shots(ranked)
+    same = [c for c in ranked if c.score.same_shot]
     if same and meta.offset_time is None and when is None and meta.datetime_original is not None:
         with_offset = [c for c in same if c.photo.meta.offset_time is not None]
         if with_offset:
@@ -261,15 +250,15 @@ def _merged_tags(target: Photo, ranked: list[Candidate], group: Group) -> FieldC
 
 def _apply_overrides(changes: list[FieldChange], group: Group, photos: dict[int, Photo],
                      overrides: dict[tuple[int, str], Any]) -> list[FieldChange]:
-    """A user's value for (photo, field) replaces any planned change; a hand-set location also drops what came
-    with a disputed GPS source (altitude, place names)."""
+    """A user's value for (photo, field) replaces any planned change; a hand-set location also drops place names
+    that were derived from a disputed GPS source."""
     if not overrides:
         return changes
     paths = {m.photo_id: photos[m.photo_id].path for m in group.members if m.photo_id in photos}
     set_by_hand = {(paths[pid], f) for pid, f in overrides if pid in paths}
     located = {p for p, f in set_by_hand if f in ("gps_latitude", "gps_longitude")}
     kept = [c for c in changes if (c.path, c.field) not in set_by_hand
-            and not (c.path in located and c.field in (*GPS_FIELDS, *PLACE_FIELDS) and c.conflict)]
+            and not (c.path in located and c.field in PLACE_FIELDS and c.conflict)]
     for (pid, f), value in sorted(overrides.items()):
         if pid not in paths:
             continue
