@@ -23,7 +23,7 @@ from typing import Any, Callable
 from .config import Settings
 from .geocode import plan_locations
 from .models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
-from .score import Score, capture_times, score_pair, source_priority
+from .score import VISUAL_REACH, Score, capture_times, score_pair, source_priority
 from .track import Fix, distance_m, gps_changes, photo_fixes
 
 GPS_FIELDS = ("gps_latitude", "gps_longitude", "gps_altitude")
@@ -74,12 +74,22 @@ def most_likely(ranked: list[Candidate], agree: Callable[[Photo, Photo], bool]) 
     return Choice(winner[0], len(opinions) > 1, tuple(op[0] for op in opinions if op is not winner))
 
 
-def _relevant(cands: list[Candidate], settings: Settings) -> list[Candidate]:
-    """Same-shot sources speak for the target; otherwise those within the time window; otherwise all."""
+def same_shots(cands: list[Candidate]) -> list[Candidate]:
+    """The target's original(s): same-shot sources at the smallest pHash distance (a copy has one original;
+    only equally near candidates leave a real doubt)."""
     same = [c for c in cands if c.score.same_shot]
+    nearest = min((c.score.phash_distance for c in same), default=None)
+    return [c for c in same if c.score.phash_distance == nearest]
+
+
+def _relevant(cands: list[Candidate], settings: Settings) -> list[Candidate]:
+    """Same-shot sources speak for the target; otherwise those within reach in time (as far as a link can reach,
+    so every source that could have linked has a say); otherwise all."""
+    same = same_shots(cands)
     if same:
         return same
-    near = [c for c in cands if c.score.dt_s is not None and abs(c.score.dt_s) <= settings.time_window_s]
+    reach = VISUAL_REACH * settings.time_window_s
+    near = [c for c in cands if c.score.dt_s is not None and abs(c.score.dt_s) <= reach]
     return near or cands
 
 
@@ -105,7 +115,7 @@ def choose_time(target: Photo, candidates: list[Candidate], times: dict[int, flo
                 settings: Settings) -> Choice | None:
     """The source whose capture time the target receives: when it has none, or a same-shot correction."""
     timed = [c for c in candidates if c.photo.id in times]
-    same = [c for c in timed if c.score.same_shot]
+    same = same_shots(timed)
 
     def agree(a: Photo, b: Photo) -> bool:
         return abs(times[a.id] - times[b.id]) <= settings.time_fix_min_s
@@ -190,7 +200,7 @@ def _target_changes(target: Photo, ranked: list[Candidate], times: dict[int, flo
         out.append(_change(target, "datetime_original", when, rule, group))
         if src.offset_time is not None and src.offset_time != meta.offset_time:
             out.append(_change(target, "offset_time", when, rule, group))
-    same = [c for c in ranked if c.score.same_shot]
+    same = same_shots(ranked)
     if same and meta.offset_time is None and when is None and meta.datetime_original is not None:
         with_offset = [c for c in same if c.photo.meta.offset_time is not None]
         if with_offset:
@@ -250,15 +260,15 @@ def _merged_tags(target: Photo, ranked: list[Candidate], group: Group) -> FieldC
 
 def _apply_overrides(changes: list[FieldChange], group: Group, photos: dict[int, Photo],
                      overrides: dict[tuple[int, str], Any]) -> list[FieldChange]:
-    """A user's value for (photo, field) replaces any planned change; a hand-set location also drops place names
-    that were derived from a disputed GPS source."""
+    """A user's value for (photo, field) replaces any planned change; a hand-set location also drops what came
+    with a disputed GPS source (altitude, place names)."""
     if not overrides:
         return changes
     paths = {m.photo_id: photos[m.photo_id].path for m in group.members if m.photo_id in photos}
     set_by_hand = {(paths[pid], f) for pid, f in overrides if pid in paths}
     located = {p for p, f in set_by_hand if f in ("gps_latitude", "gps_longitude")}
     kept = [c for c in changes if (c.path, c.field) not in set_by_hand
-            and not (c.path in located and c.field in PLACE_FIELDS and c.conflict)]
+            and not (c.path in located and c.field in (*GPS_FIELDS, *PLACE_FIELDS) and c.conflict)]
     for (pid, f), value in sorted(overrides.items()):
         if pid not in paths:
             continue
