@@ -135,8 +135,11 @@ def _apply(engine: Any, group: Group, plan: Plan, *, min_confidence: float, incl
         fault_point("apply:commit")
         history.finish(index, op_id, "committed", group_status="applied",
                        file_updates=_file_updates(targets, files))
-    except BaseException:
+    except BaseException as exc:
         _rollback(engine, op_id, group.id)
+        if isinstance(exc, OSError):
+            raise MetasyncError(f"cannot write {exc.filename or 'a file'}: {exc.strerror or exc}; every file "
+                                "was put back as it was") from exc
         raise
     sidecars = sorted({str(t.path) for t in targets if t.kind == "sidecar"})
     log.info("group %s: applied %d change(s) to %d file(s), skipped %d", group.id, applied, len(targets),
@@ -346,7 +349,8 @@ def _write_all(targets: list[_Target], op_id: int, step: str) -> None:
 
 
 def _tmp_name(path: Path, op_id: int) -> Path:
-    return path.with_name(f".{path.name}.op{op_id}.{secrets.token_hex(4)}{TMP_SUFFIX}")
+    """`.<name>.op<id>.<random>.metasync-tmp`, the name cut so that it stays within 255 bytes."""
+    return path.with_name(f".{path.name[:200]}.op{op_id}.{secrets.token_hex(4)}{TMP_SUFFIX}")
 
 
 def _replace(path: Path, data: bytes, op_id: int, step: str) -> None:
@@ -476,8 +480,11 @@ def _revert(engine: Any, group_id: int) -> dict[str, Any]:
         fault_point("revert:commit")
         history.finish(index, op_id, "committed", group_status="reverted",
                        file_updates=_file_updates(targets, files))
-    except BaseException:
+    except BaseException as exc:
         _rollback(engine, op_id, group_id)
+        if isinstance(exc, OSError):
+            raise MetasyncError(f"cannot write {exc.filename or 'a file'}: {exc.strerror or exc}; every file "
+                                "was put back as it was") from exc
         raise
     for s in skipped:
         log.warning("revert of group %s: %s: %s", group_id, s["path"], s["reason"])

@@ -1,7 +1,9 @@
 """Apply writes sidecars (journaled, verified); revert gives back exactly what was there."""
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -9,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from apply_helpers import TARGET_VALUES, build_library, exiftool, read_tags, temp_files, tree_state  # noqa: F401
+from metasync import apply as apply_module
 from metasync import history
 from metasync.apply import apply_plan, revert_group, same_value
-from metasync.errors import ConflictError, LockedError
+from metasync.errors import ConflictError, LockedError, MetasyncError
 from metasync.lock import library_lock
 from metasync.models import GroupMember, Photo
 
@@ -321,3 +324,40 @@ def test_a_value_xmp_cannot_hold_is_skipped_alone(lib, exiftool):
     assert {(s["field"], "outside -90..90" in s["reason"]) for s in result["skipped"]} == {("gps_latitude", True)}
     assert result["applied"] == len(lib.targets)
     assert read_tags(exiftool, Path(lib.targets[0] + ".xmp"), "XMP:City", "XMP:GPSLatitude") == ["Paris", None]
+
+
+def test_a_failed_write_puts_every_file_back(lib, corpus, tmp_path, monkeypatch):
+    """The disk fills up at the second sidecar (simulated: a full disk cannot be made on demand here)."""
+    _place_sidecar(corpus, "sidecars/digikam/digikam-example.xmp", lib.targets[0], ".jpg.xmp")
+    photos = tmp_path / "photos"
+    before = tree_state(photos)
+    real_replace, calls = os.replace, []
+
+    def replace_until_full(src, dst):
+        if Path(dst).parent == photos:  # sidecars, not the journal's blobs
+            calls.append(dst)
+        if len(calls) == 2 and calls[-1] == dst:
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(apply_module.os, "replace", replace_until_full)
+    with pytest.raises(MetasyncError, match="No space left on device; every file was put back"):
+        apply_plan(lib.engine, lib.group, lib.plan())
+    monkeypatch.undo()
+
+    assert len(calls) >= 2, "the first sidecar had been written when the disk filled up"
+    assert tree_state(photos) == before
+    assert history.pending_operations(lib.engine.index) == []
+    assert lib.refresh_group().status == "pending"
+
+
+def test_long_file_names_keep_temp_names_within_limits(lib, tmp_path, exiftool):
+    long_photo = Path(lib.targets[0]).with_name("x" * 240 + ".jpg")
+    Path(lib.targets[0]).rename(long_photo)
+    index = lib.engine.index
+    index.move_file(lib.targets[0], str(long_photo), long_photo.stat().st_mtime_ns)
+    lib.targets[0] = str(long_photo)
+
+    result = apply_plan(lib.engine, lib.refresh_group(), lib.plan())
+
+    assert str(long_photo) + ".xmp" in result["sidecars"]
