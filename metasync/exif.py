@@ -7,6 +7,7 @@ import logging
 import math
 import re
 import shutil
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
@@ -56,16 +57,46 @@ class ExifTool:
                 "macOS 'brew install exiftool', Windows: https://exiftool.org")
         self._helper = exiftool.ExifToolHelper(executable=exe, common_args=["-G", "-n"], check_execute=True)
         self.starts = 0  # how many times a process was started (tests assert 0 on unchanged rescans)
+        self._keeper_stop: threading.Event | None = None
+        self._start_lock = threading.Lock()
 
     def _running(self) -> exiftool.ExifToolHelper:
-        if not self._helper.running:
-            self._helper.run()
-            self.starts += 1
+        with self._start_lock:
+            if not self._helper.running:
+                self._start()
         return self._helper
+
+    def _start(self) -> None:
+        """Start the process from a thread that lives until close().
+
+        pyexiftool ties the process to the thread that forked it (PR_SET_PDEATHSIG), so a process first used by
+        a short-lived thread (a bridge job) would be killed when that thread ends.
+        """
+        started, stop = threading.Event(), threading.Event()
+        failure: list[BaseException] = []
+
+        def keeper() -> None:
+            try:
+                self._helper.run()
+            except BaseException as exc:  # handed to the caller below
+                failure.append(exc)
+            finally:
+                started.set()
+            stop.wait()
+
+        threading.Thread(target=keeper, name="exiftool-keeper", daemon=True).start()
+        started.wait()
+        if failure:
+            raise failure[0]
+        self._keeper_stop = stop
+        self.starts += 1
 
     def close(self) -> None:
         if self._helper.running:
             self._helper.terminate()
+        if self._keeper_stop is not None:
+            self._keeper_stop.set()
+            self._keeper_stop = None
 
     def __enter__(self) -> "ExifTool":
         return self

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -273,3 +274,19 @@ def test_raw_previews(corpus: Path, exif: ExifTool) -> None:
     data, orientation = previews[str(dng)]
     assert data[:2] == b"\xff\xd8" and orientation == 1
     assert previews[str(cr2)] is None  # image data stripped: no preview
+
+
+def test_process_started_by_a_short_lived_thread_survives_it(tmp_path: Path) -> None:
+    """Regression: pyexiftool ties its process to the forking thread; a bridge job thread must not kill it."""
+    import threading
+
+    photo = tmp_path / "a.jpg"
+    Image.new("RGB", (32, 24), (10, 20, 30)).save(photo)
+    with ExifTool() as et:
+        worker = threading.Thread(target=lambda: et.version)
+        worker.start()
+        worker.join()
+        time.sleep(0.3)  # SIGTERM would have been delivered by now
+        assert et._helper.running
+        assert photo.name in str(et.read_raw([photo]))
+        assert et.starts == 1
