@@ -152,7 +152,7 @@ class Index:
 
     def _migrate(self) -> None:
         current = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        for version, sql in MIGRATIONS:
+        for version, sql in sorted(MIGRATIONS, key=lambda m: m[0]):
             if version <= current:
                 continue
             self.conn.execute("BEGIN IMMEDIATE")
