@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from . import history, sidecar
-from .errors import ConflictError, MetasyncError, SidecarError
+from .errors import ConflictError, InvalidRequestError, MetasyncError, SidecarError
 from .exif import normalize
 from .faults import fault_point
 from .fields import FIELD_SPECS
@@ -582,5 +582,5 @@ def _set_override(engine: Any, group_id: int, override: Mapping[str, Any]) -> No
     try:
         path, name, value = override["path"], override["field"], override["value"]
     except (KeyError, TypeError) as exc:
-        raise MetasyncError(f"an override needs path, field and value: {override!r}") from exc
+        raise InvalidRequestError(f"an override needs path, field and value: {override!r}") from exc
     engine.set_override(group_id, path, name, value)
