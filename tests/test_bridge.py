@@ -294,7 +294,7 @@ def test_auto_detect_in_the_background_reports_progress(client, lib):
         time.sleep(0.05)
     assert job["status"] == "done", job
     assert job["total"] > 0 and job["done"] == job["total"]
-    assert job["result"]["suggestions"] and job["result"]["scan"]["photos"] == len(photos_under(lib))
+    assert job["result"]["suggestions"]
     assert error_code(get(client, "/api/jobs/nope")) == "job_not_found"
 
 

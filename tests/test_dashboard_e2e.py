@@ -73,10 +73,11 @@ def test_detect_apply_revert_in_the_dashboard(page, library, tmp_path):
         card.locator("[data-action=open]").click()
         change = card.locator("[data-testid=changes] tbody tr").first
         change.wait_for()
-        target = page.evaluate(
+        first_change = page.evaluate(
             "async ([id]) => (await (await fetch(`/api/metadata-sync/groups/${id}`, {headers: "
             "{'X-Metasync-Token': document.querySelector('meta[name=metasync-token]').content}})).json())"
-            ".changes[0].path", [group_id])
+            ".changes[0]", [group_id])
+        target = first_change["path"]
         before = read(sidecar_of(target))
 
         # apply through the confirm dialog; the sidecar is written
@@ -89,7 +90,10 @@ def test_detect_apply_revert_in_the_dashboard(page, library, tmp_path):
 
         # 4. detail panel of the changed photo: original vs current, history
         page.evaluate("([p]) => openDetail(p)", [target])
-        page.wait_for_selector("#detail:not([hidden]) #detail-meta tbody tr.added")
+        changed = page.locator(f"#detail:not([hidden]) #detail-meta tr[data-field={first_change['field']}]")
+        changed.wait_for()
+        assert changed.get_attribute("class") in {"added", "changed"}  # + green, or - red / + green
+        assert page.locator("#detail-meta tr.same").count() > 0  # = blue
         assert page.locator("#detail-history li").count() >= 1
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
@@ -103,7 +107,7 @@ def test_detect_apply_revert_in_the_dashboard(page, library, tmp_path):
     assert not page.errors, page.errors
 
 
-def test_group_creator_browses_folders_with_thumbnails(page, library, tmp_path):
+def test_group_creator_browses_folders_with_thumbnails_and_the_locked_page(page, library, tmp_path):
     lib = library.root
     with serve(lib, tmp_path / "index.db", tmp_path / "config") as srv:
         page.goto(f"{srv.url}/?token={srv.token}")
@@ -119,12 +123,9 @@ def test_group_creator_browses_folders_with_thumbnails(page, library, tmp_path):
         photo.click()
         assert "source" in photo.get_attribute("class")
         assert page.locator("#selection-count").inner_text().startswith("1 selected")
-    assert not page.errors, page.errors
+        assert not page.errors, page.errors
 
-
-def test_dashboard_without_token_shows_how_to_get_one(page, library, tmp_path):
-    lib = library.root
-    with serve(lib, tmp_path / "index.db", tmp_path / "config") as srv:
+        # without the token in its URL the page explains where to find it, and does not contain it
         resp = page.goto(srv.url + "/")
         assert resp.status == 401 and "token" in page.inner_text("main")
         assert srv.token not in page.content()

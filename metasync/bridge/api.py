@@ -101,11 +101,9 @@ def query_path(name: str = "path") -> str:
 
 # -- groups ------------------------------------------------------------------------------------------------
 def group_detail(b: Bridge, group_id: int) -> dict[str, Any]:
-    """The group's summary, its members and the preview of its changes: what a host shows before Apply."""
+    """The preview of a group's changes with its summary and members: what a host shows before Apply."""
     with b.calling() as engine:
-        preview = engine.preview(group_id)
-        summary = next((g for g in engine.list_groups() if g["id"] == group_id), {})
-    return {**summary, **preview, "id": group_id}
+        return {"id": group_id, **engine.preview(group_id)}
 
 
 @api.operation("GET", "/health", "Version, ExifTool version and library roots", "Health", auth=False)
@@ -196,11 +194,8 @@ def _count_files(folder: str, limit: int) -> int:
 
 
 def _detect(b: Bridge, folder: str, job: Job | None = None) -> dict[str, Any]:
-    progress = job.progress if job else None
     with b.calling() as engine:
-        scan = engine.scan([Path(folder)], progress=progress)
-        found = engine.suggest([folder], progress=progress)
-    return {"scan": scan, "suggestions": found}
+        return {"suggestions": engine.suggest([folder], progress=job.progress if job else None)}
 
 
 @api.operation("POST", "/metadata-sync/auto-detect",

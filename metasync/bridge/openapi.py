@@ -15,8 +15,8 @@ ERROR_STATUSES = {400: "bad request", 401: "missing or wrong token", 403: "forbi
                   404: "not found", 409: "conflict", 413: "request too large", 422: "cannot process"}
 
 
-def obj(properties: dict[str, Any] | None = None, required: tuple[str, ...] = ()) -> dict:
-    out: dict[str, Any] = {"type": "object", "properties": properties or {}}
+def obj(properties: dict[str, Any] | None = None, required: tuple[str, ...] = (), **extra: Any) -> dict:
+    out: dict[str, Any] = {"type": "object", "properties": properties or {}, **extra}
     if required:
         out["required"] = list(required)
     return out
@@ -49,8 +49,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                          "user_created": BOOL, "sources": ANY, "targets": ANY, "changes": ANY,
                          "updated_at": NULLABLE_STR}, ("id",)),
     "GroupList": obj({"groups": arr(ref("GroupSummary"))}, ("groups",)),
-    "GroupDetail": obj({"id": INT, "status": STR, "changes": arr(ref("Change")), "conflicts": arr(ANY),
-                        "members": arr(ref("Member"))}, ("id", "changes")),
+    "GroupDetail": obj({"id": INT, "status": STR, "confidence": NUM, "band": STR, "kind": STR,
+                        "user_created": BOOL, "reasons": arr(STR), "options": obj(),
+                        "changes": arr(ref("Change")), "conflicts": arr(ref("Change")),
+                        "files": obj(description="path -> {role, metadata}")}, ("id", "changes")),
     "Suggestion": obj({"id": INT, "confidence": NUM, "band": STR, "files": arr(ref("Member")),
                        "changes": ANY, "reasons": ANY}, ("id",)),
     "SuggestionList": obj({"suggestions": arr(ref("Suggestion"))}, ("suggestions",)),
@@ -62,7 +64,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "stage": STR, "done": INT, "total": INT, "result": ANY, "error": ANY},
                ("id", "status", "done", "total")),
     "JobAccepted": obj({"job": ref("Job")}, ("job",)),
-    "AutoDetectResult": obj({"scan": ANY, "suggestions": arr(ref("Suggestion"))}, ("suggestions",)),
+    "AutoDetectResult": obj({"suggestions": arr(ref("Suggestion"))}, ("suggestions",)),
     "History": obj({"path": STR, "current": obj(), "history": arr(obj())}, ("path", "history")),
     "Listing": obj({"dir": NULLABLE_STR, "parent": NULLABLE_STR,
                     "folders": arr(obj({"name": STR, "path": STR})),

@@ -168,9 +168,13 @@ function changesTable(changes) {
       el("td", {}, meter(c.confidence))))));
 }
 
+// A group's photos and roles, whichever shape carries them: a suggestion's files list, a preview's
+// {path: {role, metadata}} map, or a listed group's sources and targets.
 function members(detail) {
   if (Array.isArray(detail.files)) return detail.files;
-  if (Array.isArray(detail.members)) return detail.members;
+  if (detail.files && typeof detail.files === "object") {
+    return Object.entries(detail.files).map(([path, f]) => ({ path, role: f.role }));
+  }
   const out = [];
   if (Array.isArray(detail.sources)) detail.sources.forEach((p) => out.push({ path: p.path || p, role: "source" }));
   if (Array.isArray(detail.targets)) detail.targets.forEach((p) => out.push({ path: p.path || p, role: "target" }));
@@ -318,7 +322,7 @@ async function runDetect(event) {
     const started = await guarded(() => api("POST", "/api/metadata-sync/auto-detect", { path, background: true }));
     if (!started) return;
     const result = started.job ? await pollJob(started.job) : started;
-    if (result) showSuggestions(result.suggestions, result.scan);
+    if (result) showSuggestions(result.suggestions);
   } finally {
     $("#detect-run").disabled = false;
     hideProgress();
@@ -336,10 +340,10 @@ async function pollJob(job) {
   }
 }
 
-function showSuggestions(list, scan) {
+function showSuggestions(list) {
   const box = $("#suggestions");
   box.replaceChildren();
-  if (scan) say(`Scanned ${scan.photos} photo(s): ${list.length} suggestion(s).`, "ok");
+  say(`${list.length} suggestion(s).`, "ok");
   if (!list.length) box.append(el("p", { class: "empty" }, "Nothing to suggest here."));
   for (const s of list) box.append(suggestionCard(s));
 }
