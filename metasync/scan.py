@@ -78,7 +78,9 @@ def scan_library(engine: Engine, paths: list[Path], progress: Progress | None = 
     found, errors = walk(roots)
     index = engine.index
     known = index.file_stats()
-    vanished = [p for p in index.file_stats(under=[str(r) for r in roots if r.is_dir()]) if p not in found]
+    folders = [str(r) for r in roots if r.is_dir()]
+    # only a scanned folder can tell that a file vanished; scanning single files never removes their neighbours
+    vanished = [p for p in index.file_stats(under=folders) if p not in found] if folders else []
     new = [f for f in found.values() if f.path not in known]
 
     moves = _detect_moves(engine, new, vanished)

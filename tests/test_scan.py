@@ -218,3 +218,17 @@ def test_corpus_scan(corpus: Path, tmp_path: Path, engine: Engine) -> None:
     assert show(lib / "canon_eos_6d.dng")["phash"] is not None  # from its embedded preview
     assert show(lib / "IMG_5195.HEIC")["model"] == "iPhone 11 Pro Max"
     assert show(lib / "nikon_d70_stripped.nef")["make"] == "NIKON CORPORATION"
+
+
+def test_scanning_one_file_keeps_the_rest_of_the_index(tmp_path: Path) -> None:
+    """Regression: a scan of single files (a plugin's selection) used to drop every other indexed photo."""
+    from metasync.demo import scenario_phone_and_dslr
+    from metasync.engine import Engine
+    from metasync.config import Settings
+
+    truth = scenario_phone_and_dslr(tmp_path / "lib")
+    with Engine(Settings(db_path=tmp_path / "i.db")) as engine:
+        assert engine.scan([truth.root])["photos"] == 2
+        one = engine.scan([truth.root / truth.roles["dslr"]])
+        assert one["removed"] == 0 and one["unchanged"] == 1
+        assert len(engine.index.photos()) == 2

@@ -20,7 +20,7 @@ LrTasks.startAsyncTask(function()
   local by_path = {}
   for _, photo in ipairs(catalog:getTargetPhotos()) do by_path[photo:getRawMetadata("path")] = photo end
   for id in ids:gmatch("%d+") do
-    local result, err = Client.request("POST", "/api/metadata-sync/groups/" .. id .. "/revert", {})
+    local result, err = Client.request("POST", "/api/metadata-sync/groups/" .. id .. "/revert")
     if not result then
       LrDialogs.message("metasync", err, "critical")
       return
