@@ -10,6 +10,8 @@ are up to a minute or so apart on either side, the median sits on one side while
 from __future__ import annotations
 
 import bisect
+import logging
+import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -19,6 +21,8 @@ from .config import Settings
 from .models import FieldChange, Group, GroupMember, Metadata, Photo, Plan
 from .timeutil import format_duration, has_known_offset, shift_datetime, utc_epoch, wall_epoch
 
+log = logging.getLogger(__name__)
+
 CameraKey = tuple[str, str, str]  # (make, model, serial)
 
 MIN_PAIRS = 2
@@ -26,6 +30,8 @@ MIN_PAIRS = 2
 AGREE_S = 120.0
 # Offsets below this are not worth rewriting the capture times for.
 MIN_SHIFT_S = 60.0
+# Agreeing pairs must exceed what chance alignment explains by this many standard deviations.
+CHANCE_SIGMAS = 1.5
 # A camera unused for longer than this may have had its clock reset: estimate each such session on its own.
 SESSION_GAP_S = 2 * 86400.0
 
@@ -152,6 +158,22 @@ def _agreeing(candidates: dict[str, list[ClockPair]]) -> list[ClockPair]:
     return chosen
 
 
+def _by_chance(candidates: dict[str, list[ClockPair]], settings: Settings) -> float:
+    """How many camera photos a window of 2 * AGREE_S would catch by chance, plus CHANCE_SIGMAS deviations.
+
+    Photos of one scene all look alike, so each camera photo matches the reference shots of its whole event:
+    its differences spread over the event's duration (at least time_window_s), and a window catches one of them
+    with probability n * width / spread. Agreement beyond that is evidence of a clock offset.
+    """
+    width = 2 * AGREE_S
+    probs = []
+    for pairs in candidates.values():
+        diffs = [p.diff_s for p in pairs]
+        spread = max(max(diffs) - min(diffs), settings.time_window_s) + width
+        probs.append(min(1.0, len(diffs) * width / spread))
+    return sum(probs) + CHANCE_SIGMAS * math.sqrt(sum(p * (1 - p) for p in probs))
+
+
 def _robust(pairs: list[ClockPair]) -> tuple[float, float, list[ClockPair]]:
     """(mean, MAD, kept pairs): pairs beyond 3 scaled MADs of the median (never tighter than AGREE_S) are dropped."""
     med = statistics.median(p.diff_s for p in pairs)
@@ -183,6 +205,9 @@ def estimate_clock_offsets(photos: Iterable[Photo], settings: Settings) -> list[
                 continue
             shift, spread, kept = _robust(agreeing)
             if len(kept) < MIN_PAIRS or abs(shift) < max(MIN_SHIFT_S, 3 * spread):
+                continue
+            if len(kept) < _by_chance(candidates, settings):
+                log.debug("%s: %d agreeing pairs at %+.0f s could be chance", camera_label(key), len(kept), shift)
                 continue
             out.append(ClockEstimate(
                 key, camera_label(key), float(shift), float(spread),

@@ -9,9 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
+from .clock import suggest_time_shifts, with_pending_shifts
 from .detect import GPS_CONFLICT, assign_roles, detect_groups
 from .errors import InvalidRequestError
 from .fields import FIELD_SPECS
+from .geocode import place_groups
 from .models import CANONICAL_FIELDS, Group, GroupMember, Photo, Plan, band
 from .plan import plan_group
 from .score import source_priority
@@ -45,11 +47,16 @@ def suggest(engine: Any, paths: list[Path | str], progress: Progress | None = No
     wanted_paths = [resolve(p) for p in paths]
     engine.scan([Path(p) for p in wanted_paths], progress=progress)
     photos = engine.index.photos()
+    originals = {p.id: p for p in photos}
+    # issue 6: cameras whose clock is off become time-shift groups; events are found with corrected times
+    shifts, photos = suggest_time_shifts(photos, engine.settings)
     if progress:
         progress("detect", 0, 1)
     groups = _refined(engine, detect_groups(photos, engine.settings), photos)
     if progress:
         progress("detect", 1, 1)
+    grouped = {m.photo_id for g in groups for m in g.members}
+    groups = [*shifts, *groups, *place_groups(photos, grouped)]  # issue 6: names, offsets of ungrouped photos
     by_id = {p.id: p for p in photos}
     wanted = _photos_under(engine, wanted_paths)
     engine.index.delete_pending_auto_groups()
@@ -57,7 +64,7 @@ def suggest(engine: Any, paths: list[Path | str], progress: Progress | None = No
     for k, group in enumerate(groups):
         if progress:
             progress("plan", k, len(groups))
-        plan = plan_group(group, by_id, engine.settings)
+        plan = plan_group(group, originals if group.kind == "time_shift" else by_id, engine.settings)
         if not plan.changes:
             continue
         gid = engine.index.save_group(group)
@@ -117,7 +124,12 @@ def _checked_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _photos(engine: Any, group: Group) -> dict[int, Photo]:
-    return engine.index.photos_by_id([m.photo_id for m in group.members])
+    photos = engine.index.photos_by_id([m.photo_id for m in group.members])
+    if group.kind == "time_shift":
+        return photos
+    # issue 6: other groups are planned as if the pending camera clock corrections were applied
+    shifted = with_pending_shifts(list(photos.values()), engine.index.groups(status="pending"))
+    return {p.id: p for p in shifted}
 
 
 def plan(engine: Any, group_id: int) -> Plan:

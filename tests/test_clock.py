@@ -115,6 +115,21 @@ def test_each_trip_and_each_camera_gets_its_own_estimate():
     assert set(ests[0].paths).isdisjoint(ests[1].paths)
 
 
+def test_one_scene_shot_in_turns_is_not_a_clock_offset():
+    """A party: every photo looks alike, the DSLR shoots between the phone shots. Some DSLR shots line up with
+    phone shots at some offset by chance; that is no evidence of a wrong clock."""
+    rng = random.Random(12)
+    scene = rng.getrandbits(64)
+    photos = []
+    for k in range(13):
+        when = DAY + timedelta(seconds=300 * k + rng.uniform(0, 60))
+        if k in (1, 5, 10):
+            photos.append(dslr(k, when.replace(microsecond=0), flip(scene, rng.randint(0, 4), rng)))
+        else:
+            photos.append(phone(k, when, flip(scene, rng.randint(0, 4), rng)))
+    assert estimate_clock_offsets(photos, S) == []
+
+
 def test_camera_with_offset_tag_compares_in_utc():
     """The camera writes +01:00 (winter setting kept in summer): its UTC is an hour off, though its offset tag
     looks fine."""
