@@ -445,11 +445,14 @@ def _fail(field: str, value: Any, why: str) -> SidecarError:
     return SidecarError(f"cannot write {field}={value!r} to XMP: {why}")
 
 
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _xml_text(field: str, value: Any) -> str:
     text = str(value).strip()
     if not text:
         raise _fail(field, value, "empty text")
-    if any(ord(ch) < 0x20 and ch not in "\t\n\r" for ch in text):
+    if _NOT_XML_CHAR.search(text):
         raise _fail(field, value, "control characters cannot be stored in XML")
     return text
 

@@ -8,6 +8,8 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from metasync import sidecar
@@ -423,9 +425,33 @@ def test_utc_capture_time_reads_as_offset_zero() -> None:
     assert read_values(data) == {"datetime_original": "2024-05-12T12:03:07Z", "offset_time": "+00:00"}
 
 
+_XML_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\ufffe\uffff",
+                                   min_codepoint=0x20), min_size=1, max_size=30).map(str.strip).filter(bool)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(city=_XML_TEXT, model=_XML_TEXT, tags=st.lists(_XML_TEXT, min_size=1, max_size=4, unique=True),
+       lat=st.floats(-90, 90), lon=st.floats(-180, 180), alt=st.floats(-500, 9000),
+       f_number=st.floats(0.5, 64), iso=st.integers(1, 409600))
+def test_any_values_read_back_and_merge_is_idempotent(city, model, tags, lat, lon, alt, f_number, iso) -> None:
+    values = {"city": city, "model": model, "tags": tags, "gps_latitude": lat, "gps_longitude": lon,
+              "gps_altitude": alt, "f_number": f_number, "iso": iso}
+    prov = Provenance(1, 1, "2026-11-28T02:00:00+00:00", (), tuple(values))
+    data = merge_values(None, values, prov)
+    got = read_values(data)
+    assert (got["city"], got["model"], got["tags"], got["iso"]) == (city, model, tags, iso)
+    assert got["gps_latitude"] == pytest.approx(lat, abs=1e-9)
+    assert got["gps_longitude"] == pytest.approx(lon, abs=1e-9)
+    assert got["gps_altitude"] == pytest.approx(alt, abs=1e-4)
+    assert got["f_number"] == pytest.approx(f_number, rel=1e-6)
+    assert merge_values(data, values, prov) == data
+    assert remove_values(data, values, {}) is None
+
+
 @pytest.mark.parametrize(("values", "reason"), [
     ({"gps_latitude": 91.0}, "outside -90..90"),
     ({"make": "Can\x01on"}, "control characters"),
+    ({"city": "bad \ufffe char"}, "control characters"),
     ({"datetime_original": "yesterday"}, "not an ISO 8601"),
     ({"iso": 0}, "not a positive number"),
     ({"offset_time": "2h"}, "not an offset"),
