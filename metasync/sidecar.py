@@ -448,6 +448,11 @@ def _fail(field: str, value: Any, why: str) -> SidecarError:
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
+def _escape(text: str) -> str:
+    """A path as XML can hold it: characters XML cannot carry (undecodable file-name bytes) become \\uXXXX."""
+    return _NOT_XML_CHAR.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _xml_text(field: str, value: Any) -> str:
     text = str(value).strip()
     if not text:
@@ -678,7 +683,8 @@ def _write_provenance(doc: XmpDoc, prov: Provenance | None, book: _Bookkeeping) 
         values.update({
             "group": str(prov.group_id), "operation": str(prov.operation_id), "appliedAt": prov.applied_at,
             "fields": list(prov.fields) or None,
-            "sources": [{"field": f, "path": p, **({"hash": h} if h else {})} for f, p, h in prov.sources] or None,
+            "sources": [{"field": f, "path": _escape(p), **({"hash": h} if h else {})}
+                        for f, p, h in prov.sources] or None,
         })
     if prov is not None or book.created_props or any(book.added_tags.values()):
         values.update({

@@ -317,6 +317,12 @@ def test_remove_everything_from_our_own_sidecar_means_delete_it() -> None:
     assert remove_values(data, VALUES, {}) is None
 
 
+def test_a_source_path_xml_cannot_hold_is_escaped_in_the_provenance() -> None:
+    prov = Provenance(1, 1, "2026-11-28T02:00:00+00:00", (("city", "/photos/caf\udce9\x01.jpg", None),), ("city",))
+    data = merge_values(None, {"city": "Paris"}, prov)
+    assert read_provenance(data).sources == (("city", "/photos/caf\\udce9\\u0001.jpg", None),)
+
+
 def test_partial_removal_keeps_provenance_of_the_remaining_fields() -> None:
     data = merge_values(None, VALUES, PROV)
     rest = remove_values(data, (f for f in ("gps_latitude", "gps_longitude")), {})  # any iterable
