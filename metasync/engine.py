@@ -134,3 +134,24 @@ class Engine:
 
     def delete_group(self, group_id: int) -> None:
         self.index.delete_group(group_id)
+
+    # -- time and place (issue 6) ------------------------------------------------------------------------------
+    def suggest_places(self, paths: list[Path]) -> list[dict[str, Any]]:
+        """Place groups (offline place names, zone offsets from own GPS) for the indexed photos under `paths` that
+        no pending group already covers as a target, sources of event groups included: [{"id", "kind", "files",
+        "changes", "reasons"}]. Run after suggest (which covers photos in no event group itself)."""
+        from .geocode import place_groups
+        from .plan import plan_group
+
+        photos = self.index.photos(under=[str(Path(p).expanduser().resolve()) for p in paths])
+        pending = self.index.groups(status="pending")
+        covered = {m.photo_id for g in pending if g.kind != "time_shift" for m in g.targets}
+        by_id = {p.id: p for p in photos}
+        out = []
+        for group in place_groups(photos, covered):
+            plan = plan_group(group, by_id, self.settings)
+            if plan.changes:
+                gid = self.index.save_group(group)
+                out.append({"id": gid, "kind": group.kind, "files": [m.path for m in group.members],
+                            "changes": len(plan.changes), "reasons": list(group.reasons)})
+        return out

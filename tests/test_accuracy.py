@@ -1,0 +1,101 @@
+"""Time and place on generated libraries with a known truth: the small version of bench/accuracy.py.
+
+One library (2 events, 24 photos each: 16 phone shots along a strolling walk, 8 DSLR shots each 20-90 s from a
+phone shot, the DSLR clock 1 h 03 min 20 s ahead and without offset or GPS), scanned and planned once.
+"""
+from __future__ import annotations
+
+import importlib.util
+import statistics
+import sys
+from datetime import timezone
+from pathlib import Path
+
+import pytest
+
+from metasync.config import Settings
+from metasync.demo import Truth, generate_library
+from metasync.engine import Engine
+from metasync.timeutil import parse_local, parse_offset
+
+REPO = Path(__file__).resolve().parent.parent
+CLOCK_ERROR_S = 3800.0  # 1 h 03 min 20 s
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_accuracy", REPO / "bench" / "accuracy.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _bench()
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory, _demo_exiftool):
+    """(truth, [(group, plan)], settings) of the library, suggested and planned once."""
+    root = tmp_path_factory.mktemp("accuracy")
+    truth = generate_library(root / "lib", seed=1, events=2, photos_per_event=24, size=(320, 240),
+                             dslr_clock_offset_s=CLOCK_ERROR_S, exiftool=_demo_exiftool)
+    settings = Settings(db_path=root / "index.db", library_roots=(root / "lib",))
+    with Engine(settings) as engine:
+        plans = bench.plans_for(engine, root / "lib")
+    return truth, plans, settings
+
+
+def _rel(truth: Truth, path: str) -> str:
+    return str(Path(path).resolve().relative_to(truth.root.resolve()))
+
+
+def test_clock_offsets_are_found_within_30_s(planned):
+    truth, plans, _ = planned
+    shifts = [g for g, _ in plans if g.kind == "time_shift"]
+    devices = {truth.photo(_rel(truth, m.path)).device for g in shifts for m in g.targets}
+    assert devices == {d for d in truth.cameras if any(p.device == d for p in truth.of_kind("dslr"))}
+    for g in shifts:
+        assert g.options["pairs"] >= 2
+        assert abs(g.options["shift_s"] + CLOCK_ERROR_S) <= 30, g.reasons
+        assert g.reasons[0].startswith(g.options["camera"] + ": -1 h 0")
+
+
+def test_shift_gives_the_right_time_then_the_right_place(planned):
+    truth, plans, _ = planned
+    by_path = {}
+    for g, plan in plans:
+        for c in plan.changes:
+            by_path.setdefault(_rel(truth, c.path), {})[c.field] = c
+    dslr = truth.of_kind("dslr")
+    time_errors, gps_errors = [], []
+    for p in dslr:
+        fields = by_path[p.path]
+        when = parse_local(fields["datetime_original"].new)
+        offset = fields["offset_time"].new
+        assert offset == p.offset
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone(parse_offset(offset)))
+        time_errors.append(abs(when.timestamp() - p.utc_epoch))
+        gps_errors.append(bench.distance_m(fields["gps_latitude"].new, fields["gps_longitude"].new, p.lat, p.lon))
+    assert max(time_errors) <= 120 and statistics.median(time_errors) <= 60
+    assert statistics.median(gps_errors) <= 50
+
+
+def test_accuracy_table(planned):
+    truth, plans, _ = planned
+    res = bench.evaluate(truth, plans)
+    print("\n" + bench.table(res))
+    assert res.cross_event == 0
+    assert res.interp_errors and statistics.median(res.interp_errors) <= 25
+    assert res.precision("place") >= 0.9 and res.recall("place") >= 0.9
+    assert res.precision() >= 0.9 and res.recall() >= 0.8
+
+
+def test_camera_without_offset_gets_it_across_a_dst_change(dst_camera):
+    settings = Settings(db_path=dst_camera.root / "index.db", library_roots=(dst_camera.root,))
+    with Engine(settings) as engine:
+        plans = bench.plans_for(engine, dst_camera.root)
+    got = {_rel(dst_camera, c.path): c.new for _, plan in plans for c in plan.changes if c.field == "offset_time"}
+    want = {dst_camera.roles[r]: off for r, off in dst_camera.expected["offset_time"].items()}
+    assert got == want
+    assert want[dst_camera.roles["sat_noon"]] == "+01:00" and want[dst_camera.roles["sun_noon"]] == "+02:00"
