@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import math
 import re
 import xml.etree.ElementTree as std_et
 from dataclasses import dataclass
@@ -467,8 +468,18 @@ def _rational(value: float, max_den: int = 1_000_000) -> str:
     return f"{frac.numerator}/{frac.denominator}"
 
 
+def _number(field: str, value: Any, positive: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise _fail(field, value, "not a number") from None
+    if not math.isfinite(v) or (positive and v <= 0):
+        raise _fail(field, value, "not a positive number" if positive else "not a finite number")
+    return v
+
+
 def _gps_coord(field: str, value: Any, pos: str, neg: str, limit: float) -> str:
-    v = float(value)
+    v = _number(field, value)
     if not -limit <= v <= limit:
         raise _fail(field, value, f"outside -{limit:g}..{limit:g}")
     deg, minutes = divmod(abs(v) * 60, 60)
@@ -513,18 +524,12 @@ def _encode(field: str, value: Any, offset: str | None = None) -> dict[str, str 
     if field == "gps_longitude":
         return {props[0]: _gps_coord(field, value, "E", "W", 180)}
     if field == "gps_altitude":
-        v = float(value)
+        v = _number(field, value)
         return {props[0]: _rational(abs(v), 10_000), props[1]: "1" if v < 0 else "0"}
     if field == "iso":
-        v = float(value)
-        if v <= 0:
-            raise _fail(field, value, "not a positive number")
-        return {props[0]: [str(round(v))]}
+        return {props[0]: [str(round(_number(field, value, positive=True)))]}
     if field in ("f_number", "exposure_time", "focal_length"):
-        v = float(value)
-        if v <= 0:
-            raise _fail(field, value, "not a positive number")
-        return {props[0]: _rational(v)}
+        return {props[0]: _rational(_number(field, value, positive=True))}
     text = _xml_text(field, value)
     return {p: text for p in props}
 
@@ -709,9 +714,9 @@ _NEW_PACKET = (f'<?xpacket begin="\ufeff" id="{XPACKET_ID}"?>\n'
                f'<?xpacket end="w"?>\n')
 
 
-def _tag_union(doc: XmpDoc, tags: Iterable[str], book: _Bookkeeping) -> None:
+def _tag_union(doc: XmpDoc, tags: str | Iterable[str], book: _Bookkeeping) -> None:
     """dc:subject gets every tag (created as a Bag if absent); host tag lists get them only where present."""
-    wanted = list(dict.fromkeys(_xml_text("tags", t) for t in tags))
+    wanted = list(dict.fromkeys(_xml_text("tags", t) for t in ([tags] if isinstance(tags, str) else tags)))
     for clark in _ADDED_TAGS:
         occ = _occurrences(doc, clark)
         if not occ and clark not in _TAG_LISTS_IF_PRESENT and wanted:

@@ -413,6 +413,10 @@ def test_offset_time_lives_in_the_capture_time() -> None:
         merge_values(None, {"offset_time": "+02:00"}, PROV)
 
 
+def test_a_single_tag_given_as_text_is_one_tag() -> None:
+    assert read_values(merge_values(None, {"tags": "lake"}, PROV))["tags"] == ["lake"]
+
+
 def test_none_deletes_a_field_wherever_it_is() -> None:
     data = packet('xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" photoshop:City="Old" '
                   'photoshop:State="Keep">')
@@ -460,6 +464,9 @@ def test_any_values_read_back_and_merge_is_idempotent(city, model, tags, lat, lo
     ({"city": "bad \ufffe char"}, "control characters"),
     ({"datetime_original": "yesterday"}, "not an ISO 8601"),
     ({"iso": 0}, "not a positive number"),
+    ({"f_number": "f/2.8"}, "not a number"),
+    ({"gps_altitude": float("inf")}, "not a finite number"),
+    ({"gps_latitude": float("nan")}, "not a finite number"),
     ({"offset_time": "2h"}, "not an offset"),
     ({"rating": 5}, "unknown metadata fields: rating"),
 ])
