@@ -257,10 +257,9 @@ def table(res: Result) -> str:
                      f"{res.expected.get(fam, 0):>8}  {pct(res.recall(fam)):>6}")
     lines.append(f"{'all':<14} {sum(res.proposed.values()):>8}  {pct(res.precision()):>9}  "
                  f"{sum(res.expected.values()):>8}  {pct(res.recall()):>6}")
-    lines.append(f"GPS error, all proposed ({len(res.gps_errors)}): median {statistics.median(res.gps_errors or [0]):.1f} m, "
-                 f"p95 {percentile(res.gps_errors, 0.95):.1f} m")
-    lines.append(f"GPS error, interpolated ({len(res.interp_errors)}): median "
-                 f"{statistics.median(res.interp_errors or [0]):.1f} m, p95 {percentile(res.interp_errors, 0.95):.1f} m")
+    for name, errors in (("all proposed", res.gps_errors), ("interpolated", res.interp_errors)):
+        lines.append(f"GPS error, {name} ({len(errors)}): median {statistics.median(errors or [0]):.1f} m, "
+                     f"p95 {percentile(errors, 0.95):.1f} m")
     ce = res.clock_errors
     lines.append(f"camera clock offsets: {len(ce)} found, {res.cameras_missed} missed; abs error median "
                  f"{statistics.median(ce or [0]):.1f} s, max {max(ce or [0]):.1f} s; pairs per estimate "
@@ -276,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--photos-per-event", type=int, default=12)
     ap.add_argument("--clock-offset", type=float, default=3800.0)
     ap.add_argument("--start-date", default="2024-05-12")
-    ap.add_argument("--dst", action="store_true", help="cameras with a right clock, events across the spring DST change")
+    ap.add_argument("--dst", action="store_true",
+                    help="cameras with a right clock, events across the spring DST change")
     ap.add_argument("--show-wrong", type=int, default=0, help="print this many wrong proposals")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -289,8 +289,9 @@ def main(argv: list[str] | None = None) -> int:
                                           photos_per_event=args.photos_per_event, size=(512, 384),
                                           dslr_clock_offset_s=offset, start_date=start)
             res = evaluate(truth, plans)
-        print(f"seed {seed}: {len(truth.photos)} photos, precision {res.precision():.3f}, recall {res.recall():.3f}, "
-              f"clock errors {[round(e, 1) for e in res.clock_errors]}, cross-event {res.cross_event}", flush=True)
+        print(f"seed {seed}: {len(truth.photos)} photos, precision {res.precision():.3f}, "
+              f"recall {res.recall():.3f}, clock errors {[round(e, 1) for e in res.clock_errors]}, "
+              f"cross-event {res.cross_event}", flush=True)
         total.add(res)
     print()
     print(f"{len(args.seeds)} libraries ({args.events} events x {args.photos_per_event} photos, "

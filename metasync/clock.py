@@ -47,7 +47,8 @@ class ClockPair:
 
 @dataclass(frozen=True)
 class ClockEstimate:
-    """`shift_s` added to the camera's clock gives the right time, for the photos in `photo_ids`."""
+    """`shift_s` (whole seconds, as camera clocks count) added to the camera's clock gives the right time, for the
+    photos in `photo_ids`."""
 
     camera_key: CameraKey
     camera: str  # "Canon EOS R6 #0123"
@@ -210,7 +211,7 @@ def estimate_clock_offsets(photos: Iterable[Photo], settings: Settings) -> list[
                 log.debug("%s: %d agreeing pairs at %+.0f s could be chance", camera_label(key), len(kept), shift)
                 continue
             out.append(ClockEstimate(
-                key, camera_label(key), float(shift), float(spread),
+                key, camera_label(key), float(round(shift)), float(spread),
                 tuple(sorted(kept, key=lambda p: p.camera_path)), len(candidates) - len(kept),
                 tuple(p.id for p in session), tuple(p.path for p in session),
                 tuple(p.meta.datetime_original for p in session)))

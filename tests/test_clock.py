@@ -195,3 +195,11 @@ def test_camera_label():
     assert camera_label(("Canon", "Canon EOS R6", "0123")) == "Canon EOS R6 #0123"
     assert camera_label(("NIKON CORPORATION", "NIKON D750", "")) == "NIKON CORPORATION NIKON D750"
     assert camera_label(("FUJIFILM", "X-T4", "")) == "FUJIFILM X-T4"
+
+
+def test_corrected_times_stay_whole_seconds():
+    photos = trip(random.Random(13), DAY, n_same=5, shift=OFFSET)
+    [est] = estimate_clock_offsets(photos, S)
+    assert est.shift_s == int(est.shift_s)
+    plan = plan_time_shift(time_shift_group(est), photos, S)
+    assert plan.changes and all("." not in c.new for c in plan.changes)
