@@ -387,3 +387,17 @@ def test_dashboard_page_needs_the_token_in_its_url(client):
     js = client.get("/static/dashboard.js")
     assert js.status_code == 200 and b"X-Metasync-Token" in js.data
     assert client.get("/", headers={"Host": "evil.example"}).status_code == 403
+
+
+# -- metasync serve: refusals before anything listens ---------------------------------------------------------
+@pytest.mark.parametrize("args,message", [
+    (["--host", "0.0.0.0"], "--allow-remote"),
+    (["--host", "192.168.1.20"], "--allow-remote"),
+    ([], "no library folder"),
+    (["--root", "/nonexistent/photos"], "not found"),
+], ids=["wildcard", "lan", "no-root", "missing-root"])
+def test_serve_refuses_unsafe_or_missing_settings(tmp_path, capsys, args, message):
+    from metasync.cli import main
+
+    assert main(["serve", "--db", str(tmp_path / "x.db"), *args]) == 1
+    assert message in capsys.readouterr().err
