@@ -16,6 +16,7 @@ from ..errors import GroupNotFoundError, InvalidRequestError, MetasyncError, Out
 from ..models import CANONICAL_FIELDS
 from ..naming import RAW_EXTENSIONS
 from ..phash import describe, thumbnail_jpeg
+from ..scan import PHOTO_EXTENSIONS
 from .jobs import Job
 from .openapi import INT, PATH, Api, arr, obj, ref
 from .state import Bridge, bridge
@@ -175,7 +176,7 @@ def revert_group(group_id: int):
 
 
 @api.operation("GET", "/metadata-sync/suggestions", "Suggested groups, optionally for some files or a folder",
-               "SuggestionList", query=(("path", arr(PATH), False),), errors=(422,))
+               "SuggestionList", query=(("path", arr(PATH), False),), errors=(400, 422))
 def suggestions():
     b = bridge()
     paths = [b.path(p) for p in request.args.getlist("path")] or [str(r) for r in b.settings.library_roots]
@@ -279,8 +280,6 @@ def thumbnail():
 @api.operation("GET", "/files", "Folders and photos of one library folder (the group creator's browser)",
                "Listing", query=(("dir", PATH, False),), errors=(400, 404))
 def list_files():
-    from ..scan import PHOTO_EXTENSIONS
-
     b = bridge()
     raw = request.args.get("dir")
     if not raw:
@@ -296,11 +295,11 @@ def list_files():
         raise NotFoundError(f"{raw}: {exc.strerror}") from exc
     folders, photos = [], []
     for e in entries:
+        if e.name.startswith("."):
+            continue
         try:
             real = b.path(e.path)  # a symlink out of the library is not shown
         except OutsideLibraryError:
-            continue
-        if e.name.startswith("."):
             continue
         if os.path.isdir(real):
             folders.append({"name": e.name, "path": real})
