@@ -45,6 +45,17 @@ def planned(tmp_path_factory, _demo_exiftool):
     return truth, plans, settings
 
 
+@pytest.fixture(scope="module")
+def applied(planned):
+    """The same library after applying the time shifts through the journal (sidecars), then suggested again.
+
+    `planned` keeps the plans it made before: they are data, not files."""
+    truth, plans, settings = planned
+    with Engine(settings) as engine:
+        results = [engine.apply(g.id) for g, _ in plans if g.kind == "time_shift"]
+        return truth, results, bench.plans_for(engine, truth.root)
+
+
 def _rel(truth: Truth, path: str) -> str:
     return str(Path(path).resolve().relative_to(truth.root.resolve()))
 
@@ -79,6 +90,23 @@ def test_shift_gives_the_right_time_then_the_right_place(planned):
         gps_errors.append(bench.distance_m(fields["gps_latitude"].new, fields["gps_longitude"].new, p.lat, p.lon))
     assert max(time_errors) <= 120 and statistics.median(time_errors) <= 60
     assert statistics.median(gps_errors) <= 50
+
+
+def test_applied_shift_then_the_track_places_the_dslr_photos(applied):
+    """Through Engine.apply: the sidecars carry the corrected times, a rescan reads them, the clocks now agree
+    (no shift proposed again) and the DSLR photos get interpolated positions, offsets and place names."""
+    truth, results, plans = applied
+    assert len(results) == 2 and all(r["applied"] == 8 and not r["skipped"] for r in results)
+    assert not [g for g, _ in plans if g.kind == "time_shift"]
+    res = bench.evaluate(truth, plans)
+    dslr = {p.path for p in truth.of_kind("dslr")}
+    got = {(_rel(truth, c.path), c.field): c for _, plan in plans for c in plan.changes}
+    for path in dslr:
+        p = truth.photo(path)
+        assert got[(path, "gps_latitude")].reason.startswith("interpolated between")
+        assert got[(path, "offset_time")].new == p.offset
+        assert got[(path, "country_code")].new == bench.reverse_geocode([(p.lat, p.lon)])[0].country_code
+    assert statistics.median(res.interp_errors) <= 25 and res.precision("gps") == 1.0
 
 
 def test_accuracy_table(planned):
