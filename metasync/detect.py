@@ -21,19 +21,19 @@ import numpy as np
 
 from .config import Settings
 from .models import Group, GroupMember, Photo
-from .score import VISUAL_REACH, capture_times, score_pair, source_priority
+from .score import VISUAL_REACH, PairScores, capture_times, source_priority
 from .track import EARTH_RADIUS_M, distance_m
 
 log = logging.getLogger(__name__)
 
 # Each photo is compared with at most this many neighbours per index (nearest first); chains do the rest.
-MAX_NEIGHBOURS = 8
+MAX_NEIGHBOURS = 6
 # A group whose photos' GPS disagree (joined only by visual evidence) keeps this fraction of its confidence.
 CONFLICT_FACTOR = 0.5
 # Group option set on groups whose photos' GPS disagree: no later evidence may raise their confidence.
 GPS_CONFLICT = "gps_conflict"
 # Reasons listed per group (one per target, best link first).
-MAX_REASONS = 20
+MAX_REASONS = 12
 
 _OFFSETS = [(dx, dy, dz) for dx in (-1, 0, 1) for dy in (-1, 0, 1) for dz in (-1, 0, 1)]
 
@@ -97,54 +97,51 @@ class HammingIndex:
         cand, dist = cand[keep], dist[keep]
         return [(int(c), int(d)) for d, c in sorted(zip(dist.tolist(), cand.tolist()))]
 
-    def pairs(self, max_neighbours: int) -> set[tuple[int, int]]:
-        """All position pairs (i < j) within the radius, each hash meeting at most max_neighbours others per chunk
-        (a bucket of identical blank-image hashes must not explode). Needs an exact-chunk layout."""
+    def pairs(self, max_neighbours: int) -> np.ndarray:
+        """Position pairs within the radius (rows; may repeat), each hash meeting at most max_neighbours others
+        per chunk (a bucket of identical blank-image hashes must not explode). Needs an exact-chunk layout."""
         assert self.sub_radius == 0, "self-join needs m = radius + 1 chunks"
-        out: set[tuple[int, int]] = set()
-        for sorted_keys, order, _, _, _ in self.chunks:
-            for d in range(1, max_neighbours + 1):
-                same = sorted_keys[d:] == sorted_keys[:-d]
-                if not same.any():
-                    break
-                i, j = order[:-d][same], order[d:][same]
-                ok = np.bitwise_count(self.hashes[i] ^ self.hashes[j]) <= self.radius
-                out.update(zip(np.minimum(i, j)[ok].tolist(), np.maximum(i, j)[ok].tolist()))
-        return out
+        found = np.concatenate([_sorted_neighbours(keys, order, np.equal, max_neighbours)
+                                for keys, order, _, _, _ in self.chunks])
+        return found[np.bitwise_count(self.hashes[found[:, 0]] ^ self.hashes[found[:, 1]]) <= self.radius]
 
 
-def candidate_pairs(photos: list[Photo], times: dict[int, float], settings: Settings) -> set[tuple[int, int]]:
-    """Index pairs (i < j, positions in `photos`) worth scoring."""
-    pairs: set[tuple[int, int]] = set()
+def _sorted_neighbours(keys: np.ndarray, order: np.ndarray, near, max_neighbours: int) -> np.ndarray:
+    """Rows (order[k], order[k + d]) for d = 1..max_neighbours where near(keys[k], keys[k + d]) holds; `keys` is
+    sorted and `near` monotone in d, so the sweep stops at the first d where no pair is near."""
+    out = [np.empty((0, 2), dtype=np.intp)]
+    for d in range(1, min(max_neighbours, len(keys) - 1) + 1):
+        ok = near(keys[:-d], keys[d:])
+        if not ok.any():
+            break
+        out.append(np.stack([order[:-d][ok], order[d:][ok]], axis=1))
+    return np.concatenate(out)
 
-    def add(i: int, j: int) -> None:
-        if i != j:
-            pairs.add((i, j) if i < j else (j, i))
 
+def candidate_pairs(photos: list[Photo], times: dict[int, float], settings: Settings) -> np.ndarray:
+    """Unique position pairs (rows i < j of `photos`) worth scoring."""
+    found: list[np.ndarray] = []
     # 1. time sweep: each photo meets the next few photos within reach (similar images reach further in time)
     reach = VISUAL_REACH * settings.time_window_s
-    timed = sorted((times[p.id], i) for i, p in enumerate(photos) if p.id in times)
-    for k, (t, i) in enumerate(timed):
-        for t2, j in timed[k + 1:k + 1 + MAX_NEIGHBOURS]:
-            if t2 - t > reach:
-                break
-            add(i, j)
+    timed = np.array([i for i, p in enumerate(photos) if p.id in times], dtype=np.intp)
+    t = np.array([times[photos[i].id] for i in timed], dtype=float)
+    by_time = np.argsort(t, kind="stable")
+    found.append(_sorted_neighbours(t[by_time], timed[by_time], lambda a, b: b - a <= reach, MAX_NEIGHBOURS))
     # 2. same-shot copies anywhere in time (a messenger copy carries the time it was received)
-    hashed = [i for i, p in enumerate(photos) if p.phash is not None]
+    hashed = np.array([i for i, p in enumerate(photos) if p.phash is not None], dtype=np.intp)
     hashes = [photos[i].phash for i in hashed]
-    copies: set[int] = set()
-    for a, b in HammingIndex(hashes, settings.phash_same_shot).pairs(MAX_NEIGHBOURS):
-        add(hashed[a], hashed[b])
-        copies.update((hashed[a], hashed[b]))
+    copies = hashed[HammingIndex(hashes, settings.phash_same_shot).pairs(MAX_NEIGHBOURS)]
+    found.append(copies)
     # 3. photos without a capture time: visually similar photos (unless a same-shot copy already ties them to
     #    their original, which is the best link they can have), GPS neighbours
+    extra: list[tuple[int, int]] = []
     timeless = [i for i, p in enumerate(photos) if p.id not in times]
-    lonely = [i for i in timeless if photos[i].phash is not None and i not in copies]
+    tied = set(copies.ravel().tolist())
+    lonely = [i for i in timeless if photos[i].phash is not None and i not in tied]
     if lonely:
         similar = HammingIndex(hashes, settings.phash_similar)
         for i in lonely:
-            for k, _ in similar.near(photos[i].phash)[:MAX_NEIGHBOURS + 1]:
-                add(i, hashed[k])
+            extra += [(i, int(hashed[k])) for k, _ in similar.near(photos[i].phash)[:MAX_NEIGHBOURS + 1]]
     if any(photos[i].meta.has_gps for i in timeless):
         grid: dict[tuple[int, int, int], list[int]] = defaultdict(list)
         for i, p in enumerate(photos):
@@ -158,9 +155,13 @@ def candidate_pairs(photos: list[Photo], times: dict[int, float], settings: Sett
                     for j in grid.get(c, ())]
             near.sort(key=lambda j: distance_m(m.gps_latitude, m.gps_longitude,
                                                photos[j].meta.gps_latitude, photos[j].meta.gps_longitude))
-            for j in near[:MAX_NEIGHBOURS + 1]:
-                add(i, j)
-    return pairs
+            extra += [(i, j) for j in near[:MAX_NEIGHBOURS + 1]]
+    found.append(np.array(extra, dtype=np.intp).reshape(-1, 2))
+    rows = np.concatenate(found)
+    lo, hi = np.minimum(rows[:, 0], rows[:, 1]), np.maximum(rows[:, 0], rows[:, 1])
+    n = max(len(photos), 1)
+    keys = np.unique((lo * n + hi)[lo != hi])
+    return np.stack([keys // n, keys % n], axis=1)
 
 
 class _Clusters:
@@ -192,6 +193,8 @@ class _Clusters:
     def _apart(self, a: int, b: int) -> bool:
         ca, cb = self.cells.get(a), self.cells.get(b)
         if not ca or not cb:
+            return False
+        if not ca.isdisjoint(cb):
             return False
         small, big = (ca, cb) if len(ca) <= len(cb) else (cb, ca)
         return not any(n in big for c in small for n in _adjacent(c))
@@ -230,32 +233,29 @@ def detect_groups(photos: Iterable[Photo], settings: Settings) -> list[Group]:
     """
     photos = [p for p in photos if p.error is None]
     times = capture_times(photos)
-    when = [times.get(p.id) for p in photos]
-    links: list[tuple[float, int, int, bool]] = []
-    for i, j in sorted(candidate_pairs(photos, times, settings)):
-        s = score_pair(photos[i], photos[j], when[i], when[j], settings)
-        if s.confidence > 0:
-            links.append((-s.confidence, i, j, s.similar))
-    links.sort()  # strongest first; ties by position, so the result does not depend on set order
+    pairs = candidate_pairs(photos, times, settings)
+    scores = PairScores(photos, [times.get(p.id) for p in photos], pairs[:, 0], pairs[:, 1], settings)
+    order = np.lexsort((scores.j, scores.i, -scores.confidence))  # strongest first, ties by position
+    order = order[scores.confidence[order] > 0]
     clusters = _Clusters(photos, times, settings)
-    for _, i, j, visual in links:
+    for i, j, visual in zip(scores.i[order].tolist(), scores.j[order].tolist(), scores.similar[order].tolist()):
         clusters.link(i, j, visual)
-    root = [clusters.find(i) for i in range(len(photos))]
-    best: dict[int, tuple[float, int]] = {}  # photo -> (best link confidence inside its group, partner)
-    for neg, i, j, _ in links:  # strongest first: the first link seen for a photo is its best
-        if root[i] == root[j]:
-            best.setdefault(i, (-neg, j))
-            best.setdefault(j, (-neg, i))
+    root = np.array([clusters.find(i) for i in range(len(photos))], dtype=np.intp)
+    inside = order[root[scores.i[order]] == root[scores.j[order]]]
+    # each photo's best link inside its group is the first one it appears in (links are strongest first)
+    ends = np.stack([scores.i[inside], scores.j[inside]], axis=1).ravel()
+    linked, first = np.unique(ends, return_index=True)
+    best = {int(p): (int(inside[f // 2]), bool(f % 2)) for p, f in zip(linked, first)}  # photo -> (link, flip)
     members: dict[int, list[int]] = defaultdict(list)
     for i in best:
-        members[root[i]].append(i)
+        members[int(root[i])].append(i)
     groups = []
-    for root, idx in members.items():
-        group = _make_group(photos, idx, best, times, root in clusters.conflicted, settings)
+    for r, idx in members.items():
+        group = _make_group(photos, sorted(idx), best, scores, r in clusters.conflicted)
         if group is not None:
             groups.append(group)
     groups.sort(key=lambda g: g.members[0].path)
-    log.info("detected %d groups among %d photos (%d links)", len(groups), len(photos), len(links))
+    log.info("detected %d groups among %d photos (%d links)", len(groups), len(photos), len(order))
     return groups
 
 
@@ -269,22 +269,19 @@ def assign_roles(photos: list[Photo]) -> tuple[GroupMember, ...]:
     return tuple(sorted(members, key=lambda m: (not m.is_source, m.path)))
 
 
-def _make_group(photos: list[Photo], idx: list[int], best: dict[int, tuple[float, int]], times: dict[int, float],
-                conflicted: bool, settings: Settings) -> Group | None:
+def _make_group(photos: list[Photo], idx: list[int], best: dict[int, tuple[int, bool]], scores: PairScores,
+                conflicted: bool) -> Group | None:
     members = assign_roles([photos[i] for i in idx])
     if not any(m.is_source for m in members) or all(m.is_source for m in members):
         return None
-    confidence = fmean(best[i][0] for i in idx) * (CONFLICT_FACTOR if conflicted else 1.0)
+    confidence = fmean(float(scores.confidence[best[i][0]]) for i in idx) * (CONFLICT_FACTOR if conflicted else 1.0)
     by_id = {photos[i].id: i for i in idx}
     reasons = []
     if conflicted:
         reasons.append(_gps_spread([photos[i] for i in idx]))
     targets = [by_id[m.photo_id] for m in members if not m.is_source]
-    targets.sort(key=lambda i: -best[i][0])
-    for i in targets[:MAX_REASONS]:
-        j = best[i][1]
-        s = score_pair(photos[i], photos[j], times.get(photos[i].id), times.get(photos[j].id), settings)
-        reasons.append(f"{photos[i].name}: {s.reasons()}")
+    targets.sort(key=lambda i: -scores.confidence[best[i][0]])
+    reasons += [f"{photos[i].name}: {scores.score(*best[i]).reasons()}" for i in targets[:MAX_REASONS]]
     if len(targets) > MAX_REASONS:
         reasons.append(f"... and {len(targets) - MAX_REASONS} more")
     return Group(id=None, members=members, confidence=round(min(1.0, max(0.0, confidence)), 4),

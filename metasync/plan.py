@@ -23,7 +23,7 @@ from typing import Any, Callable
 from .config import Settings
 from .geocode import plan_locations
 from .models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
-from .score import VISUAL_REACH, Score, capture_times, score_pair, source_priority
+from .score import VISUAL_REACH, PairScores, Score, capture_times, source_priority
 from .track import Fix, distance_m, gps_changes, photo_fixes
 
 GPS_FIELDS = ("gps_latitude", "gps_longitude", "gps_altitude")
@@ -145,16 +145,19 @@ def plan_group(group: Group, photos: dict[int, Photo], settings: Settings,
         return plan_place_group(group, photos, overrides)
     members = [m for m in group.members if m.photo_id in photos]
     times = capture_times(photos[m.photo_id] for m in members)
-    sources = [photos[m.photo_id] for m in members if m.is_source]
     track = photo_fixes((photos[m.photo_id] for m in members), times)
+    pool = [photos[m.photo_id] for m in members]
+    src = [k for k, m in enumerate(members) if m.is_source]
+    tgt = [k for k, m in enumerate(members) if not m.is_source]
+    scores = PairScores(pool, [times.get(p.id) for p in pool], (t for t in tgt for _ in src),
+                        (s for _ in tgt for s in src), settings)  # every target against every source, at once
+    priority = {k: source_priority(pool[k]) for k in src}
     changes: list[FieldChange] = []
-    for m in members:
-        if m.is_source:
-            continue
-        target = photos[m.photo_id]
-        ranked = sorted((Candidate(s, score_pair(target, s, times.get(target.id), times.get(s.id), settings),
-                                   source_priority(s)) for s in sources), key=lambda c: c.rank)
-        changes.extend(_target_changes(target, ranked, times, group, settings, track))
+    for n, t in enumerate(tgt):
+        row = range(n * len(src), (n + 1) * len(src))
+        ranked = sorted((Candidate(pool[s], scores.score(k), priority[s]) for k, s in zip(row, src)),
+                        key=lambda c: c.rank)
+        changes.extend(_target_changes(pool[t], ranked, times, group, settings, track))
     changes.extend(plan_locations([photos[m.photo_id] for m in members if not m.is_source], changes))
     changes = _apply_overrides(changes, group, photos, overrides or {})
     changes.sort(key=lambda c: (c.path, _FIELD_ORDER.get(c.field, 99)))

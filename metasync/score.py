@@ -10,14 +10,16 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from datetime import timezone
-from typing import Iterable
+from typing import Iterable, Sequence
+
+import numpy as np
 
 from .config import Settings
-from .models import Metadata, Photo, band
+from .models import Photo, band
 from .timeutil import format_duration, parse_local, parse_offset
-from .track import distance_m
+from .track import EARTH_RADIUS_M
 
-__all__ = ["WEIGHTS", "Score", "score_pair", "capture_times", "source_priority", "band"]
+__all__ = ["WEIGHTS", "Score", "PairScores", "score_pair", "capture_times", "source_priority", "band"]
 
 # Highest strength each component can contribute (at zero time gap, zero distance, identical pHash).
 WEIGHTS: dict[str, float] = {
@@ -82,67 +84,119 @@ class Score:
         return ", ".join(parts)
 
 
-def _related_folders(a: str, b: str) -> bool:
-    """Same folder, or one inside the other (paths compared by their folder part)."""
-    fa, fb = a.rpartition("/")[0], b.rpartition("/")[0]
-    return fa == fb or fa.startswith(fb + "/") or fb.startswith(fa + "/")
+class PairScores:
+    """Scores of many pairs (i[k], j[k]) of one photo list, computed column-wise with numpy.
+
+    Detection scores hundreds of thousands of candidate pairs and a plan every target against every source; both
+    go through here, so the rules exist once. `score(k)` gives one pair's explainable Score.
+    """
+
+    def __init__(self, photos: Sequence[Photo], when: Sequence[float | None], i: Iterable[int], j: Iterable[int],
+                 settings: Settings) -> None:
+        self.photos = photos
+        self.i = np.fromiter(i, dtype=np.intp)
+        self.j = np.fromiter(j, dtype=np.intp)
+        i, j = self.i, self.j
+        col = _columns(photos, when)
+        w = settings.time_window_s
+        with np.errstate(invalid="ignore"):
+            self.dt = col["t"][i] - col["t"][j]  # nan: a time is unknown
+            has_gps = col["gps"][i] & col["gps"][j]
+            self.dist = np.where(has_gps, _haversine(col["lat"][i], col["lon"][i], col["lat"][j], col["lon"][j]),
+                                 np.nan)
+            near = has_gps & (self.dist <= settings.gps_radius_m)
+            self.gps_conflict = has_gps & (self.dist > settings.conflict_gps_m)
+            has_hash = col["hashed"][i] & col["hashed"][j]
+            self.hd = np.where(has_hash, np.bitwise_count(col["phash"][i] ^ col["phash"][j]), 99).astype(np.int64)
+            # near-identical pixels are one shot only when identities agree: two camera originals are two shots,
+            # and a copy keeps the GPS it had
+            copies = ~(col["camera"][i] & col["camera"][j]) & (~has_gps | (self.dist <= SAME_SHOT_GPS_M))
+            self.same_shot = (self.hd <= settings.phash_same_shot) & copies
+            self.similar = self.hd <= settings.phash_similar
+            gap = np.abs(self.dt)
+            timed = ~np.isnan(self.dt)
+            within = timed & (gap <= w)
+            span = settings.phash_similar - settings.phash_same_shot + 1
+            comp = {
+                "time": np.where(within, WEIGHTS["time"] * (1.0 - gap / w), 0.0),
+                "distance": np.where(near, WEIGHTS["distance"] * (1.0 - self.dist / settings.gps_radius_m), 0.0),
+                "same_shot": np.where(self.same_shot, WEIGHTS["same_shot"] * (
+                    1.0 - 0.05 * self.hd / max(settings.phash_same_shot, 1)), 0.0),
+                "visual": np.where(self.similar & ~self.same_shot, WEIGHTS["visual"] * (
+                    1.0 - np.maximum(0, self.hd - settings.phash_same_shot) / span), 0.0),
+            }
+        linked = np.logical_or.reduce([c > 0 for c in comp.values()])
+        self.related = _related(photos, i, j)
+        comp["folder"] = np.where(linked & self.related, WEIGHTS["folder"], 0.0)
+        self.components = comp
+        factor = np.where(has_gps & ~near & ~self.gps_conflict, NEAR_GPS_FACTOR, 1.0)
+        factor = np.where(self.gps_conflict & self.similar, factor * FAR_GPS_FACTOR, factor)
+        # another occasion (a same-shot copy with a wrong clock, or similar images within reach, still link),
+        # or another place without images to say otherwise
+        broken = timed & ~within & ~(self.same_shot | self.similar & (gap <= VISUAL_REACH * w))
+        broken |= self.gps_conflict & ~self.similar
+        miss = np.prod([1.0 - c for c in comp.values()], axis=0)
+        self.confidence = np.where(linked & ~broken, (1.0 - miss) * factor, 0.0)
+
+    def __len__(self) -> int:
+        return len(self.i)
+
+    def score(self, k: int, flip: bool = False) -> Score:
+        """Pair k as a Score from i's point of view (from j's with flip)."""
+        a, b = self.photos[self.i[k]], self.photos[self.j[k]]
+        dt = None if np.isnan(self.dt[k]) else float(self.dt[k])
+        if flip:
+            a, b, dt = b, a, None if dt is None else -dt
+        return Score(a.path, b.path, {n: float(c[k]) for n, c in self.components.items() if c[k] > 0},
+                     float(self.confidence[k]), dt, None if np.isnan(self.dist[k]) else float(self.dist[k]),
+                     None if self.hd[k] == 99 else int(self.hd[k]), bool(self.related[k]), bool(self.same_shot[k]),
+                     bool(self.similar[k]), bool(self.gps_conflict[k]))
 
 
-def _may_be_copies(ma: Metadata, mb: Metadata, dist: float | None) -> bool:
-    """Near-identical pixels mean "the same shot" only when the files' identities agree: two camera originals
-    (both with make/model) are two shots, and a copy keeps the GPS it had."""
-    if (ma.make or ma.model) and (mb.make or mb.model):
-        return False
-    return dist is None or dist <= SAME_SHOT_GPS_M
+def _columns(photos: Sequence[Photo], when: Sequence[float | None]) -> dict[str, np.ndarray]:
+    metas = [p.meta for p in photos]
+    gps = np.array([m.gps_latitude is not None and m.gps_longitude is not None for m in metas], dtype=bool)
+    return {
+        "t": np.array([np.nan if t is None else t for t in when], dtype=float),
+        "gps": gps,
+        "lat": np.array([m.gps_latitude if g else np.nan for m, g in zip(metas, gps)], dtype=float),
+        "lon": np.array([m.gps_longitude if g else np.nan for m, g in zip(metas, gps)], dtype=float),
+        "hashed": np.array([p.phash is not None for p in photos], dtype=bool),
+        "phash": np.array([p.phash or 0 for p in photos], dtype=np.uint64),
+        "camera": np.array([bool(m.make or m.model) for m in metas], dtype=bool),
+    }
+
+
+def _haversine(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    """Great-circle distance in metres, element-wise (track.distance_m for arrays)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+
+
+def _related(photos: Sequence[Photo], i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Same folder, or one folder inside the other."""
+    folder_of = [p.path.rpartition("/")[0] for p in photos]
+    ids = {f: k for k, f in enumerate(dict.fromkeys(folder_of))}
+    fid = np.array([ids[f] for f in folder_of], dtype=np.int64)
+    n = len(ids)
+    nested = []  # child * n + ancestor, for folders that both hold photos
+    for f, k in ids.items():
+        up = f.rpartition("/")[0]
+        while up:
+            if up in ids:
+                nested.append(k * n + ids[up])
+            up = up.rpartition("/")[0]
+    a, b = fid[i], fid[j]
+    if not nested:
+        return a == b
+    keys = np.array(nested, dtype=np.int64)
+    return (a == b) | np.isin(a * n + b, keys) | np.isin(b * n + a, keys)
 
 
 def score_pair(a: Photo, b: Photo, ta: float | None, tb: float | None, settings: Settings) -> Score:
-    """Score the link a-b from their UTC capture times (see capture_times) and metadata; confidence 0 = no link.
-
-    Called for every candidate pair of a library, so it is written for speed (plain attribute access).
-    """
-    ma, mb = a.meta, b.meta
-    comp: dict[str, float] = {}
-    factor = 1.0
-    dt = ta - tb if ta is not None and tb is not None else None
-    dist = None
-    gps_conflict = False
-    if ma.gps_latitude is not None and ma.gps_longitude is not None and mb.gps_latitude is not None \
-            and mb.gps_longitude is not None:
-        dist = distance_m(ma.gps_latitude, ma.gps_longitude, mb.gps_latitude, mb.gps_longitude)
-        if dist <= settings.gps_radius_m:
-            comp["distance"] = WEIGHTS["distance"] * (1.0 - dist / settings.gps_radius_m)
-        elif dist > settings.conflict_gps_m:
-            gps_conflict = True
-        else:
-            factor = NEAR_GPS_FACTOR
-    hd = (a.phash ^ b.phash).bit_count() if a.phash is not None and b.phash is not None else None
-    same_shot = hd is not None and hd <= settings.phash_same_shot and _may_be_copies(ma, mb, dist)
-    similar = hd is not None and hd <= settings.phash_similar
-    if same_shot:
-        comp["same_shot"] = WEIGHTS["same_shot"] * (1.0 - 0.05 * hd / max(settings.phash_same_shot, 1))
-    elif similar:
-        span = settings.phash_similar - settings.phash_same_shot + 1
-        comp["visual"] = WEIGHTS["visual"] * (1.0 - max(0, hd - settings.phash_same_shot) / span)
-    if dt is not None:
-        if -settings.time_window_s <= dt <= settings.time_window_s:
-            comp["time"] = WEIGHTS["time"] * (1.0 - abs(dt) / settings.time_window_s)
-        elif not (same_shot or similar and abs(dt) <= VISUAL_REACH * settings.time_window_s):
-            factor = 0.0  # another occasion; a same-shot copy with a wrong clock still links
-    if gps_conflict and not similar:
-        factor = 0.0
-    elif gps_conflict:
-        factor *= FAR_GPS_FACTOR
-    related = _related_folders(a.path, b.path)
-    conf = 0.0
-    if comp:
-        if related:
-            comp["folder"] = WEIGHTS["folder"]
-        miss = 1.0
-        for v in comp.values():
-            miss *= 1.0 - v
-        conf = (1.0 - miss) * factor
-    return Score(a.path, b.path, comp, conf, dt, dist, hd, related, same_shot, similar, gps_conflict)
+    """One pair's Score from their UTC capture times (see capture_times); confidence 0 means no link."""
+    return PairScores([a, b], [ta, tb], [0], [1], settings).score(0)
 
 
 def capture_times(photos: Iterable[Photo]) -> dict[int, float]:
