@@ -64,6 +64,7 @@ def test_detect_apply_revert_in_the_dashboard(page, library, tmp_path):
         first = page.locator("[data-testid=suggestion]").first
         assert first.locator(".reasons li").count() > 0
         assert first.locator("[data-testid=confidence]").count() == 1
+        assert "local" in page.locator("[data-testid=suggestion] .reasons .analyzer").all_inner_texts()  # scene verdict
 
         # 1. the groups list: open a group, read its first change
         page.click("nav button[data-tab=groups]")
