@@ -78,6 +78,28 @@ def test_far_gps_breaks_a_time_link_but_only_lowers_a_visual_one():
     assert s.gps_conflict and 0 < s.confidence < 0.5
 
 
+def test_similar_images_reach_twice_the_window_other_shots_do_not():
+    a = phone(1, 0, phash=0xF0F0F0F0F0F0F0F0)
+    similar_later = dslr(2, 45, phash=0xF0F0F0F0F0F0F0F0 ^ 0b111111)  # 6 bits: similar, not the same shot
+    other_later = dslr(3, 45, phash=0x0F0F0F0F0F0F0F0F)
+    t = capture_times([a, similar_later, other_later])
+    s = score_pair(similar_later, a, t[2], t[1], S)
+    assert s.confidence > 0 and "time" not in s.components and s.reasons().startswith("45 min after")
+    assert score_pair(other_later, a, t[3], t[1], S).confidence == 0
+    too_late = dslr(4, 61, phash=similar_later.phash)
+    assert score_pair(too_late, a, capture_times([a, too_late])[4], t[1], S).confidence == 0
+
+
+def test_near_identical_camera_originals_are_two_shots_and_a_copy_keeps_its_gps():
+    a = phone(1, 0, phash=0x0123456789ABCDEF)
+    t = capture_times([a, dslr(2, 1)])
+    assert not score_pair(dslr(2, 1, phash=a.phash), a, t[2], t[1], S).same_shot  # two cameras
+    moved = Photo(3, "/lib/wa/x.jpg", Metadata(gps_latitude=48.8594, gps_longitude=2.2945), phash=a.phash)
+    assert not score_pair(moved, a, None, t[1], S).same_shot  # 110 m away: another shot of the same view
+    kept = Photo(4, "/lib/wa/y.jpg", Metadata(gps_latitude=48.8584, gps_longitude=2.2945), phash=a.phash)
+    assert score_pair(kept, a, None, t[1], S).same_shot
+
+
 def test_naive_time_is_read_in_the_offset_of_its_neighbours():
     p, d = phone(1, 0), dslr(2, 2)  # DSLR 14:02 local without offset, phone 14:00+02:00
     t = capture_times([p, d])
