@@ -56,7 +56,7 @@ def suggest(engine: Any, paths: list[Path | str], progress: Progress | None = No
     if progress:
         progress("detect", 1, 1)
     grouped = {m.photo_id for g in groups for m in g.members}
-    groups = [*shifts, *groups, *place_groups(photos, grouped)]  # issue 6: names, offsets of ungrouped photos
+    groups = [*groups, *shifts, *place_groups(photos, grouped)]  # issue 6: clocks; names, offsets of ungrouped photos
     by_id = {p.id: p for p in photos}
     wanted = _photos_under(engine, wanted_paths)
     engine.index.delete_pending_auto_groups()
