@@ -17,7 +17,7 @@ gazetteer. Time-shift groups (camera clocks) and place groups have planners of t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from .config import Settings
@@ -158,8 +158,16 @@ def plan_group(group: Group, photos: dict[int, Photo], settings: Settings,
         ranked = sorted((Candidate(pool[s], scores.score(k), priority[s]) for k, s in zip(row, src)),
                         key=lambda c: c.rank)
         changes.extend(_target_changes(pool[t], ranked, times, group, settings, track))
-    changes.extend(plan_locations([photos[m.photo_id] for m in members if not m.is_source], changes))
-    changes = _apply_overrides(changes, group, photos, overrides or {})
+    overrides = overrides or {}
+    changes = _apply_overrides(changes, group, photos, overrides)
+    # zone offsets and place names follow the GPS as the plan (and the user) leave it; from a disputed GPS they
+    # are disputed too, and a field the user set stays theirs
+    hand = {(photos[pid].path, f) for pid, f in overrides if pid in photos}
+    disputed = {c.path for c in changes if c.field in ("gps_latitude", "gps_longitude") and c.conflict}
+    for c in plan_locations([photos[m.photo_id] for m in members if not m.is_source], changes):
+        if (c.path, c.field) not in hand:
+            changes.append(replace(c, conflict=True, reason=f"{c.reason} (from a disputed GPS)")
+                           if c.path in disputed else c)
     changes.sort(key=lambda c: (c.path, _FIELD_ORDER.get(c.field, 99)))
     return Plan(group.id, tuple(changes))
 
