@@ -1,7 +1,7 @@
 """`python -m metasync.demo_run` (what `make demo` runs): generate a demo library, then walk it through the engine.
 
-The demo is a list of steps; each names the Engine method it needs and is skipped, with a note, while that method
-does not exist yet, so the demo grows with the engine (scan -> suggest -> preview -> apply -> revert -> serve).
+The demo is a list of steps (scan -> suggest -> preview -> apply the best group -> revert -> plugins), then it serves
+the dashboard on the demo library until Ctrl-C (`--no-serve` stops after the steps).
 """
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from typing import Any, Callable
 
 from .config import Settings
 from .demo import TRUTH_FILE, Truth, generate_library
+from .diff import meter, render_preview
 from .engine import Engine
+from .naming import sidecar_candidates
+from .plugins import HOSTS
 
 DEFAULT_DEST = Path("demo-library")
 
@@ -34,7 +37,6 @@ class Context:
 class Step:
     name: str
     run: Callable[[Context], list[str]]  # returns the lines to print
-    needs: str | None = None  # Engine method this step calls; skipped while it does not exist
 
 
 def step_generate(ctx: Context) -> list[str]:
@@ -71,76 +73,85 @@ def step_suggest(ctx: Context) -> list[str]:
     groups = ctx.engine.suggest([ctx.dest])
     ctx.state["groups"] = groups
     lines = [f"{len(groups)} suggested groups ({len(ctx.truth.events)} true events)"]
-    for g in groups[:8]:
+    for g in groups[:10]:
         roles = [f["role"] for f in g["files"]]
-        lines.append(f"  #{g['id']}: {len(roles)} photos ({roles.count('source')} sources), {g['changes']} changes, "
-                     f"confidence {g['confidence']:.2f} ({g['band']})")
+        lines.append(f"  #{g['id']} {meter(g['confidence'])} {g['confidence']:.0%} ({g['band']}): {len(roles)} photos, "
+                     f"{roles.count('source')} sources, {g['changes']} changes")
+        lines += [f"      {r}" for r in g.get("reasons", [])[:2]]
     return lines
 
 
 def step_preview(ctx: Context) -> list[str]:
-    group = _first_group(ctx)
+    group = _best_group(ctx)
     if group is None:
         return ["no group to preview"]
-    p = ctx.engine.preview(group["id"])
-    lines = [f"group #{group['id']}: {len(p['changes'])} changes, {len(p['conflicts'])} conflicts"]
-    for c in p["changes"][:6]:
-        lines.append(f"  + {Path(c['path']).name} {c['field']} = {c['new']!r}  ({c['reason']})")
-    return lines
+    text = render_preview(ctx.engine.preview(group["id"]), color=sys.stdout.isatty())
+    lines = text.splitlines()
+    return lines[:40] + ([f"  … {len(lines) - 40} more lines: metasync preview {group['id']}"] if len(lines) > 40 else [])
 
 
 def step_apply(ctx: Context) -> list[str]:
-    group = _first_group(ctx)
+    group = _best_group(ctx)
     if group is None:
         return ["no group to apply"]
+    ctx.state["before"] = _sidecar_bytes(group)
     result = ctx.engine.apply(group["id"])
-    ctx.state["applied"] = group["id"]
-    return [f"applied group #{group['id']}: {_brief(result)}"]
+    ctx.state["applied"] = group
+    lines = [f"applied group #{group['id']}: {result['applied']} changes written to {len(result['sidecars'])} "
+             f"sidecars, {len(result['skipped'])} skipped"]
+    lines += [f"  wrote {Path(p).relative_to(ctx.dest)}" for p in result["sidecars"][:5]]
+    return lines
 
 
 def step_revert(ctx: Context) -> list[str]:
-    if "applied" not in ctx.state:
+    group = ctx.state.get("applied")
+    if group is None:
         return ["nothing applied, nothing to revert"]
-    return [f"reverted group #{ctx.state['applied']}: {_brief(ctx.engine.revert(ctx.state['applied']))}"]
+    result = ctx.engine.revert(group["id"])
+    same = _sidecar_bytes(group) == ctx.state["before"]
+    return [f"reverted group #{group['id']}: {len(result['restored'])} sidecars restored, "
+            f"{len(result['removed'])} removed",
+            "every sidecar is byte-for-byte as before" if same else "WARNING: sidecars differ from before the apply"]
 
 
-def step_serve(ctx: Context) -> list[str]:
-    return [f"browse it: metasync serve --db {_db_path(ctx.dest)}"]
+def step_plugins(ctx: Context) -> list[str]:
+    return ["install the host plugins:"] + [f"  metasync plugin install {host}" for host in HOSTS]
+
+
+STEPS: tuple[Step, ...] = (
+    Step("generate", step_generate),
+    Step("scan", step_scan),
+    Step("suggest", step_suggest),
+    Step("preview", step_preview),
+    Step("apply", step_apply),
+    Step("revert", step_revert),
+    Step("plugins", step_plugins),
+)
 
 
 def _db_path(dest: Path) -> Path:
     return dest / ".metasync" / "index.db"
 
 
-def _first_group(ctx: Context) -> dict[str, Any] | None:
+def _best_group(ctx: Context) -> dict[str, Any] | None:
+    """The most confident suggestion: what a user would accept first."""
     groups = ctx.state.get("groups") or []
-    return groups[0] if groups else None
+    return max(groups, key=lambda g: (g["confidence"], g["changes"]), default=None)
 
 
-def _brief(result: Any) -> str:
-    if isinstance(result, dict):
-        return ", ".join(f"{k} {v}" for k, v in result.items() if isinstance(v, (int, float, str)))
-    return str(result)
-
-
-STEPS: tuple[Step, ...] = (
-    Step("generate", step_generate),
-    Step("scan", step_scan, needs="scan"),
-    Step("suggest", step_suggest, needs="suggest"),
-    Step("preview", step_preview, needs="preview"),
-    Step("apply", step_apply, needs="apply"),
-    Step("revert", step_revert, needs="revert"),
-    Step("serve", step_serve),
-)
+def _sidecar_bytes(group: dict[str, Any]) -> dict[str, bytes | None]:
+    """Every sidecar a member of the group has or could get, with its bytes (None: absent)."""
+    out: dict[str, bytes | None] = {}
+    for f in group["files"]:
+        for cand in sidecar_candidates(Path(f["path"])):
+            out[str(cand)] = cand.read_bytes() if cand.exists() else None
+    return out
 
 
 def run(ctx: Context, steps: tuple[Step, ...] = STEPS, out: Callable[[str], None] = print) -> None:
+    settings = Settings().with_(db_path=_db_path(ctx.dest), library_roots=(ctx.dest,))
     for step in steps:
-        if step.needs and not hasattr(Engine, step.needs):
-            out(f"[{step.name}] skipped: Engine.{step.needs}() is not there yet")
-            continue
-        if step.needs and ctx.engine is None:
-            settings = Settings().with_(db_path=_db_path(ctx.dest), library_roots=(ctx.dest,))
+        if step.name != "generate" and ctx.engine is None:
             settings.db_path.parent.mkdir(parents=True, exist_ok=True)
             ctx.engine = Engine(settings)
         for line in step.run(ctx):
@@ -153,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--events", type=int, default=6)
     ap.add_argument("--photos-per-event", type=int, default=9)
+    ap.add_argument("--no-serve", action="store_true", help="stop after the steps instead of serving the dashboard")
     args = ap.parse_args(argv)
     params = {"events": args.events, "photos_per_event": args.photos_per_event, "size": [1024, 768],
               "dslr_clock_offset_s": 3800.0, "whatsapp_per_event": 1, "start_date": "2024-05-12"}
@@ -162,7 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if ctx.engine is not None:
             ctx.engine.close()
-    return 0
+    if args.no_serve:
+        return 0
+    print("[serve] the dashboard on the demo library (Ctrl-C stops):", flush=True)
+    from .cli import main as cli_main
+
+    return cli_main(["serve", "--root", str(ctx.dest), "--db", str(_db_path(ctx.dest))])
 
 
 if __name__ == "__main__":

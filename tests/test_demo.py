@@ -226,15 +226,22 @@ def test_scenario_dst_camera(dst_camera: Truth, _demo_exiftool: ExifTool) -> Non
 def test_demo_run_generates_then_reuses_and_scans(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from metasync.demo_run import main
 
-    args = ["--dest", str(tmp_path / "demo"), "--events", "1", "--photos-per-event", "3"]
+    args = ["--dest", str(tmp_path / "demo"), "--events", "2", "--photos-per-event", "3", "--no-serve"]
     assert main(args) == 0
     first = capsys.readouterr().out
-    assert "[generate] generated 4 photos in 1 events" in first
-    assert "[scan] 4 photos indexed: 4 new" in first
+    assert "[generate] generated 8 photos in 2 events" in first
+    assert "[scan] 8 photos indexed: 8 new" in first
+    # the main job: suggest -> preview -> apply the best group -> revert, byte-exact
+    assert re.search(r"\[suggest\] [1-9]\d* suggested groups", first)
+    assert "[preview] Group " in first
+    assert re.search(r"\[apply\] applied group #\d+: [1-9]\d* changes written", first)
+    assert "[revert] every sidecar is byte-for-byte as before" in first
+    assert "[plugins]   metasync plugin install darktable" in first
+    assert not list((tmp_path / "demo").rglob("*.xmp"))
     assert (tmp_path / "demo" / ".metasync" / "index.db").exists()
     assert main(args) == 0
     second = capsys.readouterr().out
-    assert "[generate] reusing" in second and "0 new, 0 changed, 4 unchanged" in second
+    assert "[generate] reusing" in second and "0 new, 0 changed, 8 unchanged" in second
 
 
 def _equal(a: Any, b: Any) -> bool:
