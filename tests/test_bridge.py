@@ -337,7 +337,6 @@ def test_detail_apply_history_revert_delete(client, lib):
 
 
 def test_create_group_from_selected_files(client, lib):
-    detect(client, lib)
     event = sorted(p for p in lib.iterdir() if p.is_dir())[0]
     phones = photos_under(event / "phone")
     cameras = photos_under(event / "camera")

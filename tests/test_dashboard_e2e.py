@@ -124,6 +124,19 @@ def test_group_creator_browses_folders_with_thumbnails_and_the_locked_page(page,
         photo.click()
         assert "source" in photo.get_attribute("class")
         assert page.locator("#selection-count").inner_text().startswith("1 selected")
+
+        # 2. the group creator: a camera photo as target, preview, discard
+        page.click("#browse-up")
+        page.locator("[data-testid=folder]", has_text="camera").click()
+        page.wait_for_function("() => document.querySelector('#browse-dir').textContent.endsWith('/camera')")
+        page.locator("[data-testid=photo]").first.click()
+        page.click("#create-preview")
+        page.wait_for_selector("#create-result [data-testid=changes] tbody tr")
+        assert "DSC" in page.inner_text("#create-result") or "_MG" in page.inner_text("#create-result")
+        page.click("#create-result button:has-text('Discard')")
+        page.wait_for_selector("#create-result:empty", state="attached")
+        assert "discarded" in page.inner_text("#message")
+        assert srv.session().get(srv.url + "/api/metadata-sync/groups", timeout=10).json()["groups"] == []
         assert not page.errors, page.errors
 
         # without the token in its URL the page explains where to find it, and does not contain it

@@ -135,6 +135,7 @@ def create_group():
     if not isinstance(options, dict):
         raise InvalidRequestError("'options' must be an object")
     with b.calling() as engine:
+        engine.scan([Path(p) for p in dict.fromkeys(files + sources)])  # picked in the browser: maybe never indexed
         group_id = engine.create_group(files, sources=sources or None, options=options or None)
     return jsonify(group_detail(b, group_id)), 201
 
