@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     server = create_server(app, host=host, port=args.port, threads=THREADS, ident="metasync")
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop closes ExifTool and the index too
     try:
-        shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else args.host
+        shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else f"[{host}]" if ":" in host else host
         if remote:
             print(f"metasync: WARNING: listening on {args.host}, reachable from other machines", file=sys.stderr)
         print(f"metasync dashboard: http://{shown}:{server.effective_port}/?token={app.extensions['metasync'].token}",
