@@ -11,7 +11,7 @@ from metasync.bridge import close_app, create_app
 from metasync.config import Settings
 
 AUTH = {"X-Metasync-Token": TOKEN}
-EXAMPLES = 12  # per operation (13 operations): about 6 s in all
+EXAMPLES = 8  # per operation (13 operations): a few seconds in all
 
 
 @pytest.fixture(scope="module")
