@@ -123,12 +123,15 @@ def _checked_options(options: dict[str, Any]) -> dict[str, Any]:
     return dict(options)
 
 
-def _photos(engine: Any, group: Group) -> dict[int, Photo]:
+def _photos(engine: Any, group: Group, pending: list[Group] | None = None) -> dict[int, Photo]:
+    """The group's photos; `pending` (the index's pending groups) may be passed when many groups are planned."""
     photos = engine.index.photos_by_id([m.photo_id for m in group.members])
     if group.kind == "time_shift":
         return photos
     # issue 6: other groups are planned as if the pending camera clock corrections were applied
-    shifted = with_pending_shifts(list(photos.values()), engine.index.groups(status="pending"))
+    if pending is None:
+        pending = engine.index.groups(status="pending")
+    shifted = with_pending_shifts(list(photos.values()), pending)
     return {p.id: p for p in shifted}
 
 
@@ -139,8 +142,10 @@ def plan(engine: Any, group_id: int) -> Plan:
 
 def list_groups(engine: Any) -> list[dict[str, Any]]:
     out = []
-    for group in engine.index.groups():
-        p = plan_group(group, _photos(engine, group), engine.settings, engine.index.overrides(group.id))
+    groups = engine.index.groups()
+    pending = [g for g in groups if g.status == "pending"]
+    for group in groups:
+        p = plan_group(group, _photos(engine, group, pending), engine.settings, engine.index.overrides(group.id))
         out.append({"id": group.id, "status": group.status, "confidence": round(group.confidence, 3),
                     "band": band(group.confidence), "kind": group.kind, "user_created": group.user_created,
                     "sources": [m.path for m in group.sources], "targets": [m.path for m in group.targets],
