@@ -128,7 +128,10 @@ def test_manual_group_with_explicit_sources_and_its_errors(engine, phone_and_dsl
     assert listed["changes"] == engine.plan(gid).changes.__len__() > 0
     # a re-suggest replaces automatic groups only
     engine.suggest([truth.root])
-    assert gid in {g["id"] for g in engine.list_groups()}
+    engine.suggest([truth.root])
+    groups = engine.list_groups()
+    assert gid in {g["id"] for g in groups}
+    assert len([g for g in groups if not g["user_created"] and g["kind"] == "event"]) == 1
 
     stray = tmp_path / "stray.jpg"
     stray.write_bytes(b"")
