@@ -1,7 +1,7 @@
 """Which photos belong to one event: candidate pairs from indexes (never all pairs), scored links, clustering.
 
 Candidates come from three cheap indexes: a sweep over capture times (each photo meets its next few neighbours
-within the time window), multi-index hashing for pHash (same-shot copies anywhere; visually similar photos for
+within reach: the time window, or two for similar images), multi-index hashing for pHash (same-shot copies anywhere; visually similar photos for
 photos without a capture time) and a 3-D grid for GPS (photos without a capture time). Each candidate pair is
 scored by score.py; links are then merged strongest first (Kruskal-style) into groups, refusing a merge that would
 put photos with GPS far apart into one group, unless a visual link insists and nobody could have travelled between
