@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from .clock import suggest_time_shifts, with_pending_shifts
 from .detect import GPS_CONFLICT, assign_roles, detect_groups
-from .errors import InvalidRequestError
+from .errors import InvalidRequestError, NotIndexedError
 from .fields import FIELD_SPECS
 from .geocode import place_groups
 from .models import CANONICAL_FIELDS, Group, GroupMember, Photo, Plan, band
@@ -32,11 +32,14 @@ def resolve(path: Path | str) -> str:
 
 def _photos_under(engine: Any, paths: list[str]) -> set[int]:
     """Ids of the indexed photos that are, or are inside, the given paths."""
-    files = [p for p in paths if not Path(p).is_dir()]
-    ids = {engine.index.photo_by_path(p).id for p in files}
     folders = [p for p in paths if Path(p).is_dir()]
-    if folders:
-        ids |= {p.id for p in engine.index.photos(under=folders)}
+    ids = {p.id for p in engine.index.photos(under=folders)} if folders else set()
+    for p in paths:
+        if p not in folders:
+            try:
+                ids.add(engine.index.photo_by_path(p).id)
+            except NotIndexedError:
+                pass  # not a photo: the scan has said so
     return ids
 
 

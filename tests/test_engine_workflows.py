@@ -117,6 +117,16 @@ def test_two_events_same_day_never_share_a_group(engine, two_events_same_day):
             assert names[fields["gps_latitude"]["source"]] in truth.expected["gps_from"][role]
 
 
+def test_suggest_for_single_files_returns_the_groups_they_are_in(engine, phone_and_dslr):
+    truth = phone_and_dslr
+    notes = truth.root / "notes.txt"
+    notes.write_text("not a photo", encoding="utf-8")
+    engine.scan([truth.root])  # the library is indexed; the user asks about one file (and a stray one)
+    groups = engine.suggest([truth.path("dslr"), notes])
+    assert [sorted(f["path"] for f in g["files"]) for g in groups] == [
+        sorted([path_of(truth, "phone"), path_of(truth, "dslr")])]
+
+
 def test_manual_group_with_explicit_sources_and_its_errors(engine, phone_and_dslr, tmp_path):
     truth = phone_and_dslr
     engine.scan([truth.root])
