@@ -152,10 +152,11 @@ def plan_group(group: Group, photos: dict[int, Photo], settings: Settings,
     scores = PairScores(pool, [times.get(p.id) for p in pool], (t for t in tgt for _ in src),
                         (s for _ in tgt for s in src), settings)  # every target against every source, at once
     priority = {k: source_priority(pool[k]) for k in src}
+    every = scores.scores()
     changes: list[FieldChange] = []
     for n, t in enumerate(tgt):
         row = range(n * len(src), (n + 1) * len(src))
-        ranked = sorted((Candidate(pool[s], scores.score(k), priority[s]) for k, s in zip(row, src)),
+        ranked = sorted((Candidate(pool[s], every[k], priority[s]) for k, s in zip(row, src)),
                         key=lambda c: c.rank)
         changes.extend(_target_changes(pool[t], ranked, times, group, settings, track))
     overrides = overrides or {}

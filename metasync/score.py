@@ -143,14 +143,24 @@ class PairScores:
 
     def score(self, k: int, flip: bool = False) -> Score:
         """Pair k as a Score from i's point of view (from j's with flip)."""
-        a, b = self.photos[self.i[k]], self.photos[self.j[k]]
-        dt = None if np.isnan(self.dt[k]) else float(self.dt[k])
+        s = self.scores(k, k + 1)[0]
         if flip:
-            a, b, dt = b, a, None if dt is None else -dt
-        return Score(a.path, b.path, {n: float(c[k]) for n, c in self.components.items() if c[k] > 0},
-                     float(self.confidence[k]), dt, None if np.isnan(self.dist[k]) else float(self.dist[k]),
-                     None if self.hd[k] == 99 else int(self.hd[k]), bool(self.related[k]), bool(self.same_shot[k]),
-                     bool(self.similar[k]), bool(self.gps_conflict[k]))
+            s.a, s.b, s.dt_s = s.b, s.a, None if s.dt_s is None else -s.dt_s
+        return s
+
+    def scores(self, start: int = 0, stop: int | None = None) -> list[Score]:
+        """Pairs start..stop as Scores, from column slices turned into lists at once: a plan explains every target
+        against every source, and reading numpy arrays one element at a time was most of a plan's time."""
+        cut = slice(start, stop)
+        names = list(self.components)
+        columns = zip(self.i[cut].tolist(), self.j[cut].tolist(), self.dt[cut].tolist(), self.dist[cut].tolist(),
+                      self.hd[cut].tolist(), self.confidence[cut].tolist(), self.related[cut].tolist(),
+                      self.same_shot[cut].tolist(), self.similar[cut].tolist(), self.gps_conflict[cut].tolist(),
+                      *(c[cut].tolist() for c in self.components.values()))
+        return [Score(self.photos[i].path, self.photos[j].path, {n: v for n, v in zip(names, comp) if v > 0}, conf,
+                      None if dt != dt else dt, None if dist != dist else dist, None if hd == 99 else hd,  # nan != nan
+                      related, same, similar, clash)
+                for i, j, dt, dist, hd, conf, related, same, similar, clash, *comp in columns]
 
 
 def _columns(photos: Sequence[Photo], when: Sequence[float | None]) -> dict[str, np.ndarray]:
