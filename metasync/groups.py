@@ -132,8 +132,8 @@ def _photos(engine: Any, group: Group, pending: list[Group] | None = None) -> di
     if group.kind == "time_shift":
         return photos
     # issue 6: other groups are planned as if the pending camera clock corrections were applied
-    if pending is None:
-        pending = engine.index.groups(status="pending")
+    if pending is None:  # only clock corrections of these photos matter (loading every group slowed previews)
+        pending = engine.index.groups(status="pending", kind="time_shift", files=photos)
     shifted = with_pending_shifts(list(photos.values()), pending)
     return {p.id: p for p in shifted}
 

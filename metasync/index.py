@@ -288,9 +288,17 @@ class Index:
             raise GroupNotFoundError(f"no group {group_id}; 'metasync suggest' lists the groups")
         return self._group(row)
 
-    def groups(self, status: str | None = None) -> list[Group]:
-        sql = "SELECT * FROM sync_groups" + (" WHERE status=?" if status else "") + " ORDER BY id"
-        return [self._group(r) for r in self.conn.execute(sql, (status,) if status else ())]
+    def groups(self, status: str | None = None, kind: str | None = None,
+               files: Iterable[int] | None = None) -> list[Group]:
+        """Groups, optionally only those with a status, of a kind, or holding any of the file ids `files`."""
+        where = [f"{column}=?" for column, value in (("status", status), ("kind", kind)) if value]
+        params: list[Any] = [value for value in (status, kind) if value]
+        if files is not None:
+            ids = list(files)
+            where.append(f"id IN (SELECT group_id FROM sync_group_files WHERE file_id IN ({','.join('?' * len(ids))}))")
+            params += ids
+        sql = "SELECT * FROM sync_groups" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        return [self._group(r) for r in self.conn.execute(sql, params)]
 
     def _group(self, row: sqlite3.Row) -> Group:
         members = tuple(
