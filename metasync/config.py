@@ -40,6 +40,7 @@ class Settings:
     max_extrap_s: float = 300.0
     max_speed_mps: float = 70.0
     clock_search_s: float = 43200.0  # camera-vs-phone clock matches are sought this far apart
+    gpx_logs: tuple[Path, ...] = ()  # GPS track logs whose points join the photos' own fixes
     # sidecars: "ext" -> photo.jpg.xmp, "base" -> photo.xmp
     sidecar_naming: str = "ext"
     # scene analysis
@@ -74,6 +75,8 @@ class Settings:
             values["db_path"] = Path(values["db_path"])
         if "library_roots" in values:
             values["library_roots"] = tuple(Path(p) for p in values["library_roots"])
+        if "gpx_logs" in values:
+            values["gpx_logs"] = tuple(Path(p) for p in values["gpx_logs"])
         if "ai_band" in values:
             values["ai_band"] = tuple(values["ai_band"])
         return cls(**values)

@@ -5,6 +5,7 @@ never reaches past it, so the CLI and the bridge cannot drift apart.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Callable
 
@@ -136,10 +137,17 @@ class Engine:
         self.index.delete_group(group_id)
 
     # -- time and place (issue 6) ------------------------------------------------------------------------------
+    @functools.cached_property
+    def track_logs(self) -> list[Any]:  # -> list[track.Fix]
+        """The points of the GPX logs in settings.gpx_logs, read once (TrackError names an unreadable log)."""
+        from .track import load_logs
+
+        return load_logs(self.settings.gpx_logs)
+
     def suggest_places(self, paths: list[Path]) -> list[dict[str, Any]]:
-        """Place groups (offline place names, zone offsets from own GPS) for the indexed photos under `paths` that
-        no pending group already covers as a target, sources of event groups included: [{"id", "kind", "files",
-        "changes", "reasons"}]. Run after suggest (which covers photos in no event group itself)."""
+        """Place groups (GPS from the GPX logs, offline place names, zone offsets) for the indexed photos under
+        `paths` that no pending group already covers as a target, sources of event groups included: [{"id", "kind",
+        "files", "changes", "reasons"}]. Run after suggest (which covers photos in no event group itself)."""
         from .geocode import place_groups
         from .plan import plan_group
 
@@ -148,8 +156,8 @@ class Engine:
         covered = {m.photo_id for g in pending if g.kind != "time_shift" for m in g.targets}
         by_id = {p.id: p for p in photos}
         out = []
-        for group in place_groups(photos, covered):
-            plan = plan_group(group, by_id, self.settings)
+        for group in place_groups(photos, covered, self.settings, self.track_logs):
+            plan = plan_group(group, by_id, self.settings, logs=self.track_logs)
             if plan.changes:
                 gid = self.index.save_group(group)
                 out.append({"id": gid, "kind": group.kind, "files": [m.path for m in group.members],

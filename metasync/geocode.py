@@ -14,16 +14,19 @@ import io
 import json
 import logging
 from dataclasses import dataclass, replace
+from datetime import timedelta, timezone
 from importlib import resources
 from typing import Any, Sequence
 
 import numpy as np
 
+from .config import Settings
 from .errors import GeocodeDataError
 from .models import FieldChange, Group, GroupMember, Metadata, Photo, Plan
-from .timeutil import has_known_offset
-from .tz import offset_change
-from .track import EARTH_RADIUS_M
+from .score import capture_times
+from .timeutil import has_known_offset, parse_local
+from .track import EARTH_RADIUS_M, Fix, gps_changes
+from .tz import offset_change, utc_offset
 
 log = logging.getLogger(__name__)
 
@@ -139,28 +142,59 @@ def locate_changes(items: Sequence[tuple[str, Metadata, float, str | None]]) -> 
     return [c for c in offsets if c is not None] + place_changes(items)
 
 
-def place_groups(photos: Sequence[Photo], grouped: set[int]) -> list[Group]:
-    """For photos with their own GPS that no other group covers and that lack place names or a UTC offset: one
-    group per folder, so they too get names and offsets (all members are targets; their own GPS is the source)."""
+def place_groups(photos: Sequence[Photo], covered: set[int], settings: Settings,
+                 logs: Sequence[Fix] = ()) -> list[Group]:
+    """Groups for the photos no other group covers that lack place names or a UTC offset and have GPS, or get it
+    from a GPS log (interpolated at their capture time): one group per folder, all members targets."""
+    times = _capture_times(photos, logs)
     by_folder: dict[str, list[Photo]] = {}
     for p in photos:
         m = p.meta
-        if p.id in grouped or p.error or not m.has_gps:
+        if p.id in covered or p.error:
             continue
-        if all(getattr(m, f) is None for f in PLACE_FIELDS) or (m.datetime_original and not has_known_offset(m)):
+        if not m.has_gps:
+            if gps_changes(p, times.get(p.id), logs, settings):
+                by_folder.setdefault(p.folder, []).append(p)
+        elif all(getattr(m, f) is None for f in PLACE_FIELDS) or (m.datetime_original and not has_known_offset(m)):
             by_folder.setdefault(p.folder, []).append(p)
     return [Group(id=None, members=tuple(GroupMember(p.id, p.path, is_source=False) for p in ps),
                   confidence=PLACE_CONFIDENCE, kind="place",
-                  reasons=(f"{len(ps)} photo(s) in {folder.rsplit('/', 1)[-1] or folder} get place names and time "
-                           f"zones from their own GPS",))
+                  reasons=(_place_reason(folder, ps),))
             for folder, ps in sorted(by_folder.items())]
 
 
-def plan_place_group(group: Group, photos: dict[int, Photo], overrides: dict[tuple[int, str], Any] | None = None
-                     ) -> Plan:
-    """Offsets and place names from each member's own GPS (a user override replaces the planned value)."""
+def _capture_times(photos: Sequence[Photo], logs: Sequence[Fix]) -> dict[int, float]:
+    """UTC capture times to look up in the logs. Naive times borrow the offset of photos that have one; when none
+    does (a camera-only folder), they are read in the zone where the log was (its points are in UTC)."""
+    if not logs:
+        return {}
+    if any(has_known_offset(p.meta) for p in photos):
+        return capture_times(photos)
+    mid = logs[len(logs) // 2]
+    out = {}
+    for p in photos:
+        local = parse_local(p.meta.datetime_original)
+        if local is not None:
+            off = utc_offset(mid.lat, mid.lon, local) or timedelta(0)
+            out[p.id] = local.replace(tzinfo=timezone(off)).timestamp()
+    return out
+
+
+def _place_reason(folder: str, photos: list[Photo]) -> str:
+    name = folder.rsplit("/", 1)[-1] or folder
+    logged = sum(not p.meta.has_gps for p in photos)
+    what = f"{logged} get GPS from a track log; all get " if logged else "get "
+    return f"{len(photos)} photo(s) in {name}: {what}place names and time zones"
+
+
+def plan_place_group(group: Group, photos: dict[int, Photo], settings: Settings,
+                     overrides: dict[tuple[int, str], Any] | None = None, logs: Sequence[Fix] = ()) -> Plan:
+    """GPS from the logs for members without any, then offsets and place names (a user override replaces the
+    planned value)."""
     members = [photos[m.photo_id] for m in group.members if m.photo_id in photos]
-    changes = locate_changes([(p.path, p.meta, 1.0, None) for p in members])
+    times = _capture_times(members, logs)
+    changes = [c for p in members for c in gps_changes(p, times.get(p.id), logs, settings)]
+    changes += plan_locations(members, changes)
     ids = {p.path: p.id for p in members}
     out = []
     for c in changes:

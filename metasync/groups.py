@@ -59,7 +59,8 @@ def suggest(engine: Any, paths: list[Path | str], progress: Progress | None = No
     if progress:
         progress("detect", 1, 1)
     grouped = {m.photo_id for g in groups for m in g.members}
-    groups = [*groups, *shifts, *place_groups(photos, grouped)]  # issue 6: clocks; names, offsets of ungrouped photos
+    # issue 6: clocks; GPS from logs, names, offsets of ungrouped photos
+    groups = [*groups, *shifts, *place_groups(photos, grouped, engine.settings, engine.track_logs)]
     by_id = {p.id: p for p in photos}
     wanted = _photos_under(engine, wanted_paths)
     engine.index.delete_pending_auto_groups()
@@ -67,7 +68,8 @@ def suggest(engine: Any, paths: list[Path | str], progress: Progress | None = No
     for k, group in enumerate(groups):
         if progress:
             progress("plan", k, len(groups))
-        plan = plan_group(group, originals if group.kind == "time_shift" else by_id, engine.settings)
+        plan = plan_group(group, originals if group.kind == "time_shift" else by_id, engine.settings,
+                          logs=engine.track_logs)
         if not plan.changes:
             continue
         gid = engine.index.save_group(group)
@@ -140,7 +142,8 @@ def _photos(engine: Any, group: Group, pending: list[Group] | None = None) -> di
 
 def plan(engine: Any, group_id: int) -> Plan:
     group = engine.index.group(group_id)
-    return plan_group(group, _photos(engine, group), engine.settings, engine.index.overrides(group_id))
+    return plan_group(group, _photos(engine, group), engine.settings, engine.index.overrides(group_id),
+                      engine.track_logs)
 
 
 def list_groups(engine: Any) -> list[dict[str, Any]]:
@@ -148,7 +151,8 @@ def list_groups(engine: Any) -> list[dict[str, Any]]:
     groups = engine.index.groups()
     pending = [g for g in groups if g.status == "pending"]
     for group in groups:
-        p = plan_group(group, _photos(engine, group, pending), engine.settings, engine.index.overrides(group.id))
+        p = plan_group(group, _photos(engine, group, pending), engine.settings, engine.index.overrides(group.id),
+                       engine.track_logs)
         out.append({"id": group.id, "status": group.status, "confidence": round(group.confidence, 3),
                     "band": band(group.confidence), "kind": group.kind, "user_created": group.user_created,
                     "sources": [m.path for m in group.sources], "targets": [m.path for m in group.targets],
@@ -161,7 +165,7 @@ def preview(engine: Any, group_id: int) -> dict[str, Any]:
     and "files" (path -> role and current metadata) for side-by-side views."""
     group = engine.index.group(group_id)
     photos = _photos(engine, group)
-    p = plan_group(group, photos, engine.settings, engine.index.overrides(group_id))
+    p = plan_group(group, photos, engine.settings, engine.index.overrides(group_id), engine.track_logs)
     files = {m.path: {"role": "source" if m.is_source else "target",
                       "metadata": photos[m.photo_id].meta.to_dict() if m.photo_id in photos else {}}
              for m in group.members}

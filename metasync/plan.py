@@ -18,13 +18,13 @@ gazetteer. Time-shift groups (camera clocks) and place groups have planners of t
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .config import Settings
 from .geocode import plan_locations
 from .models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
 from .score import VISUAL_REACH, PairScores, Score, capture_times, source_priority
-from .track import Fix, distance_m, gps_changes, photo_fixes
+from .track import Fix, distance_m, gps_changes, merge_fixes, photo_fixes
 
 GPS_FIELDS = ("gps_latitude", "gps_longitude", "gps_altitude")
 CAMERA_FIELDS = ("make", "model", "serial_number", "lens_model", "iso", "f_number", "exposure_time", "focal_length")
@@ -133,19 +133,21 @@ def choose_time(target: Photo, candidates: list[Candidate], times: dict[int, flo
 
 
 def plan_group(group: Group, photos: dict[int, Photo], settings: Settings,
-               overrides: dict[tuple[int, str], Any] | None = None) -> Plan:
-    """The changes the group's targets should receive, with reasons, confidences and conflicts."""
+               overrides: dict[tuple[int, str], Any] | None = None, logs: Sequence[Fix] = ()) -> Plan:
+    """The changes the group's targets should receive, with reasons, confidences and conflicts.
+
+    `logs`: points of GPS track logs (track.load_logs), fixes beside the photos' own."""
     if group.kind == "time_shift":  # camera clock corrections (issue 6) have their own planner
         from .clock import plan_time_shift
 
         return plan_time_shift(group, list(photos.values()), settings, overrides)
-    if group.kind == "place":  # offsets and place names from the members' own GPS (issue 6)
+    if group.kind == "place":  # GPS from logs, offsets and place names (issue 6)
         from .geocode import plan_place_group
 
-        return plan_place_group(group, photos, overrides)
+        return plan_place_group(group, photos, settings, overrides, logs)
     members = [m for m in group.members if m.photo_id in photos]
     times = capture_times(photos[m.photo_id] for m in members)
-    track = photo_fixes((photos[m.photo_id] for m in members), times)
+    track = merge_fixes(photo_fixes((photos[m.photo_id] for m in members), times), logs)
     pool = [photos[m.photo_id] for m in members]
     src = [k for k, m in enumerate(members) if m.is_source]
     tgt = [k for k, m in enumerate(members) if not m.is_source]
@@ -193,7 +195,7 @@ def _change(target: Photo, field: str, choice: Choice, rule: str, group: Group,
 
 
 def _target_changes(target: Photo, ranked: list[Candidate], times: dict[int, float], group: Group,
-                    settings: Settings, track: list[Fix] | tuple[Fix, ...] = ()) -> list[FieldChange]:
+                    settings: Settings, track: Sequence[Fix] = ()) -> list[FieldChange]:
     meta = target.meta
     out: list[FieldChange] = []
     gps = choose_gps(target, ranked, settings)

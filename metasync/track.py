@@ -125,6 +125,11 @@ def load_gpx(path: Path | str) -> list[Fix]:
     return out
 
 
+def load_logs(paths: Iterable[Path | str]) -> list[Fix]:
+    """Every point of several GPX logs as one track."""
+    return merge_fixes(*(load_gpx(p) for p in paths))
+
+
 def merge_fixes(*sources: Iterable[Fix]) -> list[Fix]:
     """One track from several sources, sorted by UTC (at equal times a GPX point comes first)."""
     return sorted((f for src in sources for f in src), key=lambda f: (f.utc, f.kind != "gpx"))

@@ -8,9 +8,10 @@ from __future__ import annotations
 import importlib.util
 import statistics
 import sys
-from datetime import timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
+import gpxpy.gpx
 import pytest
 
 from metasync.config import Settings
@@ -107,6 +108,27 @@ def test_applied_shift_then_the_track_places_the_dslr_photos(applied):
         assert got[(path, "offset_time")].new == p.offset
         assert got[(path, "country_code")].new == bench.reverse_geocode([(p.lat, p.lon)])[0].country_code
     assert statistics.median(res.interp_errors) <= 25 and res.precision("gps") == 1.0
+
+
+def test_a_gpx_log_places_the_dslr_photos(planned, tmp_path):
+    """settings.gpx_logs: the walks' logger points join the photos' fixes; the DSLR photos are placed between
+    points a minute apart."""
+    truth, _, _ = planned
+    gpx = gpxpy.gpx.GPX()
+    for event in truth.events:
+        seg = gpxpy.gpx.GPXTrackSegment()
+        seg.points += [gpxpy.gpx.GPXTrackPoint(lat, lon, elevation=alt, time=datetime.fromtimestamp(t, timezone.utc))
+                       for t, lat, lon, alt in event.track]
+        gpx.tracks.append(gpxpy.gpx.GPXTrack())
+        gpx.tracks[-1].segments.append(seg)
+    (tmp_path / "walks.gpx").write_text(gpx.to_xml(), encoding="utf-8")
+    settings = Settings(db_path=tmp_path / "index.db", gpx_logs=(tmp_path / "walks.gpx",))
+    with Engine(settings) as engine:
+        plans = bench.plans_for(engine, truth.root)
+    res = bench.evaluate(truth, plans)
+    logged = [c for _, plan in plans for c in plan.changes if c.field == "gps_latitude" and ".gpx#" in c.source]
+    assert len(logged) == len(truth.of_kind("dslr"))
+    assert res.cross_event == 0 and statistics.median(res.interp_errors) <= 10
 
 
 def test_accuracy_table(planned):

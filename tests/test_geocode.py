@@ -7,7 +7,11 @@ import pytest
 
 from metasync.geocode import (CITY_MAX_M, PLACE_FIELDS, place_changes, place_groups, plan_locations,
                               plan_place_group, reverse_geocode)
+from metasync.config import Settings
 from metasync.models import FieldChange, Metadata, Photo
+from metasync.track import Fix
+
+S = Settings(db_path="/nonexistent/index.db")
 
 
 @pytest.fixture()
@@ -63,10 +67,10 @@ def test_place_groups_cover_ungrouped_photos_with_own_gps_per_folder(no_network)
     photos = [Photo(1, "/lib/a/1.jpg", cam), Photo(2, "/lib/a/2.jpg", cam.with_values(datetime_original=None)),
               Photo(3, "/lib/b/3.jpg", cam), Photo(4, "/lib/b/4.jpg", named), Photo(5, "/lib/b/5.jpg", Metadata()),
               Photo(6, "/lib/c/6.jpg", cam)]
-    groups = place_groups(photos, grouped={6})
+    groups = place_groups(photos, {6}, S)
     assert [[m.photo_id for m in g.members] for g in groups] == [[1, 2], [3]]
     assert all(g.kind == "place" and not g.sources for g in groups)
-    plan = plan_place_group(groups[0], {p.id: p for p in photos}, overrides={(2, "city"): "Berlin-Mitte"})
+    plan = plan_place_group(groups[0], {p.id: p for p in photos}, S, overrides={(2, "city"): "Berlin-Mitte"})
     got = {(c.path, c.field): c.new for c in plan.changes}
     assert got[("/lib/a/1.jpg", "offset_time")] == "+02:00"
     assert got[("/lib/a/1.jpg", "city")] == "Berlin" and got[("/lib/a/2.jpg", "city")] == "Berlin-Mitte"
@@ -84,3 +88,22 @@ def test_plan_locations_use_the_planned_gps_and_leave_planned_fields_alone(no_ne
     assert got[(dslr.path, "offset_time")].source == phone.path and got[(dslr.path, "offset_time")].confidence == 0.8
     assert not {f for p, f in got if p == dslr.path} & set(PLACE_FIELDS)  # it names its city (planned): kept
     assert got[(phone.path, "city")].new == "Vienna" and (phone.path, "offset_time") not in got
+
+
+def test_a_gpx_log_geotags_photos_no_group_covers(no_network):
+    """A camera-only folder and a GPS logger: the log's points place the photos, which then get their zone's
+    offset and place names (the classic geotagging case, without any phone)."""
+    from datetime import datetime, timezone
+
+    t0 = datetime(2024, 7, 1, 10, 0, tzinfo=timezone.utc).timestamp()
+    log = [Fix(t0 + 60 * k, 48.1374 + 0.0003 * k, 11.5755, 519.0, f"/logs/walk.gpx#{k}", "gpx") for k in range(30)]
+    cam = Photo(1, "/lib/cam/_MG_1.JPG", Metadata("2024-07-01T12:10:30", make="Canon"))  # 10:10:30 UTC in Munich
+    late = Photo(2, "/lib/cam/_MG_2.JPG", Metadata("2024-07-01T18:00:00", make="Canon"))  # after the log ended
+    [group] = place_groups([cam, late], set(), S, log)
+    assert [m.photo_id for m in group.members] == [1] and "1 get GPS from a track log" in group.reasons[0]
+    plan = plan_place_group(group, {1: cam, 2: late}, S, logs=log)
+    got = {c.field: c for c in plan.changes}
+    assert got["gps_latitude"].new == pytest.approx(48.1374 + 0.0003 * 10.5, abs=1e-6)
+    assert got["gps_latitude"].reason.startswith("interpolated between walk.gpx#10 (30 s before)")
+    assert got["offset_time"].new == "+02:00" and got["offset_time"].source.startswith("/logs/walk.gpx#")
+    assert got["country_code"].new == "DE"
