@@ -207,6 +207,9 @@ def estimate_clock_offsets(photos: Iterable[Photo], settings: Settings) -> list[
             shift, spread, kept = _robust(agreeing)
             if len(kept) < MIN_PAIRS or abs(shift) < max(MIN_SHIFT_S, 3 * spread):
                 continue
+            right_clock = sum(any(abs(p.diff_s) <= AGREE_S for p in ps) for ps in candidates.values())
+            if right_clock >= len(kept):  # a clock is right until shown otherwise: ties (decoys) go to it
+                continue
             if len(kept) <= _by_chance(candidates, settings) + 1e-9:  # no better than chance
                 log.debug("%s: %d agreeing pairs at %+.0f s could be chance", camera_label(key), len(kept), shift)
                 continue

@@ -130,6 +130,18 @@ def test_one_scene_shot_in_turns_is_not_a_clock_offset():
     assert estimate_clock_offsets(photos, S) == []
 
 
+def test_regular_shooting_decoy_does_not_beat_a_right_clock():
+    """Phone shots exactly 5 min apart; each DSLR shot, 30 s after a phone shot, looks even more like the phone's
+    previous shot. Shifted by one interval the pairs agree just as well (and look closer): the right clock wins."""
+    rng = random.Random(14)
+    hashes = []
+    for k in range(12):
+        hashes.append(flip(hashes[-1], 4, rng) if k % 2 == 0 and hashes else rng.getrandbits(64))
+    photos = [phone(k, DAY + timedelta(seconds=300 * k), hashes[k]) for k in range(12)]
+    photos += [dslr(100 + k, DAY + timedelta(seconds=300 * k + 30), hashes[k - 1]) for k in (2, 4, 6, 8, 10)]
+    assert estimate_clock_offsets(photos, S) == []
+
+
 def test_camera_with_offset_tag_compares_in_utc():
     """The camera writes +01:00 (winter setting kept in summer): its UTC is an hour off, though its offset tag
     looks fine."""
