@@ -235,6 +235,16 @@ class Index:
             if not prefixes or r["path"].startswith(prefixes)
         ]
 
+    def scan_counts(self) -> list[tuple[str, str | None, bool, bool]]:
+        """(path, error, has GPS, has capture time) of every file, read in SQL: a scan's summary without parsing
+        every row's metadata."""
+        return [(r[0], r[1], bool(r[2]), bool(r[3])) for r in self.conn.execute(
+            """SELECT path, error,
+                      json_extract(metadata, '$.gps_latitude') IS NOT NULL
+                        AND json_extract(metadata, '$.gps_longitude') IS NOT NULL,
+                      json_extract(metadata, '$.datetime_original') IS NOT NULL
+               FROM files""")]
+
     def photo_by_path(self, path: str) -> Photo:
         row = self.conn.execute("SELECT * FROM files WHERE path=?", (path,)).fetchone()
         if row is None:

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from .errors import ExifReadError, InvalidRequestError
 from .models import Metadata, Photo
 from .naming import RAW_EXTENSIONS, find_existing_sidecar, sidecar_candidates
-from .phash import FileHash, content_hash, hash_preview, hashing
 
 if TYPE_CHECKING:
     from .engine import Engine
+    from .phash import FileHash
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +143,8 @@ def walk(roots: list[Path]) -> tuple[dict[str, Found], list[tuple[str, str]]]:
 
 
 def _list(folder: Path, seen: set[tuple[int, int]], errors: list[tuple[str, str]]
-          ) -> Iterator[tuple[str, os.stat_result | None, set[str]]]:
-    """(path, stat, sibling names) for photo files and (path, None, names) for subfolders of one folder.
+          ) -> Iterator[tuple[str, os.stat_result | None, set[str] | None]]:
+    """(path, stat, the folder's sidecar names) for photo files and (path, None, names) for subfolders.
 
     Paths below a symlinked folder are given through its resolved path.
     """
@@ -165,7 +165,7 @@ def _list(folder: Path, seen: set[tuple[int, int]], errors: list[tuple[str, str]
     except OSError as exc:
         errors.append((str(folder), f"cannot list folder: {exc.strerror or exc}"))
         return
-    names = {e.name for e in entries}
+    names = {e.name for e in entries if e.name[-4:].lower() == ".xmp"}  # only these can be sidecars
     for e in entries:
         if e.name.startswith("."):
             continue
@@ -174,7 +174,7 @@ def _list(folder: Path, seen: set[tuple[int, int]], errors: list[tuple[str, str]
                 yield e.path, None, names
             elif e.is_file() and os.path.splitext(e.name)[1].lower() in PHOTO_EXTENSIONS:
                 if e.is_symlink():  # the target is the photo; its sidecar lives beside the target
-                    yield os.path.realpath(e.path), os.stat(e.path), set()
+                    yield os.path.realpath(e.path), os.stat(e.path), None
                 else:
                     yield e.path, e.stat(), names
         except OSError as exc:
@@ -183,9 +183,9 @@ def _list(folder: Path, seen: set[tuple[int, int]], errors: list[tuple[str, str]
 
 def _add(found: dict[str, Found], errors: list[tuple[str, str]], path: str, st: os.stat_result,
          names: set[str] | None) -> None:
-    """Record one photo with its sidecar; `names` are its folder's entries (None: look on disk)."""
-    if names:
-        sidecar = next((str(c) for c in sidecar_candidates(Path(path)) if c.name in names), None)
+    """Record one photo with its sidecar; `names` are its folder's .xmp names (None: look on disk)."""
+    if names is not None:  # most folders have no sidecar at all: then no candidate paths are built
+        sidecar = next((str(c) for c in sidecar_candidates(Path(path)) if c.name in names), None) if names else None
     else:
         hit = find_existing_sidecar(Path(path))
         sidecar = str(hit) if hit else None
@@ -204,6 +204,7 @@ def _detect_moves(engine: Engine, new: list[Found], vanished: list[str]) -> dict
     """new path -> vanished path, for new files whose content fingerprint equals a vanished file's."""
     if not new or not vanished:
         return {}
+    from . import phash  # imported when needed: numpy and imagehash cost an unchanged rescan a third of a second
     gone = set(vanished)
     by_hash: dict[str, list[str]] = {}
     for photo in engine.index.photos(with_errors=True):
@@ -214,7 +215,7 @@ def _detect_moves(engine: Engine, new: list[Found], vanished: list[str]) -> dict
         if not by_hash:
             break
         try:
-            fingerprint = content_hash(f.path)
+            fingerprint = phash.content_hash(f.path)
         except OSError:
             continue
         candidates = by_hash.get(fingerprint)
@@ -228,11 +229,13 @@ def _detect_moves(engine: Engine, new: list[Found], vanished: list[str]) -> dict
 # -- reading ----------------------------------------------------------------------------------------------------
 def _stored_hashes(engine: Engine, files: list[Found]) -> dict[str, FileHash]:
     """The indexed hashes of files whose pixels did not change (size and mtime as stored), to keep."""
+    from . import phash
+
     out: dict[str, FileHash] = {}
     for f in files:
         photo = engine.index.photo_by_path(f.path)
         if photo.error is None and photo.content_hash:
-            out[f.path] = FileHash(f.path, photo.phash, photo.content_hash)
+            out[f.path] = phash.FileHash(f.path, photo.phash, photo.content_hash)
     return out
 
 
@@ -242,11 +245,13 @@ def _read_and_store(engine: Engine, files: list[Found], progress: Progress | Non
 
     Files in `stored` (only their sidecar changed) keep their hashes and are not decoded again.
     """
+    from . import phash
+
     exif = engine.exif
     done = 0
     if progress:
         progress("scan", 0, len(files))
-    with hashing([f.path for f in files if not f.is_raw and f.path not in stored]) as hashes:
+    with phash.hashing([f.path for f in files if not f.is_raw and f.path not in stored]) as hashes:
         for i in range(0, len(files), CHUNK):
             chunk = files[i:i + CHUNK]
             metas = exif.read_metadata([f.path for f in chunk])
@@ -257,7 +262,7 @@ def _read_and_store(engine: Engine, files: list[Found], progress: Progress | Non
                 if f.path in stored:
                     h = stored[f.path]
                 else:
-                    h = hash_preview(f.path, previews.get(f.path)) if f.is_raw else next(hashes)
+                    h = phash.hash_preview(f.path, previews.get(f.path)) if f.is_raw else next(hashes)
                 rows.append((_photo(f, metas[f.path], h), f.sidecar, f.sidecar_mtime_ns))
             engine.index.upsert_photos(rows)
             done += len(chunk)
@@ -277,14 +282,14 @@ def _photo(f: Found, meta: Metadata | ExifReadError, h: FileHash) -> Photo:
 
 def _summarize(engine: Engine, found: dict[str, Found], errors: list[tuple[str, str]]) -> ScanSummary:
     summary = ScanSummary(errors=list(errors))
-    for photo in engine.index.photos(with_errors=True):
-        if photo.path not in found:
+    for path, error, has_gps, has_datetime in engine.index.scan_counts():
+        if path not in found:
             continue
-        if photo.error:
-            summary.errors.append((photo.path, photo.error))
+        if error:
+            summary.errors.append((path, error))
             continue
         summary.photos += 1
-        summary.with_gps += photo.meta.has_gps
-        summary.with_datetime += photo.meta.datetime_original is not None
+        summary.with_gps += has_gps
+        summary.with_datetime += has_datetime
     summary.errors.sort()
     return summary
