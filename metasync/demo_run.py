@@ -19,6 +19,7 @@ from .naming import sidecar_candidates
 from .plugins import HOSTS
 
 DEFAULT_DEST = Path("demo-library")
+MIN_CONFIDENCE = 0.7  # what the host plugins apply by default: medium and high confidence
 
 
 @dataclass
@@ -95,10 +96,10 @@ def step_apply(ctx: Context) -> list[str]:
     if group is None:
         return ["no group to apply"]
     ctx.state["before"] = _sidecar_bytes(group)
-    result = ctx.engine.apply(group["id"])
+    result = ctx.engine.apply(group["id"], min_confidence=MIN_CONFIDENCE)
     ctx.state["applied"] = group
     lines = [f"applied group #{group['id']}: {result['applied']} changes written to {len(result['sidecars'])} "
-             f"sidecars, {len(result['skipped'])} skipped"]
+             f"sidecars, {len(result['skipped'])} skipped (below {MIN_CONFIDENCE:.0%} confidence or conflicted)"]
     lines += [f"  wrote {Path(p).relative_to(ctx.dest)}" for p in result["sidecars"][:5]]
     return lines
 
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="where the demo library lives (./demo-library)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--events", type=int, default=6)
-    ap.add_argument("--photos-per-event", type=int, default=9)
+    ap.add_argument("--photos-per-event", type=int, default=12)
     ap.add_argument("--no-serve", action="store_true", help="stop after the steps instead of serving the dashboard")
     args = ap.parse_args(argv)
     params = {"events": args.events, "photos_per_event": args.photos_per_event, "size": [1024, 768],
