@@ -306,7 +306,10 @@ def bridge_latency(library: Path, db: Path, settings: Settings, env: dict[str, s
 
 
 # -- the whole run -----------------------------------------------------------------------------------------------
-def run(opts: Options, say: Callable[[str], None] = log.info) -> dict[str, Any]:
+def run(opts: Options, say: Callable[[str], None] = log.info,
+        checkpoint: Callable[[dict[str, Any]], None] = lambda results: None) -> dict[str, Any]:
+    """Every section in order; `checkpoint` gets the results so far after each (a long run that fails late
+    keeps what it measured)."""
     library = opts.library or make_library(opts.n, opts.size, opts.seed)
     paths = photo_paths(library)
     results: dict[str, Any] = {
@@ -331,6 +334,7 @@ def run(opts: Options, say: Callable[[str], None] = log.info) -> dict[str, Any]:
         results["floor"] = {"exiftool_s": round(exiftool_s, 3), "phash_s": round(phash_s, 3),
                             "total_s": round(floor, 3), "exiftool_cpu_s": round(exiftool_cpu, 3),
                             "phash_cpu_s": round(phash_cpu, 3), "total_cpu_s": round(exiftool_cpu + phash_cpu, 3)}
+        checkpoint(results)
 
         say("metasync scan (cold)")
         first = scan(library, db, env)
@@ -341,12 +345,14 @@ def run(opts: Options, say: Callable[[str], None] = log.info) -> dict[str, Any]:
         after_touch = scan(library, db, env)
         results["scan"] = {"first": first, "ratio_to_floor": round(first["seconds"] / floor, 3),
                            "unchanged": again, "touched": after_touch | {"touched": len(touched)}}
+        checkpoint(results)
 
         say("grouping and planning (library)")
         results["grouping"] = {"library": library_grouping(db, settings, library)}
         for n in opts.synthetic:
             say(f"grouping and planning ({n} synthetic rows)")
             results["grouping"][f"synthetic_{n}"] = group_and_plan(synthetic_photos(n), settings)
+            checkpoint(results)
         say("bridge")
         results["bridge"] = bridge_latency(library, db, settings, env, opts.bridge_requests)
     results["targets"] = check(results)
@@ -417,8 +423,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS, help="results JSON (default bench/results.json)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    results = run(Options(args.n, args.size, args.seed, tuple(args.synthetic)))
-    args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    def save(results: dict[str, Any]) -> None:
+        args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+
+    results = run(Options(args.n, args.size, args.seed, tuple(args.synthetic)), checkpoint=save)
+    save(results)
     print(table(results))
     print(f"\nresults: {args.out}")
     return 0
