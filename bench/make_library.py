@@ -26,7 +26,7 @@ from metasync.demo import TRUTH_FILE, generate_library
 log = logging.getLogger("bench.make_library")
 
 CACHE = Path(__file__).resolve().parent / "cache"
-DEFAULT_SIZE = (1600, 1200)  # 12 MP (4000x3000) works too, at ~0.7 s and 3.9 MB a photo to generate (README)
+DEFAULT_SIZE = (1600, 1200)  # 2 MP: 10,000 fit here; 12 MP (--size 4000x3000) is 32 GB and ~1 h a run (README)
 EVENT_PHOTOS = 50  # photos per event (with the WhatsApp copies) in libraries of at least this many
 WHATSAPP = 2
 EVENTS_PER_SHARD = 4  # ~200 photos: small enough to balance the cores, big enough to amortise ExifTool's start
