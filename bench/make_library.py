@@ -114,7 +114,8 @@ def parse_size(text: str) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("n", type=int, help="number of photos")
-    p.add_argument("--size", type=parse_size, default=DEFAULT_SIZE, help="photo size WxH (default %dx%d)" % DEFAULT_SIZE)
+    p.add_argument("--size", type=parse_size, default=DEFAULT_SIZE,
+                   help="photo size WxH (default %dx%d)" % DEFAULT_SIZE)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workers", type=int, default=None, help="generator processes (default: one per core)")
     args = p.parse_args(argv)

@@ -180,7 +180,8 @@ def baseline_phash(paths: list[str]) -> tuple[float, float]:
 def scan(library: Path, db: Path, env: dict[str, str]) -> dict[str, Any]:
     run = run_measured(_metasync("scan", str(library), "--db", str(db), "--json"), env)
     summary = json.loads(run.stdout)
-    return {"seconds": round(run.seconds, 3), "cpu_s": round(run.cpu_s, 3), "peak_rss_main_mb": round(run.peak_main_mb, 1),
+    return {"seconds": round(run.seconds, 3), "cpu_s": round(run.cpu_s, 3),
+            "peak_rss_main_mb": round(run.peak_main_mb, 1),
             "peak_rss_tree_mb": round(run.peak_tree_mb, 1),
             **{k: summary[k] for k in ("photos", "new", "changed", "unchanged", "removed")},
             "errors": len(summary["errors"])}
@@ -252,10 +253,13 @@ def synthetic_photos(n: int, seed: int = 7, per_event: int = 50) -> list[Photo]:
                 lat += float(rng.normal(0, 0.0005))
                 lon += float(rng.normal(0, 0.0005))
                 meta = phone_meta(PHONES[k % 2], t, offset, lat, lon, 100.0, rng)
-            flips = sum(1 << int(b) for b in rng.choice(64, size=int(rng.integers(0, 7)), replace=False))
+            # pHash: a copy 0-2 bits from its original, the others 0-6 bits from the event's scene
+            flips = sum(1 << int(b) for b in rng.choice(64, size=int(rng.integers(0, 3 if kind == 7 else 7)),
+                                                        replace=False))
             pid = len(photos) + 1
             photos.append(Photo(id=pid, path=f"/synthetic/e{e:05d}/{k:03d}.jpg", meta=Metadata.from_dict(meta),
-                                phash=base ^ flips, size=1, mtime_ns=pid, content_hash=f"{pid:064x}"))
+                                phash=(photos[-1].phash if kind == 7 else base) ^ flips, size=1, mtime_ns=pid,
+                                content_hash=f"{pid:064x}"))
     return photos
 
 
