@@ -10,7 +10,7 @@ from pathlib import Path
 from .errors import InvalidRequestError, MetasyncError
 
 INTEGRATIONS = Path(__file__).resolve().parent.parent / "integrations"
-JSON_LUA = INTEGRATIONS / "lua" / "metasync_json.lua"
+LUA_LIBS = [INTEGRATIONS / "lua" / "metasync_json.lua", INTEGRATIONS / "lua" / "metasync_answer.lua"]
 HOSTS = ("darktable", "lightroom", "digikam")
 
 
@@ -42,14 +42,14 @@ def install(host: str, dest: Path | None = None) -> Installed:
         raise MetasyncError(f"integration files not found at {INTEGRATIONS}; install metasync from its source tree")
     dest = Path(dest) if dest else default_dest(host)
     if host == "darktable":
-        files = _copy([INTEGRATIONS / "darktable" / "metasync.lua", JSON_LUA], dest)
+        files = _copy([INTEGRATIONS / "darktable" / "metasync.lua", *LUA_LIBS], dest)
         steps = (f"darktable: restart it, open lighttable › scripts (script manager) and start 'metasync' "
                  "(or add `require \"contrib/metasync\"` to darktable's luarc). "
                  "The module appears in the right panel. Start the bridge first: metasync serve --root YOUR_PHOTOS")
     elif host == "lightroom":
         plugin = dest / "metasync.lrplugin"
         src = INTEGRATIONS / "lightroom" / "metasync.lrplugin"
-        files = _copy(sorted(src.glob("*.lua")) + [JSON_LUA], plugin)
+        files = _copy(sorted(src.glob("*.lua")) + LUA_LIBS, plugin)
         steps = (f"Lightroom Classic: File › Plug-in Manager › Add › {plugin}; then Library › Plug-in Extras › "
                  "'metasync: Suggest…'. Start the bridge first: metasync serve --root YOUR_PHOTOS")
     else:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import socket
 import subprocess
@@ -110,7 +111,7 @@ def test_lightroom_info_lua() -> None:
         assert (LightroomHost.PLUGIN / item.file).is_file()
 
 
-@pytest.mark.parametrize("path", sorted(LightroomHost.PLUGIN.glob("*.lua")) + [INTEGRATIONS / "lua" / "metasync_json.lua"],
+@pytest.mark.parametrize("path", sorted(LightroomHost.PLUGIN.glob("*.lua")) + sorted((INTEGRATIONS / "lua").glob("*.lua")),
                          ids=lambda p: p.name)
 def test_lightroom_files_are_lua51(path: Path) -> None:
     lua = lua51.LuaRuntime()
@@ -168,3 +169,16 @@ def test_digikam_nothing_to_suggest_still_copies(tmp_path: Path, canned: Threadi
 def test_digikam_bridge_down(tmp_path: Path) -> None:
     proc = run_bqm(tmp_path, closed_port_url())
     assert proc.returncode != 0 and "not reachable" in proc.stderr
+
+
+@pytest.mark.parametrize("host, plugin_dir", [("darktable", "."), ("lightroom", "metasync.lrplugin")])
+def test_plugin_install_copies_everything_the_plugin_requires(tmp_path: Path, host: str, plugin_dir: str) -> None:
+    from metasync.plugins import install
+
+    done = install(host, tmp_path)
+    installed = {p.name for p in (tmp_path / plugin_dir).iterdir()}
+    assert {"metasync_json.lua", "metasync_answer.lua"} <= installed
+    for path in done.files:
+        for required in re.findall(r'require "([\w_]+)"', path.read_text()):
+            if required not in ("darktable", "lib/dtutils"):
+                assert f"{required}.lua" in installed, (path.name, required)

@@ -16,6 +16,7 @@ du.check_min_api_version("9.0.0", MODULE)
 local script_dir = debug.getinfo(1, "S").source:sub(2):match("^(.*)[/\\]") or "."
 package.path = script_dir .. "/?.lua;" .. package.path
 local json = require "metasync_json"
+local answer = require "metasync_answer"
 
 local function _(s) return dt.gettext and dt.gettext.gettext(s) or s end
 
@@ -103,14 +104,7 @@ local function request(method, route, body)
     return nil, _("metasync bridge is not running at ") .. url:match("^(https?://[^/]+)") ..
       _(" — start it with `metasync serve`")
   end
-  local ok, data = pcall(json.decode, text or "")
-  if status == 401 then return nil, _("metasync refused the token: check the token preference or the token file") end
-  if not ok then return nil, _("metasync bridge sent an unreadable answer (HTTP ") .. status .. ")" end
-  if status >= 400 then
-    local err = type(data) == "table" and data.error or nil
-    return nil, "metasync: " .. ((type(err) == "table" and err.message) or ("HTTP " .. status))
-  end
-  return data
+  return answer.read(status, text, _("the token preference or the token file"))
 end
 
 -- pushing results into darktable's library ------------------------------------------------------

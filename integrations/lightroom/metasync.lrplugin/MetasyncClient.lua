@@ -5,6 +5,7 @@ local LrPathUtils = import "LrPathUtils"
 local LrFileUtils = import "LrFileUtils"
 
 local json = require "metasync_json"
+local answer = require "metasync_answer"
 
 local Client = {}
 
@@ -55,15 +56,7 @@ function Client.request(method, route, body)
     if code == "timedOut" then return nil, "metasync did not answer in time (" .. url .. ")" end
     return nil, "metasync bridge is not running at " .. prefs().bridge_url .. ": start it with 'metasync serve'"
   end
-  local status = resp and tonumber(resp.status) or 200
-  if status == 401 then return nil, "metasync refused the token: check the plug-in's token setting" end
-  local ok, data = pcall(json.decode, text)
-  if not ok then return nil, "metasync sent an unreadable answer (HTTP " .. status .. ")" end
-  if status >= 400 then
-    local err = type(data) == "table" and data.error or nil
-    return nil, "metasync: " .. ((type(err) == "table" and err.message) or ("HTTP " .. status))
-  end
-  return data
+  return answer.read(resp and tonumber(resp.status) or 200, text, "the plug-in's token setting")
 end
 
 function Client.is_null(v) return v == nil or v == json.null end
