@@ -164,19 +164,24 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def thumbnail_jpeg(source: Path | str | bytes, size: int = 256, orientation: int | None = None,
-                   quality: int = 80) -> bytes:
-    """A small upright JPEG of an image file, or of a raw file's preview bytes (with the raw's orientation),
-    for the bridge's thumbnails; JPEGs decode in draft mode, never at full size."""
+def thumbnail_image(source: Path | str | bytes, size: int = 256, orientation: int | None = None) -> Image.Image:
+    """A small upright RGB image of an image file, or of a raw file's preview bytes (with the raw's orientation);
+    JPEGs decode in draft mode, never at full size."""
     with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
         if img.format == "JPEG":
             img.draft("RGB", (size, size))
         if orientation is None:
             orientation = img.getexif().get(0x0112, 1)
         img = img.convert("RGB")
-        if orientation in _UPRIGHT:
-            img = img.transpose(_UPRIGHT[orientation])
-        img.thumbnail((size, size))
-        out = io.BytesIO()
-        img.save(out, "JPEG", quality=quality)
-        return out.getvalue()
+    if orientation in _UPRIGHT:
+        img = img.transpose(_UPRIGHT[orientation])
+    img.thumbnail((size, size))
+    return img
+
+
+def thumbnail_jpeg(source: Path | str | bytes, size: int = 256, orientation: int | None = None,
+                   quality: int = 80) -> bytes:
+    """The bridge's thumbnails: thumbnail_image as a small JPEG."""
+    out = io.BytesIO()
+    thumbnail_image(source, size, orientation).save(out, "JPEG", quality=quality)
+    return out.getvalue()

@@ -8,20 +8,18 @@ and needs nothing beyond numpy and Pillow; an opt-in AI analyzer (ollama.py) is 
 """
 from __future__ import annotations
 
-import io
 import logging
 import math
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
-from PIL import Image
 
 from .config import Settings
 from .detect import assign_roles
 from .errors import AIAnswerError, AIUnavailableError, ConfigError
 from .models import Group, Photo
-from .phash import thumbnail_jpeg
+from .phash import thumbnail_image
 from .timeutil import parse_local, utc_epoch
 
 log = logging.getLogger(__name__)
@@ -169,9 +167,8 @@ def _exposure_normalised(lin: np.ndarray) -> np.ndarray:
 
 
 def _thumbnail_rgb(path: str, size: int = 96) -> np.ndarray:
-    """A small upright RGB array via phash.py, the one pixel decoder (its thumbnail is a tiny in-memory JPEG)."""
-    with Image.open(io.BytesIO(thumbnail_jpeg(path, size=size, quality=95))) as img:
-        return np.asarray(img.convert("RGB"))
+    """A small upright RGB array via phash.py, the one pixel decoder."""
+    return np.asarray(thumbnail_image(path, size=size))
 
 
 def pixel_features(rgb: np.ndarray) -> dict[str, Any]:
