@@ -532,9 +532,10 @@ def generate_library(dest: Path, *, seed: int = 0, events: int = 4, photos_per_e
     """Write a library of `events` events into `dest` and return (and save) its ground truth.
 
     Each event: `photos_per_event` photos, a third of them (at least one from 3 photos on) by a DSLR whose clock is
-    `dslr_clock_offset_s` ahead of local time (no offset, no GPS), each DSLR shot within 20-90 s of a phone shot of
-    nearly the same view; the rest by two phones (GPS along a strolling walk, a photo every 5-10 min, local time
-    with offset). `whatsapp_per_event` phone photos get a WhatsApp copy without any metadata. Layout:
+    `dslr_clock_offset_s` ahead of local time (no offset, no GPS); the rest by two phones (GPS along a strolling
+    walk, a photo every 5-10 min, local time with offset). Two in three DSLR shots (all of them below 3) are twins:
+    the same moment as a phone shot, 1-8 s before or after it, nearly the same view; the others are taken on
+    their own between two phone shots (the same scene, no phone shot of that moment). `whatsapp_per_event` phone photos get a WhatsApp copy without any metadata. Layout:
     `dest/<date> <name>/{phone,camera,whatsapp}/`. The same arguments give byte-identical files. A library
     generated earlier in `dest` (it has a ground_truth.json) is replaced.
     """
@@ -582,7 +583,7 @@ def _write_event(writer: _Writer, names: _Names, rng: np.random.Generator, plan:
     n_phone = photos - n_dslr
     times = plan.start + np.concatenate([[0.0], np.cumsum(rng.uniform(300, 600, n_phone - 1))]) \
         + rng.uniform(0, 1, n_phone).round(3)
-    # from before the first to after the last shot: DSLR shots may be 90 s off their phone shot
+    # from before the first to after the last shot (a DSLR twin may precede its phone shot by a few seconds)
     track = _walk(rng, plan.start - 2 * _WALK_STEP_S, float(times[-1] - plan.start) + 4 * _WALK_STEP_S,
                   plan.lat, plan.lon, plan.place.alt)
     event = EventTruth(plan.id, plan.name, plan.id, plan.place.name, plan.place.tz, track)
@@ -608,12 +609,16 @@ def _write_event(writer: _Writer, names: _Names, rng: np.random.Generator, plan:
         if i in copies:
             images[rel] = image
 
-    pairs = sorted(rng.choice(n_phone, size=min(n_dslr, n_phone), replace=False).tolist())
-    for i in pairs:
-        t = round(float(times[i]) + rng.choice([-1, 1]) * rng.uniform(20, 90))
+    n_alone = n_dslr // 3 if n_phone >= 2 else 0
+    twins = rng.choice(n_phone, size=min(n_dslr - n_alone, n_phone), replace=False).tolist()
+    shots = [(round(float(times[i]) + rng.choice([-1, 1]) * rng.uniform(1, 8)), phone_views[i].near(
+        rng, 0.006, (1.03, 1.05))) for i in twins]
+    for gap in rng.choice(n_phone - 1, size=n_alone, replace=n_alone > n_phone - 1).tolist():
+        # on its own: at least 90 s from either phone shot around it
+        shots.append((round(float(rng.uniform(times[gap] + 90, times[gap + 1] - 90))), random_view(rng)))
+    for t, view in sorted(shots, key=lambda s: s[0]):
         offset = _offset_at(plan.place.tz, t)
         pos = event.position_at(t)
-        view = phone_views[i].near(rng, 0.006, (1.03, 1.05))
         rel = f"{folder}/camera/{names.for_device(camera, _local(t + clock_error_s, offset))}"
         meta = camera_meta(camera, t, offset, clock_error_s, rng)
         writer.add(rel, render_view(scene, size, view), _truth(rel, plan.id, "dslr", camera, t, offset, pos, meta))

@@ -103,12 +103,28 @@ def test_same_event_photos_look_alike_and_events_look_different(demo_library: Tr
     assert min(cross) >= 16 and sum(d > 20 for d in cross) / len(cross) >= 0.95
 
 
-def test_dslr_shots_resemble_the_phone_shot_of_the_same_moment(demo_library: Truth, hashes) -> None:
+def test_dslr_twins_are_seconds_from_a_lookalike_phone_shot_and_the_others_are_alone(demo_library: Truth,
+                                                                                        hashes) -> None:
+    apart = []
     for cam in demo_library.of_kind("dslr"):
         phones = [p for p in demo_library.of_kind("phone") if p.event == cam.event]
         twin = min(phones, key=lambda p: abs(p.utc_epoch - cam.utc_epoch))
-        assert 20 <= abs(twin.utc_epoch - cam.utc_epoch) <= 90
-        assert hamming(hashes[cam.path], hashes[twin.path]) <= 10
+        gap = cam.utc_epoch - twin.utc_epoch
+        assert abs(gap) <= 8.5 or abs(gap) >= 89, gap  # the same moment, or a shot of its own (whole seconds)
+        if abs(gap) <= 8.5:
+            apart.append(gap)
+            assert hamming(hashes[cam.path], hashes[twin.path]) <= 10
+            assert distance_m(cam.lat, cam.lon, twin.lat, twin.lon) < 10
+    assert len(apart) >= 2 * len(demo_library.events)
+    assert min(apart) < 0 < max(apart)  # before and after their phone shot
+
+
+def test_larger_events_also_have_dslr_shots_without_a_phone_twin(tmp_path: Path, _demo_exiftool: ExifTool) -> None:
+    truth = generate_library(tmp_path / "lib", seed=5, events=1, photos_per_event=12, size=(160, 120),
+                             exiftool=_demo_exiftool)
+    phones = [p.utc_epoch for p in truth.of_kind("phone")]
+    gaps = sorted(min(abs(c.utc_epoch - t) for t in phones) for c in truth.of_kind("dslr"))
+    assert len(gaps) == 4 and max(gaps[:3]) <= 8.5 and gaps[3] >= 89
 
 
 def test_ground_truth_walks_and_same_day_events(demo_library: Truth) -> None:
