@@ -4,8 +4,7 @@ A phone sets its clock from the network; a camera keeps whatever it was set to (
 set, drift). When a camera and a phone shoot the same moment (near-identical pictures, pHash), the difference of
 their clocks is the camera's error. One match can be a coincidence, so: matches within a wide search window, the
 densest cluster of differences, outliers beyond 3 scaled MADs of its median dropped, at least MIN_PAIRS agreeing.
-The estimate is the mean of the agreeing pairs: "the same moment" is rarely the same second, and when the two shots
-are up to a minute or so apart on either side, the median sits on one side while the mean cancels out.
+The estimate is the median of the agreeing pairs, the spread their median absolute deviation.
 """
 from __future__ import annotations
 
@@ -26,8 +25,10 @@ log = logging.getLogger(__name__)
 CameraKey = tuple[str, str, str]  # (make, model, serial)
 
 MIN_PAIRS = 2
-# Same-moment pairs of one camera agree within this; a pair further from the cluster's median is an outlier.
+# Same-moment pairs of one camera are sought in a cluster this wide on either side of its median...
 AGREE_S = 120.0
+# ...and within it agree to 3 scaled MADs of their differences, never tighter than this.
+TOLERANCE_S = 15.0
 # Offsets below this are not worth rewriting the capture times for.
 MIN_SHIFT_S = 60.0
 # Agreeing pairs must exceed what chance alignment explains by this many standard deviations.
@@ -129,28 +130,28 @@ def _candidate_pairs(session: list[Photo], refs: list[Photo], ref_walls: list[fl
 
 
 def _agreeing(candidates: dict[str, list[ClockPair]]) -> list[ClockPair]:
-    """One pair per camera photo, from the densest cluster of clock differences.
+    """One pair per camera photo, around the densest cluster of clock differences.
 
-    A cluster is a window of 2 * AGREE_S; the best holds the most distinct camera photos, then the most alike
-    pairs (least total pHash distance). Regular shooting makes a decoy: the same photos paired with the phone's
-    previous or next shot, one shooting interval off; the true moments match more closely.
+    The cluster's centre is the difference with the highest density of distinct camera photos (a Gaussian kernel
+    of TOLERANCE_S: same-moment pairs agree to seconds), then the most alike pairs (least total pHash distance).
+    Regular shooting makes a decoy: the same photos paired with the phone's previous or next shot, one shooting
+    interval off; those differences scatter by the variation of the interval, the true moments do not. Each camera
+    photo then takes its pair nearest the centre, within AGREE_S.
     """
     flat = sorted((p for ps in candidates.values() for p in ps), key=lambda p: p.diff_s)
     if not flat:
         return []
-    best_key, best = (0, 0), flat
-    lo = 0
-    for hi in range(len(flat)):
-        while flat[hi].diff_s - flat[lo].diff_s > 2 * AGREE_S:
-            lo += 1
-        closest: dict[str, ClockPair] = {}
-        for p in flat[lo:hi + 1]:
-            if p.camera_path not in closest or p.hamming < closest[p.camera_path].hamming:
-                closest[p.camera_path] = p
-        key = (len(closest), -sum(p.hamming for p in closest.values()))
+    diffs = [p.diff_s for p in flat]
+    reach = 3 * TOLERANCE_S
+    best_key, centre = (0.0, 0), flat[0].diff_s
+    for c in diffs:
+        weight: dict[str, tuple[float, int]] = {}
+        for p in flat[bisect.bisect_left(diffs, c - reach):bisect.bisect_right(diffs, c + reach)]:
+            w = (math.exp(-0.5 * ((p.diff_s - c) / TOLERANCE_S) ** 2), -p.hamming)
+            weight[p.camera_path] = max(w, weight.get(p.camera_path, w))
+        key = (round(sum(w for w, _ in weight.values()), 9), sum(h for _, h in weight.values()))
         if key > best_key:
-            best_key, best = key, list(closest.values())
-    centre = statistics.median(p.diff_s for p in best)
+            best_key, centre = key, c
     chosen = []
     for ps in candidates.values():
         p = min(ps, key=lambda p: (abs(p.diff_s - centre), p.hamming))
@@ -176,12 +177,23 @@ def _by_chance(candidates: dict[str, list[ClockPair]], settings: Settings) -> fl
 
 
 def _robust(pairs: list[ClockPair]) -> tuple[float, float, list[ClockPair]]:
-    """(mean, MAD, kept pairs): pairs beyond 3 scaled MADs of the median (never tighter than AGREE_S) are dropped."""
-    med = statistics.median(p.diff_s for p in pairs)
-    mad = statistics.median(abs(p.diff_s - med) for p in pairs)
-    keep = [p for p in pairs if abs(p.diff_s - med) <= max(3 * 1.4826 * mad, AGREE_S)]
-    mean = statistics.fmean(p.diff_s for p in keep)
-    return mean, statistics.median(abs(p.diff_s - mean) for p in keep), keep
+    """(median, spread, kept pairs) of one cluster of clock differences.
+
+    Pairs further from the median than 3 scaled MADs (never tighter than TOLERANCE_S) are outliers: a camera shot
+    taken on its own a minute or more from any phone shot, paired with the nearest lookalike. Dropping them moves
+    the median, so this repeats until the kept set is stable. The spread is the MAD of what is kept.
+    """
+    keep = pairs
+    for _ in range(5):
+        med = statistics.median(p.diff_s for p in keep)
+        mad = statistics.median(abs(p.diff_s - med) for p in keep)
+        tol = max(3 * 1.4826 * mad, TOLERANCE_S)
+        kept = [p for p in pairs if abs(p.diff_s - med) <= tol]
+        if not kept or kept == keep:
+            break
+        keep = kept
+    med = statistics.median(p.diff_s for p in keep)
+    return med, statistics.median(abs(p.diff_s - med) for p in keep), keep
 
 
 def estimate_clock_offsets(photos: Iterable[Photo], settings: Settings) -> list[ClockEstimate]:
@@ -204,14 +216,15 @@ def estimate_clock_offsets(photos: Iterable[Photo], settings: Settings) -> list[
             agreeing = _agreeing(candidates)
             if len(agreeing) < MIN_PAIRS:
                 continue
+            # whether the clock is off is judged on the cluster, how far off on its tight core
+            right_clock = sum(any(abs(p.diff_s) <= AGREE_S for p in ps) for ps in candidates.values())
+            if right_clock >= len(agreeing):  # a clock is right until shown otherwise: ties (decoys) go to it
+                continue
+            if len(agreeing) <= _by_chance(candidates, settings) + 1e-9:  # no better than chance
+                log.debug("%s: %d agreeing pairs could be chance", camera_label(key), len(agreeing))
+                continue
             shift, spread, kept = _robust(agreeing)
             if len(kept) < MIN_PAIRS or abs(shift) < max(MIN_SHIFT_S, 3 * spread):
-                continue
-            right_clock = sum(any(abs(p.diff_s) <= AGREE_S for p in ps) for ps in candidates.values())
-            if right_clock >= len(kept):  # a clock is right until shown otherwise: ties (decoys) go to it
-                continue
-            if len(kept) <= _by_chance(candidates, settings) + 1e-9:  # no better than chance
-                log.debug("%s: %d agreeing pairs at %+.0f s could be chance", camera_label(key), len(kept), shift)
                 continue
             out.append(ClockEstimate(
                 key, camera_label(key), float(round(shift)), float(spread),

@@ -25,6 +25,9 @@ _MIN_PACE_MPS = 0.5
 _EXTRAP_PACE_MPS = 1.0
 # Times this close count as the same moment.
 _SAME_MOMENT_S = 1.0
+# A single fix this close in time places a target by itself, even at a track's end (a camera shot seconds before
+# the phone's first shot): nothing else could tell better.
+NEAR_FIX_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class PositionEstimate:
     method: str  # same_moment | interpolated | nearest
     reason: str
     nearest: str  # the source of the fix closest in time
+    nearest_dt_s: float = 0.0  # how far in time that fix is
 
     @property
     def confidence(self) -> float:
@@ -146,10 +150,10 @@ def _nearest(target: float, fix: Fix, settings: Settings) -> PositionEstimate | 
     err = _FIX_ERROR_M[fix.kind] + _EXTRAP_PACE_MPS * dt
     if dt <= _SAME_MOMENT_S:
         return PositionEstimate(fix.lat, fix.lon, fix.alt, err, (fix.source,), "same_moment",
-                                f"taken at the same moment as {fix.label}, ±{err:.0f} m", fix.source)
+                                f"taken at the same moment as {fix.label}, ±{err:.0f} m", fix.source, dt)
     direction = "before" if fix.utc < target else "after"
     return PositionEstimate(fix.lat, fix.lon, fix.alt, err, (fix.source,), "nearest",
-                            f"nearest fix {fix.label} ({_when(dt, direction)}), ±{err:.0f} m", fix.source)
+                            f"nearest fix {fix.label} ({_when(dt, direction)}), ±{err:.0f} m", fix.source, dt)
 
 
 def estimate_position(target_utc: float, fixes: Sequence[Fix], settings: Settings) -> PositionEstimate | None:
@@ -182,20 +186,21 @@ def estimate_position(target_utc: float, fixes: Sequence[Fix], settings: Setting
     reason = (f"interpolated between {before.label} ({_when(target_utc - before.utc, 'before')}) and "
               f"{after.label} ({_when(after.utc - target_utc, 'after')}), ±{err:.0f} m")
     return PositionEstimate(lat, lon, alt, err, (before.source, after.source), "interpolated", reason,
-                            closest.source)
+                            closest.source, t_near)
 
 
 def gps_changes(target: Photo, target_utc: float | None, fixes: Sequence[Fix],
                 settings: Settings) -> list[FieldChange]:
-    """GPS for a target without any, interpolated on the track at its capture time; [] when the track cannot
-    interpolate (a single nearby fix is the group's own rules' business: they also weigh disagreeing sources).
+    """GPS for a target without any, interpolated on the track at its capture time, or from a fix within
+    NEAR_FIX_S; [] otherwise (a single fix further away is the group's own rules' business: they also weigh
+    disagreeing sources).
 
     The change's source is the fix nearest in time; the reason names both fixes and the error radius.
     """
     if target.meta.has_gps or target_utc is None:
         return []
     est = estimate_position(target_utc, fixes, settings)
-    if est is None or est.method != "interpolated":
+    if est is None or (est.method != "interpolated" and est.nearest_dt_s > NEAR_FIX_S):
         return []
     conf = round(est.confidence, 4)
     values = {"gps_latitude": round(est.lat, 7), "gps_longitude": round(est.lon, 7)}

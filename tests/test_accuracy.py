@@ -1,11 +1,12 @@
 """Time and place on generated libraries with a known truth: the small version of bench/accuracy.py.
 
-One library (2 events, 24 photos each: 16 phone shots along a strolling walk, 8 DSLR shots each 20-90 s from a
+One library (2 events, 24 photos each: 16 phone shots along a strolling walk, 8 DSLR shots, 6 of them 1-8 s from a
 phone shot, the DSLR clock 1 h 03 min 20 s ahead and without offset or GPS), scanned and planned once.
 """
 from __future__ import annotations
 
 import importlib.util
+import re
 import statistics
 import sys
 from datetime import datetime, timezone
@@ -104,15 +105,17 @@ def test_applied_shift_then_the_track_places_the_dslr_photos(applied):
     got = {(_rel(truth, c.path), c.field): c for _, plan in plans for c in plan.changes}
     for path in dslr:
         p = truth.photo(path)
-        assert got[(path, "gps_latitude")].reason.startswith("interpolated between")
+        lat, lon = got[(path, "gps_latitude")], got[(path, "gps_longitude")]
+        assert re.match(r"(interpolated between|nearest fix) ", lat.reason) and not lat.conflict
+        assert bench.distance_m(lat.new, lon.new, p.lat, p.lon) <= bench.GPS_OK_M
         assert got[(path, "offset_time")].new == p.offset
         assert got[(path, "country_code")].new == bench.reverse_geocode([(p.lat, p.lon)])[0].country_code
-    assert statistics.median(res.interp_errors) <= 25 and res.precision("gps") == 1.0
+    assert statistics.median(res.interp_errors) <= 25
 
 
 def test_a_gpx_log_places_the_dslr_photos(planned, tmp_path):
     """settings.gpx_logs: the walks' logger points join the photos' fixes; the DSLR photos are placed between
-    points a minute apart."""
+    points a minute apart (a phone shot seconds away may be the nearer fix)."""
     truth, _, _ = planned
     gpx = gpxpy.gpx.GPX()
     for event in truth.events:
@@ -126,8 +129,13 @@ def test_a_gpx_log_places_the_dslr_photos(planned, tmp_path):
     with Engine(settings) as engine:
         plans = bench.plans_for(engine, truth.root)
     res = bench.evaluate(truth, plans)
-    logged = [c for _, plan in plans for c in plan.changes if c.field == "gps_latitude" and ".gpx#" in c.source]
-    assert len(logged) == len(truth.of_kind("dslr"))
+    placed = {_rel(truth, c.path): c for _, plan in plans for c in plan.changes if c.field == "gps_latitude"}
+    phones = [p.utc_epoch for p in truth.of_kind("phone")]
+    for p in truth.of_kind("dslr"):
+        c = placed[p.path]
+        assert not c.conflict and re.match(r"(interpolated between|taken at the same moment) ", c.reason)
+        if min(abs(p.utc_epoch - t) for t in phones) > 60:  # a shot without a phone twin: the log places it
+            assert ".gpx#" in c.source
     assert res.cross_event == 0 and statistics.median(res.interp_errors) <= 10
 
 

@@ -180,5 +180,8 @@ def test_gps_changes_from_the_track():
     assert gps_changes(dslr, None, fixes, S) == []
     assert gps_changes(dslr, T0 + 4000, fixes, S) == []
     assert gps_changes(dslr, T0 + 700, fixes, S) == []  # beyond the track's end: not interpolated
+    near = gps_changes(dslr, T0 + 608, fixes, S)  # ...unless a fix is seconds away (a DSLR twin of the last shot)
+    assert [c.new for c in near[:2]] == [round(fixes[1].lat, 7), round(fixes[1].lon, 7)]
+    assert near[0].reason.startswith("nearest fix IMG_2 (8 s before), ±18 m") and near[0].source == "/lib/IMG_2.jpg"
     geotagged = Photo(8, "/lib/x.jpg", Metadata("2024-05-12T12:08:00", gps_latitude=1.0, gps_longitude=2.0))
     assert gps_changes(geotagged, T0 + 480, fixes, S) == []
