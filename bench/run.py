@@ -41,7 +41,7 @@ from metasync.demo import CAMERAS, PHONES, camera_meta, phone_meta  # noqa: E402
 from metasync.detect import detect_groups  # noqa: E402
 from metasync.engine import Engine  # noqa: E402
 from metasync.models import Metadata, Photo  # noqa: E402
-from metasync.plan import plan_group  # noqa: E402
+from metasync.plan import plan_groups  # noqa: E402
 from metasync.scan import walk  # noqa: E402
 
 log = logging.getLogger("bench")
@@ -199,13 +199,13 @@ def touch(paths: list[str], fraction: float) -> list[str]:
 
 # -- 4. grouping and planning ----------------------------------------------------------------------------------------
 def group_and_plan(photos: list[Photo], settings: Settings) -> dict[str, Any]:
-    """detect_groups and plan_group on every group, timed per stage (in process, no I/O)."""
+    """detect_groups, then plan_groups for every group, timed per stage (in process, no I/O)."""
     t: dict[str, float] = {}
     with timed(t, "detect_s"):
         groups = detect_groups(photos, settings)
     by_id = {p.id: p for p in photos}
     with timed(t, "plan_s"):
-        changes = sum(len(plan_group(g, by_id, settings).changes) for g in groups)
+        changes = sum(len(p.changes) for p in plan_groups(groups, by_id, settings))
     sizes = [len(g.members) for g in groups]
     return {"photos": len(photos), **t, "total_s": round(t["detect_s"] + t["plan_s"], 4), "groups": len(groups),
             "largest_group": max(sizes, default=0), "changes": changes}

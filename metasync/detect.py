@@ -21,6 +21,7 @@ import numpy as np
 
 from .config import Settings
 from .models import Group, GroupMember, Photo
+from .gcpause import collector_paused
 from .score import VISUAL_REACH, PairScores, capture_times, source_priority
 from .track import EARTH_RADIUS_M, distance_m
 
@@ -231,6 +232,11 @@ def detect_groups(photos: Iterable[Photo], settings: Settings) -> list[Group]:
 
     Photo ids must be unique (they are index row ids). Groups in which nobody can give anything are dropped.
     """
+    with collector_paused():
+        return _detect(photos, settings)
+
+
+def _detect(photos: Iterable[Photo], settings: Settings) -> list[Group]:
     photos = [p for p in photos if p.error is None]
     times = capture_times(photos)
     pairs = candidate_pairs(photos, times, settings)

@@ -1,7 +1,7 @@
 """Plain dataclasses shared by every stage: what a photo is, what a group is, what a plan proposes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields as dc_fields, replace
+from dataclasses import dataclass, field, fields as dc_fields
 from typing import Any
 
 # The canonical field names, used by the index, the engine, the bridge and the plugins.
@@ -66,18 +66,29 @@ class Metadata:
         return cls(**known)
 
     def with_values(self, **values: Any) -> "Metadata":
+        """A copy with some fields changed (a plan's view of a photo: made for thousands of photos at once, so
+        without dataclasses.replace, which re-runs __init__ field by field)."""
+        unknown = values.keys() - _METADATA_FIELDS
+        if unknown:
+            raise TypeError(f"unknown metadata field(s): {', '.join(sorted(unknown))}")
         if "tags" in values:
             values["tags"] = tuple(values["tags"] or ())
-        return replace(self, **values)
+        new = object.__new__(Metadata)
+        new.__dict__.update(self.__dict__, **values)
+        return new
 
     @property
     def has_gps(self) -> bool:
         return self.gps_latitude is not None and self.gps_longitude is not None
 
+
     @property
     def has_exif(self) -> bool:
         """Camera EXIF present (what the seed calls "EXIF" in source priority)."""
         return bool(self.make or self.model) and self.datetime_original is not None
+
+
+_METADATA_FIELDS = frozenset(f.name for f in dc_fields(Metadata))
 
 
 @dataclass(frozen=True)

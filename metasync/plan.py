@@ -17,13 +17,18 @@ gazetteer. Time-shift groups (camera clocks) and place groups have planners of t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from itertools import takewhile
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from .config import Settings
-from .geocode import plan_locations
+from .gcpause import collector_paused
+from .geocode import plan_locations_batch
 from .models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
 from .score import VISUAL_REACH, PairScores, Score, capture_times, source_priority
+from .timeutil import format_duration
 from .track import Fix, distance_m, gps_changes, merge_fixes, photo_fixes
 
 GPS_FIELDS = ("gps_latitude", "gps_longitude", "gps_altitude")
@@ -36,28 +41,71 @@ _FIELD_ORDER = {f: k for k, f in enumerate(CANONICAL_FIELDS)}
 
 
 @dataclass(frozen=True)
+class _Evidence:
+    """The pair columns planning reads, as Python lists (None where unknown), shared by a batch's candidates."""
+
+    pairs: PairScores
+    same_shot: list[bool]
+    dt_s: list[float | None]  # target - source
+    phash_distance: list[int | None]
+    distance_m: list[float | None]
+    confidence: list[float]
+
+    @classmethod
+    def of(cls, pairs: PairScores) -> "_Evidence":
+        col = pairs.lists()
+        return cls(pairs, col["same_shot"], [None if v != v else v for v in col["dt"]],  # nan != nan
+                   [None if v == 99 else v for v in col["hd"]], [None if v != v else v for v in col["dist"]],
+                   col["confidence"])
+
+
+@dataclass(slots=True)
 class Candidate:
-    """A source as seen from one target: the evidence between them and the source's priority."""
+    """A source as seen from one target: the evidence between them (pair k of the batch) and the source's
+    priority. The explainable Score is made only for a source that gives something."""
 
     photo: Photo
-    score: Score
     priority: int
+    evidence: _Evidence
+    k: int
+    explained: Score | None = None
 
     @property
-    def rank(self) -> tuple:
-        """Best first: the same shot, then nearest in time, then highest priority, then most alike."""
-        s = self.score
-        return (not s.same_shot, abs(s.dt_s) if s.dt_s is not None else float("inf"), -self.priority,
-                s.phash_distance if s.phash_distance is not None else 65, self.photo.path)
+    def same_shot(self) -> bool:
+        return self.evidence.same_shot[self.k]
+
+    @property
+    def dt_s(self) -> float | None:
+        return self.evidence.dt_s[self.k]
+
+    @property
+    def phash_distance(self) -> int | None:
+        return self.evidence.phash_distance[self.k]
+
+    @property
+    def distance_m(self) -> float | None:
+        return self.evidence.distance_m[self.k]
+
+    @property
+    def confidence(self) -> float:
+        return self.evidence.confidence[self.k]
+
+    @property
+    def score(self) -> Score:
+        if self.explained is None:
+            self.explained = self.evidence.pairs.score(self.k)
+        return self.explained
 
 
 @dataclass(frozen=True)
 class Choice:
-    """The chosen source for a value, whether sources disagreed, and the best source of each other opinion."""
+    """The chosen source for a value, whether it needs the user's decision (sources disagree, or the value is a
+    guess the rules do not vouch for: `note` says why), and the best source of each other opinion."""
 
     source: Candidate
     conflict: bool = False
     alternatives: tuple[Candidate, ...] = ()
+    note: str = ""
 
 
 def most_likely(ranked: list[Candidate], agree: Callable[[Photo, Photo], bool]) -> Choice:
@@ -76,39 +124,66 @@ def most_likely(ranked: list[Candidate], agree: Callable[[Photo, Photo], bool]) 
 
 def same_shots(cands: list[Candidate]) -> list[Candidate]:
     """The target's original(s): same-shot sources at the smallest pHash distance (a copy has one original;
-    only equally near candidates leave a real doubt)."""
-    same = [c for c in cands if c.score.same_shot]
-    nearest = min((c.score.phash_distance for c in same), default=None)
-    return [c for c in same if c.score.phash_distance == nearest]
+    only equally near candidates leave a real doubt). `cands` in rank order (or a part of it, in order): the
+    same-shot sources come first."""
+    same = list(takewhile(_is_same_shot, cands))
+    nearest = min((c.phash_distance for c in same), default=None)
+    return [c for c in same if c.phash_distance == nearest]
+
+
+def _is_same_shot(c: Candidate) -> bool:
+    return c.same_shot
 
 
 def _relevant(cands: list[Candidate], settings: Settings) -> list[Candidate]:
     """Same-shot sources speak for the target; otherwise those within reach in time (as far as a link can reach,
-    so every source that could have linked has a say); otherwise all."""
+    so every source that could have linked has a say); otherwise all. `cands` in rank order (or a part of it, in
+    order): after the same-shot sources, nearest in time first, unknown gaps last."""
     same = same_shots(cands)
     if same:
         return same
     reach = VISUAL_REACH * settings.time_window_s
-    near = [c for c in cands if c.score.dt_s is not None and abs(c.score.dt_s) <= reach]
+    near = list(takewhile(lambda c: c.dt_s is not None and abs(c.dt_s) <= reach, cands))
     return near or cands
 
 
-def choose_gps(target: Photo, candidates: list[Candidate], settings: Settings) -> Choice | None:
+def choose_gps(target: Photo, candidates: list[Candidate], settings: Settings,
+               agree: Callable[[Photo, Photo], bool] | None = None) -> Choice | None:
     """The source whose GPS a target without GPS receives (None: keep as is).
 
-    The one place that picks a GPS source (issue 6 plugs track interpolation in here).
+    The one place that picks a GPS source from the group (track interpolation comes first, see _target_changes).
+    A fix farther in time than max_extrap_s (or a target without a time to compare) is no position the rules
+    vouch for: it is proposed for the user's decision only, like a dispute. A copy takes its original's, always.
+    `agree`: whether two sources' positions agree (gps_agreement; a group passes one that remembers).
     """
     if target.meta.gps_latitude is not None or target.meta.gps_longitude is not None:
         return None
     cands = _relevant([c for c in candidates if c.photo.meta.has_gps], settings)
     if not cands:
         return None
+    choice = most_likely(cands, agree or gps_agreement(settings))
+    best = choice.source
+    if best.same_shot or (best.dt_s is not None and abs(best.dt_s) <= settings.max_extrap_s):
+        return choice
+    far = ("the target has no capture time to place it on the track" if best.dt_s is None else
+           f"the nearest fix is {format_duration(abs(best.dt_s))} away, beyond max_extrap_s "
+           f"({format_duration(settings.max_extrap_s)}): a guess, yours to confirm")
+    return Choice(best, True, choice.alternatives, far)
+
+
+def gps_agreement(settings: Settings) -> Callable[[Photo, Photo], bool]:
+    """Whether two photos' positions agree (within conflict_gps_m), remembered per pair: a group's targets ask
+    about the same sources again and again."""
+    seen: dict[tuple[int, int], bool] = {}
 
     def agree(a: Photo, b: Photo) -> bool:
-        return distance_m(a.meta.gps_latitude, a.meta.gps_longitude,
-                          b.meta.gps_latitude, b.meta.gps_longitude) <= settings.conflict_gps_m
+        key = (a.id, b.id)
+        if key not in seen:
+            seen[key] = distance_m(a.meta.gps_latitude, a.meta.gps_longitude,
+                                   b.meta.gps_latitude, b.meta.gps_longitude) <= settings.conflict_gps_m
+        return seen[key]
 
-    return most_likely(cands, agree)
+    return agree
 
 
 def choose_time(target: Photo, candidates: list[Candidate], times: dict[int, float],
@@ -145,39 +220,64 @@ def plan_group(group: Group, photos: dict[int, Photo], settings: Settings,
         from .geocode import plan_place_group
 
         return plan_place_group(group, photos, settings, overrides, logs)
-    members = [m for m in group.members if m.photo_id in photos]
-    times = capture_times(photos[m.photo_id] for m in members)
-    track = merge_fixes(photo_fixes((photos[m.photo_id] for m in members), times), logs)
-    pool = [photos[m.photo_id] for m in members]
-    src = [k for k, m in enumerate(members) if m.is_source]
-    tgt = [k for k, m in enumerate(members) if not m.is_source]
-    scores = PairScores(pool, [times.get(p.id) for p in pool], (t for t in tgt for _ in src),
-                        (s for _ in tgt for s in src), settings)  # every target against every source, at once
-    priority = {k: source_priority(pool[k]) for k in src}
-    every = scores.scores()
-    changes: list[FieldChange] = []
-    for n, t in enumerate(tgt):
-        row = range(n * len(src), (n + 1) * len(src))
-        ranked = sorted((Candidate(pool[s], every[k], priority[s]) for k, s in zip(row, src)),
-                        key=lambda c: c.rank)
-        changes.extend(_target_changes(pool[t], ranked, times, group, settings, track))
-    overrides = overrides or {}
-    changes = _apply_overrides(changes, group, photos, overrides)
-    # zone offsets and place names follow the GPS as the plan (and the user) leave it; from a disputed GPS they
-    # are disputed too, and a field the user set stays theirs
+    return _plan_events([group], photos, settings, [overrides or {}], logs)[0]
+
+
+def plan_groups(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings,
+                logs: Sequence[Fix] = ()) -> list[Plan]:
+    """plan_group for many groups without overrides (fresh suggestions), in order. Event groups are planned
+    together: one pass weighs every target against every source of every group, one batch names the places."""
+    events = [k for k, g in enumerate(groups) if g.kind not in ("time_shift", "place")]
+    with collector_paused():
+        planned = dict(zip(events, _plan_events([groups[k] for k in events], photos, settings,
+                                                [{} for _ in events], logs)))
+    return [planned[k] if k in planned else plan_group(g, photos, settings, logs=logs)
+            for k, g in enumerate(groups)]
+
+
+def _plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings,
+                 overrides: Sequence[dict[tuple[int, str], Any]], logs: Sequence[Fix]) -> list[Plan]:
+    pool: list[Photo] = []
+    when: list[float | None] = []
+    parts = []  # per group: its targets' positions in the pool, its sources', its capture times
+    for group in groups:
+        members = [m for m in group.members if m.photo_id in photos]
+        mine = [photos[m.photo_id] for m in members]
+        times = capture_times(mine)
+        base = len(pool)
+        pool += mine
+        when += [times.get(p.id) for p in mine]
+        parts.append(([base + k for k, m in enumerate(members) if not m.is_source],
+                      [base + k for k, m in enumerate(members) if m.is_source], times))
+    ranked = iter(_ranked(pool, when, [(tgt, src) for tgt, src, _ in parts], settings))
+    drafts = []
+    for group, (tgt, src, times), hand in zip(groups, parts, overrides):
+        ctx = _Context(group, settings, times, merge_fixes(photo_fixes((pool[k] for k in (*src, *tgt)), times), logs),
+                       frozenset(pool[k].id for k in src if _named(pool[k])), gps_agreement(settings))
+        changes = [c for t in tgt for c in _target_changes(pool[t], next(ranked), ctx)]
+        drafts.append(_apply_overrides(changes, group, photos, hand))
+    located = plan_locations_batch([([pool[k] for k in tgt], changes) for (tgt, _, _), changes in zip(parts, drafts)])
+    return [_finish(group, photos, changes, more, hand)
+            for group, changes, more, hand in zip(groups, drafts, located, overrides)]
+
+
+def _finish(group: Group, photos: dict[int, Photo], changes: list[FieldChange], located: list[FieldChange],
+            overrides: dict[tuple[int, str], Any]) -> Plan:
+    """Zone offsets and place names follow the GPS as the plan (and the user) leave it; from a disputed GPS they
+    are disputed too, and a field the user set stays theirs."""
     hand = {(photos[pid].path, f) for pid, f in overrides if pid in photos}
     disputed = {c.path for c in changes if c.field in ("gps_latitude", "gps_longitude") and c.conflict}
-    for c in plan_locations([photos[m.photo_id] for m in members if not m.is_source], changes):
+    for c in located:
         if (c.path, c.field) not in hand:
-            changes.append(replace(c, conflict=True, reason=f"{c.reason} (from a disputed GPS)")
-                           if c.path in disputed else c)
+            changes.append(FieldChange(c.path, c.field, c.old, c.new, c.source, f"{c.reason} (from a disputed GPS)",
+                                       c.confidence, True, c.alternatives) if c.path in disputed else c)
     changes.sort(key=lambda c: (c.path, _FIELD_ORDER.get(c.field, 99)))
     return Plan(group.id, tuple(changes))
 
 
 def _confidence(c: Candidate, group: Group, conflict: bool = False) -> float:
     """The link's own confidence; a source linked only through others borrows half the group's."""
-    conf = c.score.confidence if c.score.confidence > 0 else 0.5 * group.confidence
+    conf = c.confidence if c.confidence > 0 else 0.5 * group.confidence
     return round(conf * (CONFLICT_FACTOR if conflict else 1.0), 4)
 
 
@@ -186,28 +286,78 @@ def _change(target: Photo, field: str, choice: Choice, rule: str, group: Group,
     get = value or (lambda p: getattr(p.meta, field))
     src = choice.source
     reason = f"{rule}: {src.score.reasons()}"
-    if choice.conflict:
+    if choice.alternatives:
         others = "; ".join(f"{a.photo.name} says {get(a.photo)!r}" for a in choice.alternatives)
         reason += f" (sources disagree: {others})"
+    if choice.note:
+        reason += f" ({choice.note})"
     return FieldChange(target.path, field, getattr(target.meta, field), get(src.photo), src.photo.path, reason,
                        _confidence(src, group, choice.conflict), choice.conflict,
                        tuple(get(a.photo) for a in choice.alternatives))
 
 
-def _target_changes(target: Photo, ranked: list[Candidate], times: dict[int, float], group: Group,
-                    settings: Settings, track: Sequence[Fix] = ()) -> list[FieldChange]:
-    meta = target.meta
+@dataclass(frozen=True)
+class _Context:
+    """What all targets of one group share."""
+
+    group: Group
+    settings: Settings
+    times: dict[int, float]
+    track: Sequence[Fix]
+    named: frozenset[int]  # ids of the sources that name a place
+    gps_agree: Callable[[Photo, Photo], bool]
+
+
+def _named(photo: Photo) -> bool:
+    return any(getattr(photo.meta, f) is not None for f in PLACE_FIELDS)
+
+
+def _ranked(pool: list[Photo], when: list[float | None], parts: list[tuple[list[int], list[int]]],
+            settings: Settings) -> list[list[Candidate]]:
+    """For each part's targets (pool positions) in order, the part's sources best first: the same shot, then
+    nearest in time, then highest priority, then most alike, then by path. Every target of every part is weighed
+    against its sources in one PairScores and sorted in one lexsort (per-group numpy calls cost more than the
+    arithmetic)."""
+    i: list[int] = []
+    j: list[int] = []
+    for tgt, src in parts:
+        for t in tgt:
+            i += [t] * len(src)
+            j += src
+    if not i:
+        return [[] for tgt, _ in parts for _ in tgt]
+    pairs = PairScores(pool, when, i, j, settings)
+    priority = [source_priority(p) for p in pool]
+    rank_of_path = {p: r for r, p in enumerate(sorted({p.path for p in pool}))}
+    js = pairs.j
+    gap = np.abs(pairs.dt)
+    gap[np.isnan(gap)] = np.inf
+    order = np.lexsort((np.array([rank_of_path[pool[k].path] for k in j]), pairs.hd,
+                        -np.array(priority)[js], gap, ~pairs.same_shot, pairs.i))  # targets ascend in the pool
+    evidence = _Evidence.of(pairs)
+    cands = [Candidate(pool[j[k]], priority[j[k]], evidence, k) for k in order.tolist()]
+    out, at = [], 0
+    for tgt, src in parts:
+        for _ in tgt:
+            out.append(cands[at:at + len(src)])
+            at += len(src)
+    return out
+
+
+def _target_changes(target: Photo, ranked: list[Candidate], ctx: _Context) -> list[FieldChange]:
+    meta, group, settings = target.meta, ctx.group, ctx.settings
     out: list[FieldChange] = []
-    gps = choose_gps(target, ranked, settings)
-    located = gps_changes(target, times.get(target.id), track, settings)
+    # a target with even half a position keeps it: neither the track nor a source overwrites it
+    located = [] if meta.gps_latitude is not None or meta.gps_longitude is not None else \
+        gps_changes(target, ctx.times.get(target.id), ctx.track, settings)
+    gps = None if located else choose_gps(target, ranked, settings, ctx.gps_agree)
     if located:  # between two fixes of the track, close and consistent: interpolated (issue 6)
         out.extend(located)
-        gps = None
     elif gps is not None:
         for f in GPS_FIELDS:
             if getattr(gps.source.photo.meta, f) is not None and getattr(meta, f) is None:
                 out.append(_change(target, f, gps, "no GPS", group))
-    when = choose_time(target, ranked, times, settings)
+    when = choose_time(target, ranked, ctx.times, settings)
     if when is not None:
         src = when.source.photo.meta
         rule = "no capture time" if meta.datetime_original is None else "clock differs from the same shot"
@@ -228,32 +378,28 @@ def _target_changes(target: Photo, ranked: list[Candidate], times: dict[int, flo
             givers, rule = [c for c in ranked if getattr(c.photo.meta, f) is not None], "group option copy_camera"
         if givers:
             out.append(_change(target, f, Choice(givers[0]), rule, group))
-    out.extend(_place_changes(target, ranked, gps, group))
+    out.extend(_place_changes(target, ranked, gps, ctx))
     tags = _merged_tags(target, ranked, group)
     if tags is not None:
         out.append(tags)
     return out
 
 
-def _place_changes(target: Photo, ranked: list[Candidate], gps: Choice | None, group: Group) -> list[FieldChange]:
+def _place_changes(target: Photo, ranked: list[Candidate], gps: Choice | None, ctx: _Context) -> list[FieldChange]:
     """Place names from the GPS source when it has them, else from the best source that has them."""
     missing = [f for f in PLACE_FIELDS if getattr(target.meta, f) is None]
-    if not missing:
+    if not missing or not ctx.named:
         return []
-
-    def named(c: Candidate) -> bool:
-        return any(getattr(c.photo.meta, f) is not None for f in PLACE_FIELDS)
-
-    if gps is not None and named(gps.source):
+    if gps is not None and gps.source.photo.id in ctx.named:
         choice = gps
     else:
-        givers = [c for c in ranked if named(c)]
+        givers = [c for c in ranked if c.photo.id in ctx.named]
         if not givers:
             return []
         if target.meta.has_gps:  # the nearest named place to where the target says it is
-            givers.sort(key=lambda c: c.score.distance_m if c.score.distance_m is not None else float("inf"))
+            givers.sort(key=lambda c: c.distance_m if c.distance_m is not None else float("inf"))
         choice = Choice(givers[0])
-    return [_change(target, f, choice, "place of the source", group) for f in missing
+    return [_change(target, f, choice, "place of the source", ctx.group) for f in missing
             if getattr(choice.source.photo.meta, f) is not None]
 
 
@@ -261,6 +407,8 @@ def _merged_tags(target: Photo, ranked: list[Candidate], group: Group) -> FieldC
     have = list(target.meta.tags)
     givers = []
     for c in ranked:
+        if not c.photo.meta.tags:
+            continue
         new = [t for t in c.photo.meta.tags if t not in have]
         if new:
             have.extend(new)

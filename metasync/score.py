@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from datetime import timezone
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -137,30 +137,41 @@ class PairScores:
         broken |= self.gps_conflict & ~self.similar
         miss = np.prod([1.0 - c for c in comp.values()], axis=0)
         self.confidence = np.where(linked & ~broken, (1.0 - miss) * factor, 0.0)
+        self._lists: dict[str, list] | None = None
 
     def __len__(self) -> int:
         return len(self.i)
 
     def score(self, k: int, flip: bool = False) -> Score:
         """Pair k as a Score from i's point of view (from j's with flip)."""
-        s = self.scores(k, k + 1)[0]
+        if self._lists is not None:
+            s = self._score({n: c[k] for n, c in self._lists.items()})
+        else:
+            s = self._score({n: c[0] for n, c in self._slices(slice(k, k + 1)).items()})
         if flip:
             s.a, s.b, s.dt_s = s.b, s.a, None if s.dt_s is None else -s.dt_s
         return s
 
-    def scores(self, start: int = 0, stop: int | None = None) -> list[Score]:
-        """Pairs start..stop as Scores, from column slices turned into lists at once: a plan explains every target
-        against every source, and reading numpy arrays one element at a time was most of a plan's time."""
-        cut = slice(start, stop)
-        names = list(self.components)
-        columns = zip(self.i[cut].tolist(), self.j[cut].tolist(), self.dt[cut].tolist(), self.dist[cut].tolist(),
-                      self.hd[cut].tolist(), self.confidence[cut].tolist(), self.related[cut].tolist(),
-                      self.same_shot[cut].tolist(), self.similar[cut].tolist(), self.gps_conflict[cut].tolist(),
-                      *(c[cut].tolist() for c in self.components.values()))
-        return [Score(self.photos[i].path, self.photos[j].path, {n: v for n, v in zip(names, comp) if v > 0}, conf,
-                      None if dt != dt else dt, None if dist != dist else dist, None if hd == 99 else hd,  # nan != nan
-                      related, same, similar, clash)
-                for i, j, dt, dist, hd, conf, related, same, similar, clash, *comp in columns]
+    def lists(self) -> dict[str, list]:
+        """Every column as a Python list, made once: a plan reads every pair, and reading numpy arrays one element
+        at a time was most of a plan's time (detection explains only a few pairs and never asks)."""
+        if self._lists is None:
+            self._lists = self._slices(slice(None))
+        return self._lists
+
+    def _slices(self, cut: slice) -> dict[str, list]:
+        """Columns (pair attributes, then evidence components by name) cut to `cut`, as Python lists."""
+        cols = {"i": self.i, "j": self.j, "dt": self.dt, "dist": self.dist, "hd": self.hd,
+                "confidence": self.confidence, "related": self.related, "same_shot": self.same_shot,
+                "similar": self.similar, "gps_conflict": self.gps_conflict}
+        return {n: c[cut].tolist() for n, c in (*cols.items(), *(("c_" + n, c) for n, c in self.components.items()))}
+
+    def _score(self, r: dict[str, Any]) -> Score:
+        dt, dist, hd = r["dt"], r["dist"], r["hd"]
+        return Score(self.photos[r["i"]].path, self.photos[r["j"]].path,
+                     {n: r["c_" + n] for n in self.components if r["c_" + n] > 0}, r["confidence"],
+                     None if dt != dt else dt, None if dist != dist else dist, None if hd == 99 else hd,  # nan != nan
+                     r["related"], r["same_shot"], r["similar"], r["gps_conflict"])
 
 
 def _columns(photos: Sequence[Photo], when: Sequence[float | None]) -> dict[str, np.ndarray]:

@@ -1,6 +1,7 @@
 """Capture-time arithmetic: canonical ISO strings <-> UTC epoch seconds, offsets as "+02:00"."""
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -30,6 +31,13 @@ def parse_local(text: str | None) -> datetime | None:
     """ISO 8601 (or EXIF "YYYY:MM:DD HH:MM:SS") to a datetime, aware only when the text carries an offset."""
     if not text:
         return None
+    return _parse_local(text)
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _parse_local(text: str) -> datetime | None:
+    """Remembered: detection, planning and time zones read the same photos' times again and again (datetimes are
+    immutable, so sharing them is safe)."""
     t = text.strip()
     if re.match(r"^\d{4}:\d{2}:\d{2}", t):
         t = t[:10].replace(":", "-") + t[10:]

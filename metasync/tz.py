@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .models import FieldChange, Metadata
-from .timeutil import format_offset, has_known_offset, parse_local
+from .timeutil import format_offset, parse_local, parse_offset
 
 
 @functools.lru_cache(maxsize=1)
@@ -27,14 +27,17 @@ def utc_offset(lat: float, lon: float, local: datetime) -> timedelta | None:
     An ambiguous wall time (the hour repeated when clocks go back) takes the first, summer, offset; a wall time
     skipped when clocks go forward takes the offset before the change (PEP 495 fold=0).
     """
-    name = zone_at(lat, lon)
+    zone = _zone(zone_at(lat, lon))
+    return None if zone is None else local.replace(tzinfo=zone, fold=0).utcoffset()
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
     if name is None:
         return None
     try:
-        zone = ZoneInfo(name)
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return None
-    return local.replace(tzinfo=zone, fold=0).utcoffset()
 
 
 def offset_for(lat: float, lon: float, local_naive: datetime) -> str | None:
@@ -46,14 +49,17 @@ def offset_for(lat: float, lon: float, local_naive: datetime) -> str | None:
 def offset_change(path: str, meta: Metadata, confidence: float = 1.0, source: str | None = None) -> FieldChange | None:
     """offset_time for a photo whose camera wrote local time without an offset, once it has GPS (`meta` as the
     plan leaves it); `confidence` and `source` are those of the GPS the zone comes from."""
+    if not meta.has_gps or parse_offset(meta.offset_time) is not None:
+        return None
     local = parse_local(meta.datetime_original)
-    if local is None or not meta.has_gps or has_known_offset(meta):
+    if local is None or local.tzinfo is not None:
         return None
-    zone = zone_at(meta.gps_latitude, meta.gps_longitude)
-    off = utc_offset(meta.gps_latitude, meta.gps_longitude, local) if zone else None
-    if off is None:
+    name = zone_at(meta.gps_latitude, meta.gps_longitude)
+    zone = _zone(name)
+    if zone is None:
         return None
-    text = format_offset(off)
-    dst = bool(local.replace(tzinfo=ZoneInfo(zone)).dst())
-    reason = f"time zone {zone} at its GPS position: {text} on {local:%Y-%m-%d}" + (" (summer time)" if dst else "")
+    aware = local.replace(tzinfo=zone, fold=0)
+    text = format_offset(aware.utcoffset())
+    reason = f"time zone {name} at its GPS position: {text} on {local:%Y-%m-%d}" + (
+        " (summer time)" if aware.dst() else "")
     return FieldChange(path, "offset_time", meta.offset_time, text, source, reason, confidence)
