@@ -1,8 +1,9 @@
 """Camera clock offsets learnt from the user's own photos, and the "time shift" group that corrects them.
 
 A phone sets its clock from the network; a camera keeps whatever it was set to (a forgotten DST change, a zone not
-set, drift). When a camera and a phone shoot the same moment (near-identical pictures, pHash), the difference of
-their clocks is the camera's error. One match can be a coincidence, so: matches within a wide search window, the
+set, drift). When a camera and a phone shoot the same moment, the difference of their clocks is the camera's error.
+Two kinds of pairs say "the same moment": near-identical pictures (pHash), and, for a camera that geotags its
+photos, the moment the phones' GPS track (their photos' fixes, interpolated) passed where the camera was. One match can be a coincidence, so: matches within a wide search window, the
 densest cluster of differences, outliers beyond 3 scaled MADs of its median dropped, at least MIN_PAIRS agreeing.
 The estimate is the median of the agreeing pairs, the spread their median absolute deviation.
 """
@@ -19,6 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from .config import Settings
 from .models import FieldChange, Group, GroupMember, Metadata, Photo, Plan
 from .timeutil import format_duration, has_known_offset, shift_datetime, utc_epoch, wall_epoch
+from .track import FixGrid, passages, photo_fixes
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +37,28 @@ MIN_SHIFT_S = 60.0
 CHANCE_SIGMAS = 1.5
 # A camera unused for longer than this may have had its clock reset: estimate each such session on its own.
 SESSION_GAP_S = 2 * 86400.0
+# A geotagged camera photo and the references' track are "together" when the track passed this close...
+PLACE_MATCH_M = 30.0
+# ...looking at the track's stretches that start or end this close (fixes of a walk are a few hundred metres apart).
+TRACK_REACH_M = 600.0
 
 
 @dataclass(frozen=True)
 class ClockPair:
+    """A camera photo and a reference shot of the same moment: alike (`hamming`), or placed together by the
+    references' track (`metres` between the camera's position and the track; the reference is the nearer fix)."""
+
     camera_path: str
     reference_path: str
     reference_id: int
     diff_s: float  # reference clock minus camera clock
-    hamming: int
+    hamming: int | None
+    metres: float | None = None
+
+    @property
+    def unlikeness(self) -> int:
+        """Tie-breaker between pairs: pHash distance (a track pair counts as alike)."""
+        return self.hamming or 0
 
 
 @dataclass(frozen=True)
@@ -70,8 +85,10 @@ class ClockEstimate:
     @property
     def text(self) -> str:
         n = len(self.pairs)
-        return (f"{self.camera}: {format_duration(self.shift_s, signed=True)}, {n} matching pair{'s' * (n != 1)}, "
-                f"spread {format_duration(self.spread_s)}")
+        placed = sum(p.metres is not None for p in self.pairs)
+        by_track = f" ({placed} placed together by the GPS track)" if placed else ""
+        return (f"{self.camera}: {format_duration(self.shift_s, signed=True)}, {n} matching pair{'s' * (n != 1)}"
+                f"{by_track}, spread {format_duration(self.spread_s)}")
 
 
 def camera_key(meta: Metadata) -> CameraKey | None:
@@ -129,6 +146,27 @@ def _candidate_pairs(session: list[Photo], refs: list[Photo], ref_walls: list[fl
     return out
 
 
+def _place_pairs(session: list[Photo], grids: Mapping[bool, FixGrid], ids: Mapping[str, int],
+                 settings: Settings) -> dict[str, list[ClockPair]]:
+    """Per geotagged camera photo, every moment within the search window that the references' track passed
+    within PLACE_MATCH_M of where it was taken. A track that lingered (a party, a slow stroll) places a moment
+    too loosely to tell a clock's error: such passages are left out."""
+    out: dict[str, list[ClockPair]] = {}
+    for cam in session:
+        if not cam.meta.has_gps:
+            continue
+        both = has_known_offset(cam.meta)
+        t_cam = _clock(cam.meta, both)
+        window = (t_cam - settings.clock_search_s, t_cam + settings.clock_search_s)
+        pairs = [ClockPair(cam.path, p.fix.source, ids[p.fix.source], p.utc - t_cam, None, round(p.metres, 1))
+                 for p in passages(grids[both], cam.meta.gps_latitude, cam.meta.gps_longitude, PLACE_MATCH_M,
+                                   settings, window)
+                 if p.blur_s <= AGREE_S]
+        if pairs:
+            out[cam.path] = pairs
+    return out
+
+
 def _agreeing(candidates: dict[str, list[ClockPair]]) -> list[ClockPair]:
     """One pair per camera photo, around the densest cluster of clock differences.
 
@@ -147,14 +185,14 @@ def _agreeing(candidates: dict[str, list[ClockPair]]) -> list[ClockPair]:
     for c in diffs:
         weight: dict[str, tuple[float, int]] = {}
         for p in flat[bisect.bisect_left(diffs, c - reach):bisect.bisect_right(diffs, c + reach)]:
-            w = (math.exp(-0.5 * ((p.diff_s - c) / TOLERANCE_S) ** 2), -p.hamming)
+            w = (math.exp(-0.5 * ((p.diff_s - c) / TOLERANCE_S) ** 2), -p.unlikeness)
             weight[p.camera_path] = max(w, weight.get(p.camera_path, w))
         key = (round(sum(w for w, _ in weight.values()), 9), sum(h for _, h in weight.values()))
         if key > best_key:
             best_key, centre = key, c
     chosen = []
     for ps in candidates.values():
-        p = min(ps, key=lambda p: (abs(p.diff_s - centre), p.hamming))
+        p = min(ps, key=lambda p: (abs(p.diff_s - centre), p.unlikeness))
         if abs(p.diff_s - centre) <= AGREE_S:
             chosen.append(p)
     return chosen
@@ -196,6 +234,30 @@ def _robust(pairs: list[ClockPair]) -> tuple[float, float, list[ClockPair]]:
     return med, statistics.median(abs(p.diff_s - med) for p in keep), keep
 
 
+def _references(by_camera: Mapping[CameraKey, list[Photo]]) -> set[CameraKey]:
+    """The devices whose clocks the others are compared with.
+
+    A device that geotags most of its photos knows where it is and, if it is a phone, the time from the network.
+    Phones also write the zone offset they got from it; a camera with its own GPS unit (or one that a phone app
+    geotags) usually writes its own clock's local time without one. So: the geotagging devices that write an
+    offset, or every geotagging device when none does. (An offset tag alone proves nothing: cameras write one from
+    their own, possibly wrong, settings.)
+    """
+    def most(photos: list[Photo], test: Any) -> bool:
+        return 2 * sum(1 for p in photos if test(p.meta)) > len(photos)
+
+    located = {k for k, ps in by_camera.items() if most(ps, lambda m: m.has_gps)}
+    return {k for k in located if most(by_camera[k], has_known_offset)} or located
+
+
+def _reference_tracks(located: list[Photo]) -> dict[bool, FixGrid]:
+    """The references' fixes as a track on their wall clocks (for cameras without an offset) and in UTC (for
+    cameras with one, against references that have one), like the two ways _clock compares."""
+    walls = {p.id: wall_epoch(p.meta) for p in located}
+    utcs = {p.id: utc_epoch(p.meta) for p in located if has_known_offset(p.meta)}
+    return {both: FixGrid(photo_fixes(located, times), TRACK_REACH_M) for both, times in ((False, walls), (True, utcs))}
+
+
 def estimate_clock_offsets(photos: Iterable[Photo], settings: Settings) -> list[ClockEstimate]:
     """One estimate per camera session whose clock is measurably off against the reference (phone) clocks."""
     by_camera: dict[CameraKey, list[Photo]] = defaultdict(list)
@@ -203,16 +265,21 @@ def estimate_clock_offsets(photos: Iterable[Photo], settings: Settings) -> list[
         key = camera_key(p.meta)
         if key is not None and wall_epoch(p.meta) is not None:
             by_camera[key].append(p)
-    # A device that geotags most of its photos sets its clock from the network or satellites: the reference.
-    # (An offset tag alone proves nothing: cameras write one from their own, possibly wrong, settings.)
-    reference_cams = {k for k, ps in by_camera.items() if 2 * sum(p.meta.has_gps for p in ps) > len(ps)}
-    refs = sorted((p for k in reference_cams for p in by_camera[k] if p.phash is not None),
-                  key=lambda p: wall_epoch(p.meta))
+    reference_cams = _references(by_camera)
+    located = [p for k in reference_cams for p in by_camera[k]]
+    refs = sorted((p for p in located if p.phash is not None), key=lambda p: wall_epoch(p.meta))
     ref_walls = [wall_epoch(p.meta) for p in refs]
+    ids = {p.path: p.id for p in located}
+    grids: dict[bool, FixGrid] = {}
     out = []
     for key in sorted(set(by_camera) - reference_cams):
+        if not grids and any(p.meta.has_gps for p in by_camera[key]):
+            grids = _reference_tracks(located)
         for session in _sessions(by_camera[key], SESSION_GAP_S):
             candidates = _candidate_pairs(session, refs, ref_walls, settings)
+            if grids:
+                for path, pairs in _place_pairs(session, grids, ids, settings).items():
+                    candidates.setdefault(path, []).extend(pairs)
             agreeing = _agreeing(candidates)
             if len(agreeing) < MIN_PAIRS:
                 continue

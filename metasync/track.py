@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timezone
 from pathlib import Path
@@ -156,6 +157,16 @@ def _nearest(target: float, fix: Fix, settings: Settings) -> PositionEstimate | 
                             f"nearest fix {fix.label} ({_when(dt, direction)}), ±{err:.0f} m", fix.source, dt)
 
 
+def _stretch(before: Fix, after: Fix, settings: Settings) -> float | None:
+    """The distance between two consecutive fixes when the track may be interpolated between them (at most
+    max_interp_gap_s apart, no faster than max_speed_mps); None otherwise."""
+    gap = after.utc - before.utc
+    dist = distance_m(before.lat, before.lon, after.lat, after.lon)
+    if gap <= 0 or gap > settings.max_interp_gap_s or dist / gap > settings.max_speed_mps:
+        return None
+    return dist
+
+
 def estimate_position(target_utc: float, fixes: Sequence[Fix], settings: Settings) -> PositionEstimate | None:
     """Where the camera was at `target_utc`, from fixes sorted by UTC; None when no fix is close enough.
 
@@ -171,10 +182,10 @@ def estimate_position(target_utc: float, fixes: Sequence[Fix], settings: Setting
     closest = min(near, key=lambda f: abs(f.utc - target_utc))
     if abs(closest.utc - target_utc) <= _SAME_MOMENT_S or before is None or after is None:
         return _nearest(target_utc, closest, settings)
-    gap = after.utc - before.utc
-    dist = distance_m(before.lat, before.lon, after.lat, after.lon)
-    if gap > settings.max_interp_gap_s or dist / gap > settings.max_speed_mps:
+    dist = _stretch(before, after, settings)
+    if dist is None:
         return _nearest(target_utc, closest, settings)
+    gap = after.utc - before.utc
     f = (target_utc - before.utc) / gap
     lat, lon = great_circle_point(before.lat, before.lon, after.lat, after.lon, f)
     alt = None
@@ -187,6 +198,76 @@ def estimate_position(target_utc: float, fixes: Sequence[Fix], settings: Setting
               f"{after.label} ({_when(after.utc - target_utc, 'after')}), ±{err:.0f} m")
     return PositionEstimate(lat, lon, alt, err, (before.source, after.source), "interpolated", reason,
                             closest.source, t_near)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """When the interpolated track went past a point: `utc` at its closest, `metres` away, give or take `blur_s`
+    (half the time it stayed within the search radius: a slow track places a moment loosely); `fix` is the nearer
+    end of that stretch."""
+
+    utc: float
+    metres: float
+    blur_s: float
+    fix: Fix
+
+
+class FixGrid:
+    """Fixes sorted by time, bucketed in cubes of `cell_m` (unit-sphere vectors scaled to the Earth), to find the
+    fixes near a point without comparing it with every fix."""
+
+    def __init__(self, fixes: Sequence[Fix], cell_m: float) -> None:
+        self.fixes, self.cell_m = fixes, cell_m
+        self._cells: dict[tuple[int, int, int], list[int]] = defaultdict(list)
+        for i, f in enumerate(fixes):
+            self._cells[self._cell(f.lat, f.lon)].append(i)
+
+    def _cell(self, lat: float, lon: float) -> tuple[int, int, int]:
+        x, y, z = (math.floor(c * EARTH_RADIUS_M / self.cell_m) for c in _to_vec(lat, lon))
+        return x, y, z
+
+    def near(self, lat: float, lon: float) -> list[int]:
+        """Indices of every fix within cell_m of the point (and some a little further), ascending."""
+        cx, cy, cz = self._cell(lat, lon)
+        return sorted(i for dx in (-1, 0, 1) for dy in (-1, 0, 1) for dz in (-1, 0, 1)
+                      for i in self._cells.get((cx + dx, cy + dy, cz + dz), ()))
+
+
+def passages(grid: FixGrid, lat: float, lon: float, radius_m: float, settings: Settings,
+             window: tuple[float, float] = (-math.inf, math.inf)) -> list[Passage]:
+    """Every time within `window` (UTC) that the track, interpolated as estimate_position does, came within
+    `radius_m` of a point: the inverse of interpolation. Only stretches with an end within grid.cell_m of the
+    point are looked at."""
+    fixes, out, seen = grid.fixes, [], set()
+    for j in grid.near(lat, lon):
+        for a in (j - 1, j):
+            if a < 0 or a + 1 >= len(fixes) or a in seen or not window[0] <= fixes[j].utc <= window[1]:
+                continue
+            seen.add(a)
+            start, end = fixes[a], fixes[a + 1]
+            dist = _stretch(start, end, settings)
+            if dist is None:
+                continue
+            # a flat frame in metres around the stretch's start: fine over the few km a stretch covers
+            bx, by = _local_m(start, end.lat, end.lon)
+            px, py = _local_m(start, lat, lon)
+            f = min(1.0, max(0.0, (px * bx + py * by) / (bx * bx + by * by))) if bx or by else 0.0
+            metres = math.hypot(px - f * bx, py - f * by)
+            if metres > radius_m:
+                continue
+            gap = end.utc - start.utc
+            blur = math.sqrt(radius_m ** 2 - metres ** 2) * gap / dist if dist else math.inf
+            out.append(Passage(start.utc + f * gap, metres, blur, start if f < 0.5 else end))
+    out.sort(key=lambda p: (p.utc, p.metres))
+    # a passage at a fix shared by two stretches counts once
+    return [p for k, p in enumerate(out) if k == 0 or p.utc - out[k - 1].utc > _SAME_MOMENT_S]
+
+
+def _local_m(origin: Fix, lat: float, lon: float) -> tuple[float, float]:
+    """(east, north) metres of a point from `origin` (equirectangular)."""
+    dlon = (lon - origin.lon + 540.0) % 360.0 - 180.0
+    k = math.radians(1.0) * EARTH_RADIUS_M
+    return dlon * k * math.cos(math.radians(origin.lat)), (lat - origin.lat) * k
 
 
 def gps_changes(target: Photo, target_utc: float | None, fixes: Sequence[Fix],

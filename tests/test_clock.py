@@ -1,6 +1,7 @@
 """Camera clock offsets from same-moment shots with phones; the time-shift group and its plan."""
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import replace
@@ -217,3 +218,71 @@ def test_corrected_times_stay_whole_seconds():
     moved = {round((datetime.fromisoformat(c.new) - datetime.fromisoformat(c.old)).total_seconds(), 2)
              for c in plan.changes}
     assert moved == {est.shift_s}
+
+
+# -- pairs the GPS track places together ------------------------------------------------------------------------
+def walk(rng: random.Random, start: datetime, minutes: int, speed: tuple[float, float] = (0.4, 0.8)
+         ) -> list[tuple[datetime, float, float]]:
+    """A stroll (slowly turning, a waypoint a minute): [(UTC+2 wall time, lat, lon)]."""
+    lat, lon, heading, pace = 48.137, 11.575, rng.uniform(0, 2 * math.pi), rng.uniform(*speed)
+    out = [(start, lat, lon)]
+    for k in range(1, minutes + 1):
+        heading += rng.gauss(0, math.radians(12))
+        lat += pace * 60 * math.cos(heading) / 111_320
+        lon += pace * 60 * math.sin(heading) / (111_320 * math.cos(math.radians(lat)))
+        out.append((start + timedelta(minutes=k), lat, lon))
+    return out
+
+
+def along(path: list[tuple[datetime, float, float]], when: datetime) -> tuple[float, float]:
+    k = min(int((when - path[0][0]).total_seconds() // 60), len(path) - 2)
+    (t0, lat0, lon0), (_, lat1, lon1) = path[k], path[k + 1]
+    f = (when - t0).total_seconds() / 60
+    return lat0 + f * (lat1 - lat0), lon0 + f * (lon1 - lon0)
+
+
+def gps_camera_trip(rng: random.Random, error_s: float, n_camera: int = 8, minutes: int = 150,
+                    speed: tuple[float, float] = (0.4, 0.8)) -> list[Photo]:
+    """Phone shots (GPS, offset) every 5-10 min along a stroll; a camera with its own GPS (5 m noise) and a clock
+    `error_s` ahead, no offset, at other moments of the same stroll. No picture looks like any other."""
+    path = walk(rng, DAY, minutes, speed)
+    photos, t, i = [], DAY, 0
+    while t < path[-1][0]:
+        lat, lon = along(path, t)
+        photos.append(Photo(i := i + 1, f"/lib/phone/IMG_{i:04d}.HEIC",
+                            Metadata(t.isoformat(timespec="milliseconds"), "+02:00", lat, lon, make="Apple",
+                                     model="iPhone 13"), phash=rng.getrandbits(64)))
+        t += timedelta(seconds=rng.uniform(300, 600))
+    for k in range(n_camera):
+        when = DAY + timedelta(seconds=round(rng.uniform(0, minutes * 60 - 60)))
+        lat, lon = along(path, when)
+        lat += rng.gauss(0, 5) / 111_320
+        lon += rng.gauss(0, 5) / 75_000
+        clock = (when + timedelta(seconds=error_s)).isoformat()
+        photos.append(Photo(100 + k, f"/lib/gps_cam/DSC_{k:04d}.JPG",
+                            Metadata(clock, None, lat, lon, make="SONY", model="ILCE-7M4", serial_number="77"),
+                            phash=rng.getrandbits(64)))
+    return photos
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23, 24, 25])
+def test_a_geotagging_camera_with_a_wrong_clock_is_set_by_the_track_alone(seed):
+    """No camera photo looks like a phone shot; the phones' track, interpolated between their fixes, passed where
+    the camera was at its (wrong) time plus the offset. The camera's GPS makes it no reference: phones write a zone
+    offset with their network time, the camera writes neither."""
+    photos = gps_camera_trip(random.Random(seed), error_s=-OFFSET)
+    [est] = estimate_clock_offsets(photos, S)
+    assert est.camera == "SONY ILCE-7M4 #77"
+    assert est.shift_s == pytest.approx(OFFSET, abs=30)
+    assert len(est.pairs) >= 2 and all(p.metres is not None and p.metres <= 30 for p in est.pairs)
+    assert all(p.reference_path.startswith("/lib/phone/") for p in est.pairs)
+    assert re.match(r"SONY ILCE-7M4 #77: \+1 h 03 min \d\d s, \d+ matching pairs \(\d+ placed together by the "
+                    r"GPS track\), spread \d+ s$", est.text)
+    assert len(est.photo_ids) == 8
+
+
+@pytest.mark.parametrize(("error_s", "speed"), [pytest.param(0.0, (0.4, 0.8), id="clock-right"),
+                                                pytest.param(-OFFSET, (0.0, 0.01), id="nobody-moved")])
+def test_the_track_proves_no_offset(error_s, speed):
+    """A right clock matches the track at no offset; a track that stays put cannot tell any moment from another."""
+    assert estimate_clock_offsets(gps_camera_trip(random.Random(26), error_s, speed=speed), S) == []
