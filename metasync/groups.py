@@ -15,7 +15,7 @@ from .errors import InvalidRequestError, NotIndexedError
 from .fields import FIELD_SPECS
 from .geocode import place_groups
 from .models import CANONICAL_FIELDS, Group, GroupMember, Photo, Plan, band
-from .plan import plan_group
+from .plan import plan_group, plan_groups
 from .score import source_priority
 from .timeutil import parse_local
 
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 GROUP_OPTIONS = {"copy_camera": bool}  # what a user may set on a group
+_PLAN_BATCH = 500  # groups planned together between two progress reports
 
 
 def resolve(path: Path | str) -> str:
@@ -65,16 +66,17 @@ def suggest(engine: Any, paths: list[Path | str], progress: Progress | None = No
     wanted = _photos_under(engine, wanted_paths)
     engine.index.delete_pending_auto_groups()
     out = []
-    for k, group in enumerate(groups):
+    for k in range(0, len(groups), _PLAN_BATCH):
         if progress:
             progress("plan", k, len(groups))
-        plan = plan_group(group, originals if group.kind == "time_shift" else by_id, engine.settings,
-                          logs=engine.track_logs)
-        if not plan.changes:
-            continue
-        gid = engine.index.save_group(group)
-        if any(m.photo_id in wanted for m in group.members):
-            out.append(_summary(group, gid, plan) | {"reasons": list(group.reasons)})
+        batch = groups[k:k + _PLAN_BATCH]
+        plans = plan_groups(batch, by_id, engine.settings, logs=engine.track_logs, as_shot=originals)
+        for group, plan in zip(batch, plans):
+            if not plan.changes:
+                continue
+            gid = engine.index.save_group(group)
+            if any(m.photo_id in wanted for m in group.members):
+                out.append(_summary(group, gid, plan) | {"reasons": list(group.reasons)})
     if progress:
         progress("plan", len(groups), len(groups))
     log.info("suggested %d groups (%d detected)", len(out), len(groups))

@@ -223,15 +223,19 @@ def plan_group(group: Group, photos: dict[int, Photo], settings: Settings,
     return _plan_events([group], photos, settings, [overrides or {}], logs)[0]
 
 
-def plan_groups(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings,
-                logs: Sequence[Fix] = ()) -> list[Plan]:
+def plan_groups(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings, logs: Sequence[Fix] = (),
+                as_shot: dict[int, Photo] | None = None) -> list[Plan]:
     """plan_group for many groups without overrides (fresh suggestions), in order. Event groups are planned
-    together: one pass weighs every target against every source of every group, one batch names the places."""
+    together: one pass weighs every target against every source of every group, one batch names the places.
+
+    `as_shot`: the photos with the clocks they came with, for time-shift groups (default `photos`), when `photos`
+    already carries proposed clock corrections."""
     events = [k for k, g in enumerate(groups) if g.kind not in ("time_shift", "place")]
     with collector_paused():
         planned = dict(zip(events, _plan_events([groups[k] for k in events], photos, settings,
                                                 [{} for _ in events], logs)))
-    return [planned[k] if k in planned else plan_group(g, photos, settings, logs=logs)
+    return [planned[k] if k in planned else
+            plan_group(g, (as_shot or photos) if g.kind == "time_shift" else photos, settings, logs=logs)
             for k, g in enumerate(groups)]
 
 
