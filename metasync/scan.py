@@ -241,11 +241,13 @@ def _stored_hashes(engine: Engine, files: list[Found]) -> dict[str, FileHash]:
 
 def _read_and_store(engine: Engine, files: list[Found], progress: Progress | None,
                     stored: dict[str, FileHash]) -> None:
-    """ExifTool reads (main process) overlap with pixel hashing (worker pool); rows stored per chunk.
+    """ExifTool reads (main process) overlap with pixel hashing (worker pool); rows stored per chunk, and with them
+    the scene features of the same decode in the index's scene cache, so scene analysis decodes none of them again.
 
     Files in `stored` (only their sidecar changed) keep their hashes and are not decoded again.
     """
     from . import phash
+    from .pixels import LOCAL
 
     exif = engine.exif
     done = 0
@@ -258,13 +260,18 @@ def _read_and_store(engine: Engine, files: list[Found], progress: Progress | Non
             raws = [f.path for f in chunk if f.is_raw and f.path not in stored]
             previews = exif.read_previews(raws) if raws else {}
             rows = []
+            features = {}
             for f in chunk:
                 if f.path in stored:
                     h = stored[f.path]
                 else:
                     h = phash.hash_preview(f.path, previews.get(f.path)) if f.is_raw else next(hashes)
                 rows.append((_photo(f, metas[f.path], h), f.sidecar, f.sidecar_mtime_ns))
+                if h.scene is not None and h.content_hash:
+                    features[h.content_hash] = h.scene
             engine.index.upsert_photos(rows)
+            if features:
+                engine.index.scene_cache_put(LOCAL, features)
             done += len(chunk)
             if progress:
                 progress("scan", done, len(files))

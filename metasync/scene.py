@@ -20,14 +20,11 @@ from .detect import assign_roles
 from .errors import AIAnswerError, AIUnavailableError, ConfigError
 from .models import Group, Photo
 from .phash import thumbnail_image
+from .pixels import AB_BINS, FEATURES_VERSION, GRID, L_BINS, LOCAL, SIZE, pixel_features
 from .timeutil import parse_local, utc_epoch
 
 log = logging.getLogger(__name__)
 
-LOCAL = "local"
-FEATURES_VERSION = 2  # bump when the pixel features change, so cached ones are recomputed
-_L_BINS, _AB_BINS = 4, 6
-_GRID = 3
 # Pair distance weights (colour distribution, colour layout, light, sun/day-night, pHash) and the split cut-off,
 # calibrated on generated libraries (bench/scene_accuracy.py): events differ by > 0.6, shots of one event by < 0.35.
 _WEIGHTS = {"colour": 0.5, "layout": 0.2, "light": 0.1, "daynight": 0.1, "phash": 0.1}
@@ -138,71 +135,9 @@ def _hour_time_of_day(hour: float) -> str:
 
 
 # -- pixels --------------------------------------------------------------------------------------------------------
-_RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
-                        [0.2126729, 0.7151522, 0.0721750],
-                        [0.0193339, 0.1191920, 0.9503041]])
-_D65 = np.array([0.95047, 1.0, 1.08883])
-
-
-def _linear(rgb: np.ndarray) -> np.ndarray:
-    c = rgb.astype(np.float64) / 255.0
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-def _linear_to_lab(lin: np.ndarray) -> np.ndarray:
-    """(..., 3) linear sRGB to CIELAB (D65): distances in Lab follow perceived colour difference."""
-    xyz = lin @ _RGB_TO_XYZ.T / _D65
-    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
-
-
-def _exposure_normalised(lin: np.ndarray) -> np.ndarray:
-    """Scale linear light so the mean luminance is middle grey: two exposures of one scene then share colours.
-
-    Without this, a third of a stop moves most pixels into other lightness bins and one event's photos look
-    as different as two events'.
-    """
-    mean_y = float((lin @ _RGB_TO_XYZ[1]).mean())
-    return np.clip(lin * (0.18 / max(mean_y, 1e-4)), 0.0, 1.0)
-
-
-def _thumbnail_rgb(path: str, size: int = 96) -> np.ndarray:
-    """A small upright RGB array via phash.py, the one pixel decoder."""
-    return np.asarray(thumbnail_image(path, size=size))
-
-
-def pixel_features(rgb: np.ndarray) -> dict[str, Any]:
-    """Content-only features of one decoded image ((h, w, 3) uint8): cacheable by content hash."""
-    lin = _linear(rgb)
-    brightness = float(_linear_to_lab(lin)[..., 0].mean())
-    lab = _linear_to_lab(_exposure_normalised(lin))
-    L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
-    li = np.clip((L / 100.0 * _L_BINS).astype(int), 0, _L_BINS - 1)
-    ai = np.clip(((a + 60.0) / 120.0 * _AB_BINS).astype(int), 0, _AB_BINS - 1)
-    bi = np.clip(((b + 60.0) / 120.0 * _AB_BINS).astype(int), 0, _AB_BINS - 1)
-    bins = (((li * _AB_BINS) + ai) * _AB_BINS + bi).ravel()
-    hist = np.bincount(bins, minlength=_L_BINS * _AB_BINS * _AB_BINS).astype(np.float64)
-    hist /= max(hist.sum(), 1.0)
-    h, w = L.shape
-    layout = []
-    for r in range(_GRID):
-        for c in range(_GRID):
-            cell = lab[r * h // _GRID:(r + 1) * h // _GRID, c * w // _GRID:(c + 1) * w // _GRID].reshape(-1, 3)
-            layout.extend(cell.mean(axis=0))
-    chroma = np.hypot(a, b)
-    hue = np.degrees(np.arctan2(b, a)) % 360.0
-    vivid = chroma > 15.0
-    top = lab[: h // 3]  # exposure-normalised: a sky is bright relative to the rest of the frame
-    return {
-        "v": FEATURES_VERSION,
-        "histogram": [round(float(x), 5) for x in hist],
-        "layout": [round(float(x), 2) for x in layout],
-        "brightness": round(brightness, 2),
-        "green": round(float((vivid & (hue > 95) & (hue < 165)).mean()), 4),
-        "blue": round(float((vivid & (hue > 200) & (hue < 290)).mean()), 4),
-        "warm": round(float((vivid & ((hue < 90) | (hue > 330))).mean()), 4),
-        "sky_top": round(float(((top[..., 2] < -8) & (top[..., 0] > 45)).mean()), 4),
-    }
+def _thumbnail_rgb(path: str) -> np.ndarray:
+    """A small upright RGB array via phash.py, the one pixel decoder (as the scan's hashing pass decodes it)."""
+    return np.asarray(thumbnail_image(path, size=SIZE))
 
 
 def _subject(px: Mapping[str, Any], indoor: bool | None) -> str:
@@ -280,13 +215,13 @@ def distance_matrix(photos: Sequence[Photo], descs: Mapping[str, Descriptor],
     def both(known: np.ndarray) -> np.ndarray:
         return known[:, None] & known[None, :]
 
-    hist, known = _gather([x.histogram or None for x in d], _L_BINS * _AB_BINS * _AB_BINS)
+    hist, known = _gather([x.histogram or None for x in d], L_BINS * AB_BINS * AB_BINS)
     root = np.sqrt(hist)
     parts["colour"] = (np.sqrt(np.clip(1.0 - root @ root.T, 0.0, 1.0)), both(known))
-    layout, known = _gather([x.layout or None for x in d], _GRID * _GRID * 3)
-    cells = layout.reshape(n, _GRID * _GRID, 3)
-    delta = sum(np.linalg.norm(cells[:, None, c] - cells[None, :, c], axis=-1) for c in range(_GRID * _GRID))
-    delta = delta / (_GRID * _GRID)  # mean ΔE over the cells, one cell at a time to keep memory at n² x 3
+    layout, known = _gather([x.layout or None for x in d], GRID * GRID * 3)
+    cells = layout.reshape(n, GRID * GRID, 3)
+    delta = sum(np.linalg.norm(cells[:, None, c] - cells[None, :, c], axis=-1) for c in range(GRID * GRID))
+    delta = delta / (GRID * GRID)  # mean ΔE over the cells, one cell at a time to keep memory at n² x 3
     parts["layout"] = (np.minimum(1.0, delta / 40.0), both(known))
     ev, ev_known = _gather([x.ev for x in d])
     bright, b_known = _gather([x.brightness for x in d])
@@ -350,7 +285,8 @@ class LocalAnalyzer:
         self._memo: dict[tuple[str, str | None], dict[str, Any]] = {}  # a split part is judged again in one run
 
     def _pixel_features(self, photos: Sequence[Photo]) -> dict[str, dict[str, Any]]:
-        """path -> pixel features: from this run's memo, else the index cache (by content hash), else decoded."""
+        """path -> pixel features: from this run's memo, else the index cache (by content hash; the scan fills it
+        while hashing), else decoded here."""
         todo = [p for p in photos if (p.path, p.content_hash) not in self._memo]
         keyed = {p.path: p.content_hash for p in todo if p.content_hash}
         cached = self.cache.scene_cache_get(self.name, set(keyed.values())) if (self.cache and keyed) else {}

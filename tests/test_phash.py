@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 from PIL import Image
 
-from metasync.phash import IN_PROCESS_BELOW, content_hash, hash_file, hash_preview, hashing, phash_file, phash_image
+from metasync.phash import IN_FLIGHT, IN_PROCESS_BELOW, content_hash, hash_file, hash_preview, hashing, phash_file, phash_image
 from test_exif import make_bad_files, scene_image
 
 
@@ -69,8 +70,9 @@ def test_broken_files_give_errors_in_order_through_the_pool(tmp_path: Path) -> N
     by_path = {r.path: r for r in out}
     for p in good:
         assert by_path[p].phash is not None and by_path[p].error is None and by_path[p].content_hash
+        assert by_path[p] == hash_file(p) and by_path[p].scene  # the workers' scene features, as in process
     for p in bad.values():
-        assert by_path[str(p)].phash is None and by_path[str(p)].error, p
+        assert by_path[str(p)].phash is None and by_path[str(p)].error and by_path[str(p)].scene is None, p
     assert "cannot read" in by_path[str(tmp_path / "missing.jpg")].error
     assert "truncated" in by_path[str(bad["truncated"])].error.lower()
 
@@ -85,6 +87,7 @@ def test_heic_and_raw_preview(corpus: Path) -> None:
         preview = et.read_previews([dng])[dng]
     h = hash_preview(dng, preview)
     assert h.phash is not None and h.error is None and h.content_hash == content_hash(dng)
+    assert h.scene and len(h.scene["histogram"]) == 144  # scene features of the preview, too
     no_preview = hash_preview(str(corpus / "images" / "nikon_d70_stripped.nef"), None)
     assert no_preview.phash is None and no_preview.error is None  # metadata-only raw stays a photo
 
@@ -97,3 +100,22 @@ def test_heic_is_hashed_from_its_embedded_thumbnail(tmp_path: Path) -> None:
     with Image.open(tmp_path / "photo.heic") as full:
         full.load()
         assert hamming(h, phash_image(full)) <= 6
+
+
+def test_more_results_than_batches_in_flight_come_back_in_order(tmp_path: Path) -> None:
+    """The pool runs a bounded number of batches ahead of the caller: a library many times that size still
+    comes back complete and in order, while the caller works between results (as the scan's ExifTool reads do)."""
+    paths = []
+    for i in range(4):
+        p = tmp_path / f"s{i}.jpg"
+        scene_image(30 + i, (64, 48)).save(p)
+        paths.append(str(p))
+    paths = paths * ((2 * IN_FLIGHT + 4) * 32 // 4)  # more batches (of up to 32) than 2 workers keep in flight
+    with hashing(paths, workers=2) as results:
+        out = []
+        for r in results:
+            out.append(r)
+            if len(out) % 50 == 0:
+                time.sleep(0.05)
+    assert [r.path for r in out] == paths
+    assert all(r.scene == out[i % 4].scene and r.phash == out[i % 4].phash for i, r in enumerate(out))

@@ -7,11 +7,18 @@ from pathlib import Path
 
 import pytest
 
+import numpy as np
+from PIL import Image
+
 from metasync.config import Settings
 from metasync.engine import Engine
 from metasync.exif import ExifTool
+from metasync.phash import thumbnail_image
+from metasync.pixels import LOCAL, SIZE, pixel_features
+from metasync.naming import RAW_EXTENSIONS
 from metasync.scan import scan_library
-from test_exif import make_bad_files, make_dslr, make_phone, make_stripped, write_sidecar
+from metasync.scene import LocalAnalyzer
+from test_exif import make_bad_files, make_dslr, make_phone, make_stripped, scene_image, write_sidecar
 
 SUMMARY_KEYS = {"photos", "new", "changed", "unchanged", "removed", "with_gps", "with_datetime", "errors"}
 
@@ -232,3 +239,59 @@ def test_scanning_one_file_keeps_the_rest_of_the_index(tmp_path: Path) -> None:
         one = engine.scan([truth.root / truth.roles["dslr"]])
         assert one["removed"] == 0 and one["unchanged"] == 1
         assert len(engine.index.photos()) == 2
+
+
+# -- scene features from the hashing pass ------------------------------------------------------------------------
+class OwnFeatures:
+    """A scene cache that starts empty and keeps what the analyzer computes itself."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict] = {}
+
+    def scene_cache_get(self, analyzer: str, keys) -> dict:
+        return {}
+
+    def scene_cache_put(self, analyzer: str, items) -> None:
+        self.items.update(items)
+
+
+def test_after_a_scan_scene_analysis_decodes_nothing(library: Path, tmp_path: Path) -> None:
+    db = tmp_path / "index.db"
+    rescan(db, library)
+    with Engine(Settings(db_path=db)) as eng:  # a later run, as `suggest` after `scan` is
+        photos = eng.index.photos()
+        analyzer = LocalAnalyzer(eng.settings, cache=eng.index)
+        descriptors = analyzer.describe(photos)
+        assert analyzer.computed == 0
+        assert len(photos) == 5 and all(d.histogram and d.layout and d.brightness is not None
+                                         for d in descriptors.values())
+
+
+def test_scan_features_are_scene_analysis_own(corpus: Path, tmp_path: Path, engine: Engine) -> None:
+    """The features the scan stores equal those scene analysis computes itself from the same file (real camera
+    files, plus decodes that take other paths: rotated, 1200x900 DCT scale, grayscale, CMYK, RGBA PNG)."""
+    lib = tmp_path / "lib"
+    shutil.copytree(corpus / "images", lib)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    scene_image(21, (1200, 900)).save(lib / "rotated_1200x900.jpg", exif=exif)
+    scene_image(22, (640, 480)).convert("L").save(lib / "gray.jpg")
+    scene_image(23, (640, 480)).convert("CMYK").save(lib / "cmyk.jpg")
+    scene_image(24, (300, 200)).convert("RGBA").save(lib / "alpha.png")
+    engine.scan([lib])
+    photos = engine.index.photos()
+    stored = engine.index.scene_cache_get(LOCAL, [p.content_hash for p in photos])
+    pictures = [p for p in photos if Path(p.path).suffix.lower() not in RAW_EXTENSIONS]
+    own = OwnFeatures()
+    analyzer = LocalAnalyzer(Settings(), cache=own)
+    analyzer.describe(pictures)
+    assert analyzer.computed == len(pictures) == len(own.items) >= 25
+    assert {h: stored.get(h) for h in own.items} == own.items
+    # raw files: scene analysis cannot decode them, the scan uses the embedded preview it hashes
+    raws = [p.path for p in photos if Path(p.path).suffix.lower() in RAW_EXTENSIONS]
+    previews = engine.exif.read_previews(raws)
+    with_preview = [p for p in photos if previews.get(p.path)]
+    assert with_preview
+    for p in with_preview:
+        data, orientation = previews[p.path]
+        assert stored[p.content_hash] == pixel_features(np.asarray(thumbnail_image(data, SIZE, orientation)))
