@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
+from dataclasses import replace
 from itertools import combinations
 from statistics import fmean
 from typing import Iterable, Iterator
@@ -20,8 +21,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .config import Settings
-from .models import Group, GroupMember, Photo
 from .gcpause import collector_paused
+from .models import Group, GroupMember, Photo
 from .score import VISUAL_REACH, PairScores, capture_times, source_priority
 from .track import EARTH_RADIUS_M, distance_m
 
@@ -255,11 +256,16 @@ def _detect(photos: Iterable[Photo], settings: Settings) -> list[Group]:
     members: dict[int, list[int]] = defaultdict(list)
     for i in best:
         members[int(root[i])].append(i)
-    groups = []
-    for r, idx in members.items():
-        group = _make_group(photos, sorted(idx), best, scores, r in clusters.conflicted)
-        if group is not None:
-            groups.append(group)
+    made = [(idx, _make_group(photos, idx, best, scores, r in clusters.conflicted))
+            for r, idx in ((r, sorted(idx)) for r, idx in members.items())]
+    made = [(idx, g) for idx, g in made if g is not None]
+    # each group explains its surest targets' links; the links are read from the columns in one batch
+    shown = [_shown(photos, idx, g, best, scores) for idx, g in made]
+    links = [best[i] for targets in shown for i in targets]
+    words = iter(s.reasons() for s in scores.explain([k for k, _ in links], [flip for _, flip in links]))
+    groups = [replace(g, reasons=(*g.reasons, *(f"{photos[i].name}: {next(words)}" for i in targets),
+                                  *([f"... and {more} more"] if (more := len(g.targets) - len(targets)) > 0 else [])))
+              for (_, g), targets in zip(made, shown)]
     groups.sort(key=lambda g: g.members[0].path)
     log.info("detected %d groups among %d photos (%d links)", len(groups), len(photos), len(order))
     return groups
@@ -277,21 +283,24 @@ def assign_roles(photos: list[Photo]) -> tuple[GroupMember, ...]:
 
 def _make_group(photos: list[Photo], idx: list[int], best: dict[int, tuple[int, bool]], scores: PairScores,
                 conflicted: bool) -> Group | None:
+    """The group of photos idx (None when nobody in it can give anything); its reasons so far name a GPS
+    conflict only: the explained links are added in one batch for all groups."""
     members = assign_roles([photos[i] for i in idx])
     if not any(m.is_source for m in members) or all(m.is_source for m in members):
         return None
     confidence = fmean(float(scores.confidence[best[i][0]]) for i in idx) * (CONFLICT_FACTOR if conflicted else 1.0)
-    by_id = {photos[i].id: i for i in idx}
-    reasons = []
-    if conflicted:
-        reasons.append(_gps_spread([photos[i] for i in idx]))
-    targets = [by_id[m.photo_id] for m in members if not m.is_source]
-    targets.sort(key=lambda i: -scores.confidence[best[i][0]])
-    reasons += [f"{photos[i].name}: {scores.score(*best[i]).reasons()}" for i in targets[:MAX_REASONS]]
-    if len(targets) > MAX_REASONS:
-        reasons.append(f"... and {len(targets) - MAX_REASONS} more")
     return Group(id=None, members=members, confidence=round(min(1.0, max(0.0, confidence)), 4),
-                 options={GPS_CONFLICT: True} if conflicted else {}, reasons=tuple(reasons))
+                 options={GPS_CONFLICT: True} if conflicted else {},
+                 reasons=(_gps_spread([photos[i] for i in idx]),) if conflicted else ())
+
+
+def _shown(photos: list[Photo], idx: list[int], group: Group, best: dict[int, tuple[int, bool]],
+           scores: PairScores) -> list[int]:
+    """The targets whose links a group's reasons explain: the surest MAX_REASONS."""
+    by_id = {photos[i].id: i for i in idx}
+    targets = [by_id[m.photo_id] for m in group.members if not m.is_source]
+    targets.sort(key=lambda i: -scores.confidence[best[i][0]])
+    return targets[:MAX_REASONS]
 
 
 def _gps_spread(photos: list[Photo]) -> str:

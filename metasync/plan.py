@@ -27,7 +27,7 @@ from .config import Settings
 from .gcpause import collector_paused
 from .geocode import plan_locations_batch
 from .models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
-from .score import VISUAL_REACH, PairScores, Score, capture_times, source_priority
+from .score import VISUAL_REACH, PairScores, Score, capture_times, haversine, source_priority
 from .timeutil import format_duration
 from .track import Fix, distance_m, gps_changes, merge_fixes, photo_fixes
 
@@ -69,6 +69,7 @@ class Candidate:
     evidence: _Evidence
     k: int
     explained: Score | None = None
+    why: str | None = None
 
     @property
     def same_shot(self) -> bool:
@@ -95,6 +96,13 @@ class Candidate:
         if self.explained is None:
             self.explained = self.evidence.pairs.score(self.k)
         return self.explained
+
+    @property
+    def reasons(self) -> str:
+        """The evidence in words (one source often gives several fields: worded once)."""
+        if self.why is None:
+            self.why = self.score.reasons()
+        return self.why
 
 
 @dataclass(frozen=True)
@@ -171,17 +179,21 @@ def choose_gps(target: Photo, candidates: list[Candidate], settings: Settings,
     return Choice(best, True, choice.alternatives, far)
 
 
-def gps_agreement(settings: Settings) -> Callable[[Photo, Photo], bool]:
-    """Whether two photos' positions agree (within conflict_gps_m), remembered per pair: a group's targets ask
-    about the same sources again and again."""
-    seen: dict[tuple[int, int], bool] = {}
+def gps_agreement(settings: Settings, sources: Sequence[Photo] = ()) -> Callable[[Photo, Photo], bool]:
+    """Whether two photos' positions agree (within conflict_gps_m). Among `sources` (a group's, whose targets ask
+    about the same pairs again and again) every answer is worked out at once."""
+    located = [p for p in sources if p.meta.has_gps]
+    row = {p.id: k for k, p in enumerate(located)}
+    lat = np.array([p.meta.gps_latitude for p in located], dtype=float)
+    lon = np.array([p.meta.gps_longitude for p in located], dtype=float)
+    table = (haversine(lat[:, None], lon[:, None], lat[None, :], lon[None, :]) <= settings.conflict_gps_m).tolist()
 
     def agree(a: Photo, b: Photo) -> bool:
-        key = (a.id, b.id)
-        if key not in seen:
-            seen[key] = distance_m(a.meta.gps_latitude, a.meta.gps_longitude,
-                                   b.meta.gps_latitude, b.meta.gps_longitude) <= settings.conflict_gps_m
-        return seen[key]
+        ra, rb = row.get(a.id), row.get(b.id)
+        if ra is not None and rb is not None:
+            return table[ra][rb]
+        return distance_m(a.meta.gps_latitude, a.meta.gps_longitude,
+                          b.meta.gps_latitude, b.meta.gps_longitude) <= settings.conflict_gps_m
 
     return agree
 
@@ -257,7 +269,8 @@ def _plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Se
     drafts = []
     for group, (tgt, src, times), hand in zip(groups, parts, overrides):
         ctx = _Context(group, settings, times, merge_fixes(photo_fixes((pool[k] for k in (*src, *tgt)), times), logs),
-                       frozenset(pool[k].id for k in src if _named(pool[k])), gps_agreement(settings))
+                       frozenset(pool[k].id for k in src if _named(pool[k])),
+                       gps_agreement(settings, [pool[k] for k in src]))
         changes = [c for t in tgt for c in _target_changes(pool[t], next(ranked), ctx)]
         drafts.append(_apply_overrides(changes, group, photos, hand))
     located = plan_locations_batch([([pool[k] for k in tgt], changes) for (tgt, _, _), changes in zip(parts, drafts)])
@@ -289,7 +302,7 @@ def _change(target: Photo, field: str, choice: Choice, rule: str, group: Group,
             value: Callable[[Photo], Any] | None = None) -> FieldChange:
     get = value or (lambda p: getattr(p.meta, field))
     src = choice.source
-    reason = f"{rule}: {src.score.reasons()}"
+    reason = f"{rule}: {src.reasons}"
     if choice.alternatives:
         others = "; ".join(f"{a.photo.name} says {get(a.photo)!r}" for a in choice.alternatives)
         reason += f" (sources disagree: {others})"

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from datetime import timezone
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from .config import Settings
 from .models import Photo, band
-from .timeutil import format_duration, parse_local, parse_offset
+from .timeutil import clock_reading, format_duration, offset_seconds
 from .track import EARTH_RADIUS_M
 
-__all__ = ["WEIGHTS", "Score", "PairScores", "score_pair", "capture_times", "source_priority", "band"]
+__all__ = ["WEIGHTS", "Score", "PairScores", "score_pair", "haversine", "capture_times", "source_priority", "band"]
 
 # Highest strength each component can contribute (at zero time gap, zero distance, identical pHash).
 WEIGHTS: dict[str, float] = {
@@ -102,7 +101,7 @@ class PairScores:
         with np.errstate(invalid="ignore"):
             self.dt = col["t"][i] - col["t"][j]  # nan: a time is unknown
             has_gps = col["gps"][i] & col["gps"][j]
-            self.dist = np.where(has_gps, _haversine(col["lat"][i], col["lon"][i], col["lat"][j], col["lon"][j]),
+            self.dist = np.where(has_gps, haversine(col["lat"][i], col["lon"][i], col["lat"][j], col["lon"][j]),
                                  np.nan)
             near = has_gps & (self.dist <= settings.gps_radius_m)
             self.gps_conflict = has_gps & (self.dist > settings.conflict_gps_m)
@@ -144,34 +143,38 @@ class PairScores:
 
     def score(self, k: int, flip: bool = False) -> Score:
         """Pair k as a Score from i's point of view (from j's with flip)."""
-        if self._lists is not None:
-            s = self._score({n: c[k] for n, c in self._lists.items()})
-        else:
-            s = self._score({n: c[0] for n, c in self._slices(slice(k, k + 1)).items()})
-        if flip:
-            s.a, s.b, s.dt_s = s.b, s.a, None if s.dt_s is None else -s.dt_s
-        return s
+        return self.explain([k], [flip])[0] if self._lists is None else self._score(self._lists, k, flip)
+
+    def explain(self, ks: Sequence[int], flips: Sequence[bool]) -> list[Score]:
+        """Pairs ks as Scores (each from j's point of view where its flip is set), read from the columns at once."""
+        at = np.asarray(ks, dtype=np.intp)
+        cols = {n: c[at].tolist() for n, c in self._arrays().items()}
+        return [self._score(cols, k, flip) for k, flip in enumerate(flips)]
 
     def lists(self) -> dict[str, list]:
         """Every column as a Python list, made once: a plan reads every pair, and reading numpy arrays one element
         at a time was most of a plan's time (detection explains only a few pairs and never asks)."""
         if self._lists is None:
-            self._lists = self._slices(slice(None))
+            self._lists = {n: c.tolist() for n, c in self._arrays().items()}
         return self._lists
 
-    def _slices(self, cut: slice) -> dict[str, list]:
-        """Columns (pair attributes, then evidence components by name) cut to `cut`, as Python lists."""
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """The columns by name: pair attributes, then evidence components ("c_" + name)."""
         cols = {"i": self.i, "j": self.j, "dt": self.dt, "dist": self.dist, "hd": self.hd,
                 "confidence": self.confidence, "related": self.related, "same_shot": self.same_shot,
                 "similar": self.similar, "gps_conflict": self.gps_conflict}
-        return {n: c[cut].tolist() for n, c in (*cols.items(), *(("c_" + n, c) for n, c in self.components.items()))}
+        return cols | {"c_" + n: c for n, c in self.components.items()}
 
-    def _score(self, r: dict[str, Any]) -> Score:
-        dt, dist, hd = r["dt"], r["dist"], r["hd"]
-        return Score(self.photos[r["i"]].path, self.photos[r["j"]].path,
-                     {n: r["c_" + n] for n in self.components if r["c_" + n] > 0}, r["confidence"],
-                     None if dt != dt else dt, None if dist != dist else dist, None if hd == 99 else hd,  # nan != nan
-                     r["related"], r["same_shot"], r["similar"], r["gps_conflict"])
+    def _score(self, cols: dict[str, list], k: int, flip: bool = False) -> Score:
+        dt, dist, hd = cols["dt"][k], cols["dist"][k], cols["hd"][k]
+        a, b = self.photos[cols["i"][k]].path, self.photos[cols["j"][k]].path
+        dt = None if dt != dt else dt  # nan != nan
+        if flip:
+            a, b, dt = b, a, None if dt is None else -dt
+        parts = {n: cols["c_" + n][k] for n in self.components}
+        return Score(a, b, {n: v for n, v in parts.items() if v > 0}, cols["confidence"][k], dt,
+                     None if dist != dist else dist, None if hd == 99 else hd, cols["related"][k],
+                     cols["same_shot"][k], cols["similar"][k], cols["gps_conflict"][k])
 
 
 def _columns(photos: Sequence[Photo], when: Sequence[float | None]) -> dict[str, np.ndarray]:
@@ -188,7 +191,7 @@ def _columns(photos: Sequence[Photo], when: Sequence[float | None]) -> dict[str,
     }
 
 
-def _haversine(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+def haversine(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
     """Great-circle distance in metres, element-wise (track.distance_m for arrays)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
@@ -228,12 +231,11 @@ def capture_times(photos: Iterable[Photo]) -> dict[int, float]:
     """
     parsed: list[tuple[int, float, float | None]] = []  # (id, wall clock read as UTC, offset seconds)
     for p in photos:
-        dt = parse_local(p.meta.datetime_original)
-        if dt is None:
+        reading = clock_reading(p.meta.datetime_original)
+        if reading is None:
             continue
-        off = dt.utcoffset() if dt.tzinfo is not None else parse_offset(p.meta.offset_time)
-        wall = dt.replace(tzinfo=timezone.utc).timestamp()
-        parsed.append((p.id, wall, off.total_seconds() if off is not None else None))
+        wall, off = reading
+        parsed.append((p.id, wall, off if off is not None else offset_seconds(p.meta.offset_time)))
     known = sorted((wall, off) for _, wall, off in parsed if off is not None)
     walls = [k[0] for k in known]
     out: dict[int, float] = {}

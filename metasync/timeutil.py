@@ -74,10 +74,29 @@ def iso_local(epoch_utc: float, offset: timedelta | None) -> str:
 def wall_epoch(meta: Metadata) -> float | None:
     """The capture time as its clock showed it (local wall time read as if UTC): how to compare two clocks
     when neither offset is known."""
-    dt = parse_local(meta.datetime_original)
+    reading = clock_reading(meta.datetime_original)
+    return None if reading is None else reading[0]
+
+
+def clock_reading(text: str | None) -> tuple[float, float | None] | None:
+    """A capture time as (its wall clock read as if UTC, the offset in seconds it carries or None)."""
+    return _clock_reading(text) if text else None
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _clock_reading(text: str) -> tuple[float, float | None] | None:
+    dt = _parse_local(text)
     if dt is None:
         return None
-    return dt.replace(tzinfo=timezone.utc).timestamp()
+    off = dt.utcoffset()
+    return dt.replace(tzinfo=timezone.utc).timestamp(), None if off is None else off.total_seconds()
+
+
+@functools.lru_cache(maxsize=1024)
+def offset_seconds(text: str | None) -> float | None:
+    """An offset text ("+02:00") in seconds; None when absent or unreadable."""
+    off = parse_offset(text)
+    return None if off is None else off.total_seconds()
 
 
 def format_duration(seconds: float, signed: bool = False) -> str:
