@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import takewhile
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -41,22 +41,20 @@ _FIELD_ORDER = {f: k for k, f in enumerate(CANONICAL_FIELDS)}
 
 
 @dataclass(frozen=True)
-class _Evidence:
-    """The pair columns planning reads, as Python lists (None where unknown), shared by a batch's candidates."""
+class _Batch:
+    """The pairs (target, source) of a batch of groups and what planning reads of them, as Python lists."""
 
     pairs: PairScores
+    sources: list[Photo]  # per pair
+    priority: list[int]  # per pair, the source's
     same_shot: list[bool]
-    dt_s: list[float | None]  # target - source
-    phash_distance: list[int | None]
-    distance_m: list[float | None]
+    dt: list[float]  # target - source; nan: unknown
+    hd: list[int]  # 99: unknown
+    dist: list[float]  # nan: unknown
     confidence: list[float]
 
-    @classmethod
-    def of(cls, pairs: PairScores) -> "_Evidence":
-        col = pairs.lists()
-        return cls(pairs, col["same_shot"], [None if v != v else v for v in col["dt"]],  # nan != nan
-                   [None if v == 99 else v for v in col["hd"]], [None if v != v else v for v in col["dist"]],
-                   col["confidence"])
+    def candidate(self, k: int) -> "Candidate":
+        return Candidate(self.sources[k], self.priority[k], self, k)
 
 
 @dataclass(slots=True)
@@ -66,35 +64,38 @@ class Candidate:
 
     photo: Photo
     priority: int
-    evidence: _Evidence
+    batch: _Batch
     k: int
     explained: Score | None = None
     why: str | None = None
 
     @property
     def same_shot(self) -> bool:
-        return self.evidence.same_shot[self.k]
+        return self.batch.same_shot[self.k]
 
     @property
     def dt_s(self) -> float | None:
-        return self.evidence.dt_s[self.k]
+        v = self.batch.dt[self.k]
+        return None if v != v else v  # nan != nan
 
     @property
     def phash_distance(self) -> int | None:
-        return self.evidence.phash_distance[self.k]
+        v = self.batch.hd[self.k]
+        return None if v == 99 else v
 
     @property
     def distance_m(self) -> float | None:
-        return self.evidence.distance_m[self.k]
+        v = self.batch.dist[self.k]
+        return None if v != v else v
 
     @property
     def confidence(self) -> float:
-        return self.evidence.confidence[self.k]
+        return self.batch.confidence[self.k]
 
     @property
     def score(self) -> Score:
         if self.explained is None:
-            self.explained = self.evidence.pairs.score(self.k)
+            self.explained = self.batch.pairs.score(self.k)
         return self.explained
 
     @property
@@ -103,6 +104,31 @@ class Candidate:
         if self.why is None:
             self.why = self.score.reasons()
         return self.why
+
+
+class Ranked:
+    """A target's sources, best first: the same shot, then nearest in time, then highest priority, then most
+    alike, then by path. Made into Candidates only as far as they are read: most rules stop at the same shot or at
+    the edge of the time reach, and a library has tens of thousands of (target, source) pairs."""
+
+    __slots__ = ("_batch", "_order", "_made")
+
+    def __init__(self, batch: _Batch, order: list[int]) -> None:
+        self._batch, self._order, self._made = batch, order, []
+
+    def __iter__(self) -> Iterator[Candidate]:
+        made, order = self._made, self._order
+        for n, k in enumerate(order):
+            if n == len(made):
+                made.append(self._batch.candidate(k))
+            yield made[n]
+
+    def among(self, ids: frozenset[int]) -> Iterator[Candidate]:
+        """The sources whose photo id is in `ids`, best first (the others are never made)."""
+        sources = self._batch.sources
+        for n, k in enumerate(self._order):
+            if sources[k].id in ids:
+                yield self._made[n] if n < len(self._made) else self._batch.candidate(k)
 
 
 @dataclass(frozen=True)
@@ -130,7 +156,7 @@ def most_likely(ranked: list[Candidate], agree: Callable[[Photo, Photo], bool]) 
     return Choice(winner[0], len(opinions) > 1, tuple(op[0] for op in opinions if op is not winner))
 
 
-def same_shots(cands: list[Candidate]) -> list[Candidate]:
+def same_shots(cands: Iterable[Candidate]) -> list[Candidate]:
     """The target's original(s): same-shot sources at the smallest pHash distance (a copy has one original;
     only equally near candidates leave a real doubt). `cands` in rank order (or a part of it, in order): the
     same-shot sources come first."""
@@ -143,19 +169,28 @@ def _is_same_shot(c: Candidate) -> bool:
     return c.same_shot
 
 
-def _relevant(cands: list[Candidate], settings: Settings) -> list[Candidate]:
+def _relevant(cands: Iterable[Candidate], settings: Settings) -> list[Candidate]:
     """Same-shot sources speak for the target; otherwise those within reach in time (as far as a link can reach,
     so every source that could have linked has a say); otherwise all. `cands` in rank order (or a part of it, in
-    order): after the same-shot sources, nearest in time first, unknown gaps last."""
-    same = same_shots(cands)
-    if same:
-        return same
+    order): the same-shot sources, then the others nearest in time first, unknown gaps last; read only as far as
+    needed."""
     reach = VISUAL_REACH * settings.time_window_s
-    near = list(takewhile(lambda c: c.dt_s is not None and abs(c.dt_s) <= reach, cands))
-    return near or cands
+    same: list[Candidate] = []
+    near: list[Candidate] = []
+    rest = iter(cands)
+    for c in rest:
+        if c.same_shot:
+            same.append(c)
+        elif same:
+            break
+        elif c.dt_s is not None and abs(c.dt_s) <= reach:
+            near.append(c)
+        else:
+            return near or [c, *rest]
+    return same_shots(same) or near
 
 
-def choose_gps(target: Photo, candidates: list[Candidate], settings: Settings,
+def choose_gps(target: Photo, candidates: Iterable[Candidate], settings: Settings,
                agree: Callable[[Photo, Photo], bool] | None = None) -> Choice | None:
     """The source whose GPS a target without GPS receives (None: keep as is).
 
@@ -166,7 +201,7 @@ def choose_gps(target: Photo, candidates: list[Candidate], settings: Settings,
     """
     if target.meta.gps_latitude is not None or target.meta.gps_longitude is not None:
         return None
-    cands = _relevant([c for c in candidates if c.photo.meta.has_gps], settings)
+    cands = _relevant((c for c in candidates if c.photo.meta.has_gps), settings)
     if not cands:
         return None
     choice = most_likely(cands, agree or gps_agreement(settings))
@@ -198,10 +233,10 @@ def gps_agreement(settings: Settings, sources: Sequence[Photo] = ()) -> Callable
     return agree
 
 
-def choose_time(target: Photo, candidates: list[Candidate], times: dict[int, float],
+def choose_time(target: Photo, candidates: Iterable[Candidate], times: dict[int, float],
                 settings: Settings) -> Choice | None:
     """The source whose capture time the target receives: when it has none, or a same-shot correction."""
-    timed = [c for c in candidates if c.photo.id in times]
+    timed = (c for c in candidates if c.photo.id in times)
     same = same_shots(timed)
 
     def agree(a: Photo, b: Photo) -> bool:
@@ -210,7 +245,8 @@ def choose_time(target: Photo, candidates: list[Candidate], times: dict[int, flo
     if target.meta.datetime_original is None:
         if same:
             return most_likely(same, agree)
-        return Choice(timed[0]) if timed else None  # another photo's time: the best approximation, no dispute
+        first = next((c for c in candidates if c.photo.id in times), None)
+        return Choice(first) if first else None  # another photo's time: the best approximation, no dispute
     if not same or target.id not in times:
         return None
     choice = most_likely(same, agree)
@@ -270,6 +306,7 @@ def _plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Se
     for group, (tgt, src, times), hand in zip(groups, parts, overrides):
         ctx = _Context(group, settings, times, merge_fixes(photo_fixes((pool[k] for k in (*src, *tgt)), times), logs),
                        frozenset(pool[k].id for k in src if _named(pool[k])),
+                       frozenset(pool[k].id for k in src if pool[k].meta.tags),
                        gps_agreement(settings, [pool[k] for k in src]))
         changes = [c for t in tgt for c in _target_changes(pool[t], next(ranked), ctx)]
         drafts.append(_apply_overrides(changes, group, photos, hand))
@@ -322,6 +359,7 @@ class _Context:
     times: dict[int, float]
     track: Sequence[Fix]
     named: frozenset[int]  # ids of the sources that name a place
+    tagged: frozenset[int]  # ids of the sources that have tags
     gps_agree: Callable[[Photo, Photo], bool]
 
 
@@ -330,38 +368,36 @@ def _named(photo: Photo) -> bool:
 
 
 def _ranked(pool: list[Photo], when: list[float | None], parts: list[tuple[list[int], list[int]]],
-            settings: Settings) -> list[list[Candidate]]:
-    """For each part's targets (pool positions) in order, the part's sources best first: the same shot, then
-    nearest in time, then highest priority, then most alike, then by path. Every target of every part is weighed
-    against its sources in one PairScores and sorted in one lexsort (per-group numpy calls cost more than the
-    arithmetic)."""
+            settings: Settings) -> list[Ranked]:
+    """For each part's targets (pool positions) in order, the part's sources ranked (see Ranked). Every target
+    of every part is weighed against its sources in one PairScores and sorted in one lexsort (per-group numpy
+    calls cost more than the arithmetic)."""
     i: list[int] = []
     j: list[int] = []
     for tgt, src in parts:
         for t in tgt:
             i += [t] * len(src)
             j += src
-    if not i:
-        return [[] for tgt, _ in parts for _ in tgt]
     pairs = PairScores(pool, when, i, j, settings)
     priority = [source_priority(p) for p in pool]
     rank_of_path = {p: r for r, p in enumerate(sorted({p.path for p in pool}))}
-    js = pairs.j
     gap = np.abs(pairs.dt)
     gap[np.isnan(gap)] = np.inf
-    order = np.lexsort((np.array([rank_of_path[pool[k].path] for k in j]), pairs.hd,
-                        -np.array(priority)[js], gap, ~pairs.same_shot, pairs.i))  # targets ascend in the pool
-    evidence = _Evidence.of(pairs)
-    cands = [Candidate(pool[j[k]], priority[j[k]], evidence, k) for k in order.tolist()]
+    order = np.lexsort((np.array([rank_of_path[pool[k].path] for k in j], dtype=np.int64), pairs.hd,
+                        -np.array(priority, dtype=np.int64)[pairs.j], gap, ~pairs.same_shot,
+                        pairs.i)).tolist()  # targets ascend in the pool
+    col = pairs.lists()
+    batch = _Batch(pairs, [pool[k] for k in j], [priority[k] for k in j], col["same_shot"], col["dt"], col["hd"],
+                   col["dist"], col["confidence"])
     out, at = [], 0
     for tgt, src in parts:
         for _ in tgt:
-            out.append(cands[at:at + len(src)])
+            out.append(Ranked(batch, order[at:at + len(src)]))
             at += len(src)
     return out
 
 
-def _target_changes(target: Photo, ranked: list[Candidate], ctx: _Context) -> list[FieldChange]:
+def _target_changes(target: Photo, ranked: Ranked, ctx: _Context) -> list[FieldChange]:
     meta, group, settings = target.meta, ctx.group, ctx.settings
     out: list[FieldChange] = []
     # a target with even half a position keeps it: neither the track nor a source overwrites it
@@ -396,36 +432,35 @@ def _target_changes(target: Photo, ranked: list[Candidate], ctx: _Context) -> li
         if givers:
             out.append(_change(target, f, Choice(givers[0]), rule, group))
     out.extend(_place_changes(target, ranked, gps, ctx))
-    tags = _merged_tags(target, ranked, group)
+    tags = _merged_tags(target, ranked, ctx)
     if tags is not None:
         out.append(tags)
     return out
 
 
-def _place_changes(target: Photo, ranked: list[Candidate], gps: Choice | None, ctx: _Context) -> list[FieldChange]:
+def _place_changes(target: Photo, ranked: Ranked, gps: Choice | None, ctx: _Context) -> list[FieldChange]:
     """Place names from the GPS source when it has them, else from the best source that has them."""
     missing = [f for f in PLACE_FIELDS if getattr(target.meta, f) is None]
     if not missing or not ctx.named:
         return []
     if gps is not None and gps.source.photo.id in ctx.named:
         choice = gps
+    elif target.meta.has_gps:  # the nearest named place to where the target says it is
+        choice = Choice(min(ranked.among(ctx.named),
+                            key=lambda c: c.distance_m if c.distance_m is not None else float("inf")))
     else:
-        givers = [c for c in ranked if c.photo.id in ctx.named]
-        if not givers:
+        first = next(ranked.among(ctx.named), None)
+        if first is None:
             return []
-        if target.meta.has_gps:  # the nearest named place to where the target says it is
-            givers.sort(key=lambda c: c.distance_m if c.distance_m is not None else float("inf"))
-        choice = Choice(givers[0])
+        choice = Choice(first)
     return [_change(target, f, choice, "place of the source", ctx.group) for f in missing
             if getattr(choice.source.photo.meta, f) is not None]
 
 
-def _merged_tags(target: Photo, ranked: list[Candidate], group: Group) -> FieldChange | None:
+def _merged_tags(target: Photo, ranked: Ranked, ctx: _Context) -> FieldChange | None:
     have = list(target.meta.tags)
     givers = []
-    for c in ranked:
-        if not c.photo.meta.tags:
-            continue
+    for c in ranked.among(ctx.tagged):
         new = [t for t in c.photo.meta.tags if t not in have]
         if new:
             have.extend(new)
@@ -434,7 +469,7 @@ def _merged_tags(target: Photo, ranked: list[Candidate], group: Group) -> FieldC
         return None
     names = ", ".join(c.photo.name for c in givers)
     return FieldChange(target.path, "tags", target.meta.tags, tuple(have), givers[0].photo.path,
-                       f"tags merged from {names}", max(_confidence(c, group) for c in givers))
+                       f"tags merged from {names}", max(_confidence(c, ctx.group) for c in givers))
 
 
 def _apply_overrides(changes: list[FieldChange], group: Group, photos: dict[int, Photo],
