@@ -33,8 +33,8 @@ AGREE_S = 120.0
 TOLERANCE_S = 15.0
 # Offsets below this are not worth rewriting the capture times for.
 MIN_SHIFT_S = 60.0
-# Agreeing pairs must exceed what chance alignment explains by this many standard deviations.
-CHANCE_SIGMAS = 1.5
+# Agreement that chance alone would show this often (or more) is no evidence of a wrong clock.
+FALSE_ALARM = 0.05
 # A camera unused for longer than this may have had its clock reset: estimate each such session on its own.
 SESSION_GAP_S = 2 * 86400.0
 # A geotagged camera photo and the references' track are "together" when the track passed this close...
@@ -167,18 +167,17 @@ def _place_pairs(session: list[Photo], grids: Mapping[bool, FixGrid], ids: Mappi
     return out
 
 
-def _agreeing(candidates: dict[str, list[ClockPair]]) -> list[ClockPair]:
-    """One pair per camera photo, around the densest cluster of clock differences.
+def _centre(candidates: dict[str, list[ClockPair]]) -> float | None:
+    """The clock difference most camera photos agree on, to seconds (None: no pairs).
 
-    The cluster's centre is the difference with the highest density of distinct camera photos (a Gaussian kernel
-    of TOLERANCE_S: same-moment pairs agree to seconds), then the most alike pairs (least total pHash distance).
-    Regular shooting makes a decoy: the same photos paired with the phone's previous or next shot, one shooting
-    interval off; those differences scatter by the variation of the interval, the true moments do not. Each camera
-    photo then takes its pair nearest the centre, within AGREE_S.
+    The density of distinct camera photos (a Gaussian kernel of TOLERANCE_S: same-moment pairs agree to
+    seconds), then the most alike pairs (least total pHash distance). Regular shooting makes a decoy: the same
+    photos paired with the phone's previous or next shot, one shooting interval off; those differences scatter by
+    the variation of the interval, the true moments do not.
     """
     flat = sorted((p for ps in candidates.values() for p in ps), key=lambda p: p.diff_s)
     if not flat:
-        return []
+        return None
     diffs = [p.diff_s for p in flat]
     reach = 3 * TOLERANCE_S
     best_key, centre = (0.0, 0), flat[0].diff_s
@@ -190,6 +189,11 @@ def _agreeing(candidates: dict[str, list[ClockPair]]) -> list[ClockPair]:
         key = (round(sum(w for w, _ in weight.values()), 9), sum(h for _, h in weight.values()))
         if key > best_key:
             best_key, centre = key, c
+    return centre
+
+
+def _agreeing(candidates: dict[str, list[ClockPair]], centre: float) -> list[ClockPair]:
+    """Each camera photo's pair nearest the centre, within AGREE_S."""
     chosen = []
     for ps in candidates.values():
         p = min(ps, key=lambda p: (abs(p.diff_s - centre), p.unlikeness))
@@ -198,20 +202,29 @@ def _agreeing(candidates: dict[str, list[ClockPair]]) -> list[ClockPair]:
     return chosen
 
 
-def _by_chance(candidates: dict[str, list[ClockPair]], settings: Settings) -> float:
-    """How many camera photos a window of 2 * AGREE_S would catch by chance, plus CHANCE_SIGMAS deviations.
+def _false_alarm(candidates: dict[str, list[ClockPair]], agreeing: int, settings: Settings) -> float:
+    """How likely chance alone lines up `agreeing` camera photos within 2 * TOLERANCE_S anywhere in the range
+    the differences cover.
 
     Photos of one scene all look alike, so each camera photo matches the reference shots of its whole event:
-    its differences spread over the event's duration (at least time_window_s), and a window catches one of them
-    with probability n * width / spread. Agreement beyond that is evidence of a clock offset.
+    its differences spread over the event's duration (at least time_window_s), and one window catches one of
+    them with probability n * width / spread. Their sum is the expected count in a window (a Poisson tail gives
+    the chance of `agreeing` or more), times the number of windows the search looked at (a union bound).
     """
-    width = 2 * AGREE_S
-    probs = []
+    width = 2 * TOLERANCE_S
+    expected, lo, hi = 0.0, math.inf, -math.inf
     for pairs in candidates.values():
         diffs = [p.diff_s for p in pairs]
         spread = max(max(diffs) - min(diffs), settings.time_window_s) + width
-        probs.append(min(1.0, len(diffs) * width / spread))
-    return sum(probs) + CHANCE_SIGMAS * math.sqrt(sum(p * (1 - p) for p in probs))
+        expected += min(1.0, len(diffs) * width / spread)
+        lo, hi = min(lo, min(diffs)), max(hi, max(diffs))
+    term = math.exp(-expected + agreeing * math.log(expected) - math.lgamma(agreeing + 1)) if expected else 0.0
+    tail, j = 0.0, agreeing
+    while term > 1e-12 * (tail or 1.0) and j < agreeing + 500:
+        tail += term
+        j += 1
+        term *= expected / j
+    return min(1.0, tail * (hi - lo + width) / width)
 
 
 def _robust(pairs: list[ClockPair]) -> tuple[float, float, list[ClockPair]]:
@@ -275,30 +288,61 @@ def estimate_clock_offsets(photos: Iterable[Photo], settings: Settings) -> list[
     for key in sorted(set(by_camera) - reference_cams):
         if not grids and any(p.meta.has_gps for p in by_camera[key]):
             grids = _reference_tracks(located)
+        sessions = []
         for session in _sessions(by_camera[key], SESSION_GAP_S):
             candidates = _candidate_pairs(session, refs, ref_walls, settings)
             if grids:
                 for path, pairs in _place_pairs(session, grids, ids, settings).items():
                     candidates.setdefault(path, []).extend(pairs)
-            agreeing = _agreeing(candidates)
-            if len(agreeing) < MIN_PAIRS:
-                continue
-            # whether the clock is off is judged on the cluster, how far off on its tight core
-            right_clock = sum(any(abs(p.diff_s) <= AGREE_S for p in ps) for ps in candidates.values())
-            if right_clock >= len(agreeing):  # a clock is right until shown otherwise: ties (decoys) go to it
-                continue
-            if len(agreeing) <= _by_chance(candidates, settings) + 1e-9:  # no better than chance
-                log.debug("%s: %d agreeing pairs could be chance", camera_label(key), len(agreeing))
-                continue
-            shift, spread, kept = _robust(agreeing)
-            if len(kept) < MIN_PAIRS or abs(shift) < max(MIN_SHIFT_S, 3 * spread):
-                continue
-            out.append(ClockEstimate(
-                key, camera_label(key), float(round(shift)), float(spread),
-                tuple(sorted(kept, key=lambda p: p.camera_path)), len(candidates) - len(kept),
-                tuple(p.id for p in session), tuple(p.path for p in session),
-                tuple(p.meta.datetime_original for p in session)))
+            sessions.append((session, candidates))
+        for session, candidates in _runs(sessions):
+            estimate = _estimate(key, session, candidates, settings)
+            if estimate is not None:
+                out.append(estimate)
     return out
+
+
+def _runs(sessions: list[tuple[list[Photo], dict[str, list[ClockPair]]]]
+          ) -> list[tuple[list[Photo], dict[str, list[ClockPair]]]]:
+    """Consecutive sessions whose pairs centre on the same clock difference (within TOLERANCE_S) as one run: the
+    clock was not reset in between, and their pairs are stronger evidence together than apart."""
+    out: list[tuple[list[Photo], dict[str, list[ClockPair]]]] = []
+    last = None
+    for session, candidates in sessions:
+        centre = _centre(candidates)
+        if out and centre is not None and last is not None and abs(centre - last) <= TOLERANCE_S:
+            out[-1] = (out[-1][0] + session, {**out[-1][1], **candidates})
+        else:
+            out.append((session, candidates))
+        last = centre
+    return out
+
+
+def _estimate(key: CameraKey, session: list[Photo], candidates: dict[str, list[ClockPair]],
+              settings: Settings) -> ClockEstimate | None:
+    """The clock offset of one camera run, or None when the pairs do not prove one."""
+    centre = _centre(candidates)
+    if centre is None:
+        return None
+    agreeing = _agreeing(candidates, centre)
+    if len(agreeing) < MIN_PAIRS:
+        return None
+    right_clock = sum(any(abs(p.diff_s) <= AGREE_S for p in ps) for ps in candidates.values())
+    if right_clock >= len(agreeing):  # a clock is right until shown otherwise: ties (decoys) go to it
+        return None
+    shift, spread, kept = _robust(agreeing)
+    if len(kept) < MIN_PAIRS or abs(shift) < max(MIN_SHIFT_S, 3 * spread):
+        return None
+    chance = _false_alarm(candidates, len(kept), settings)
+    if chance > FALSE_ALARM:
+        log.debug("%s: %d pairs agree at %+.0f s, as chance would %.0f %% of the time", camera_label(key),
+                  len(kept), shift, 100 * chance)
+        return None
+    return ClockEstimate(
+        key, camera_label(key), float(round(shift)), float(spread),
+        tuple(sorted(kept, key=lambda p: p.camera_path)), len(candidates) - len(kept),
+        tuple(p.id for p in session), tuple(p.path for p in session),
+        tuple(p.meta.datetime_original for p in session))
 
 
 def time_shift_group(estimate: ClockEstimate) -> Group:
