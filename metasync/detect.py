@@ -57,6 +57,15 @@ def _adjacent(cell: tuple[int, int, int]) -> Iterator[tuple[int, int, int]]:
         yield (x + dx, y + dy, z + dz)
 
 
+def distinct(a: np.ndarray) -> np.ndarray:
+    """The distinct values of a 1-d array, sorted: np.unique by sorting. numpy 2.4's np.unique hashes instead and
+    took 3.4 s for the 1.35 million candidate pairs of 100,000 photos, where sorting takes 0.05 s."""
+    if len(a) == 0:
+        return a
+    s = np.sort(a)
+    return s[np.concatenate(([True], s[1:] != s[:-1]))]
+
+
 class HammingIndex:
     """Multi-index hashing over 64-bit hashes (numpy): each hash is split into m chunks; if two hashes differ in at
     most r bits, some chunk differs in at most r // m bits, so only those chunk values are probed.
@@ -93,7 +102,7 @@ class HammingIndex:
                 found.append(order[starts + np.arange(total)])
         if not found:
             return []
-        cand = np.unique(np.concatenate(found))
+        cand = distinct(np.concatenate(found))
         dist = np.bitwise_count(self.hashes[cand] ^ np.uint64(h))
         keep = dist <= self.radius
         cand, dist = cand[keep], dist[keep]
@@ -162,7 +171,7 @@ def candidate_pairs(photos: list[Photo], times: dict[int, float], settings: Sett
     rows = np.concatenate(found)
     lo, hi = np.minimum(rows[:, 0], rows[:, 1]), np.maximum(rows[:, 0], rows[:, 1])
     n = max(len(photos), 1)
-    keys = np.unique((lo * n + hi)[lo != hi])
+    keys = distinct((lo * n + hi)[lo != hi])
     return np.stack([keys // n, keys % n], axis=1)
 
 
