@@ -29,7 +29,7 @@ from .models import FieldChange, Group, GroupMember, Metadata, Photo, Plan
 from .score import capture_times
 from .timeutil import has_known_offset, parse_local
 from .track import EARTH_RADIUS_M, Fix, gps_changes
-from .tz import offset_change, utc_offset
+from .tz import offset_changes, utc_offset
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +291,7 @@ def plan_locations_batch(plans: Sequence[tuple[Sequence[Photo], Sequence[FieldCh
             gps = mine.get("gps_latitude")
             items.append((p.path, meta, gps.confidence if gps else 1.0, gps.source if gps else None))
             owner.append((n, mine))
-    offsets = [(k, c) for k, it in enumerate(items) if (c := offset_change(*it)) is not None]
+    offsets = [(k, c) for k, c in enumerate(offset_changes(items)) if c is not None]
     out: list[list[FieldChange]] = [[] for _ in plans]
     for k, c in offsets + _placed(items):
         n, mine = owner[k]

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timedelta
+from typing import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
+
 from .models import FieldChange, Metadata
-from .timeutil import format_offset, parse_local, parse_offset
+from .timeutil import format_offset, offset_seconds, parse_local
 
 
 @functools.lru_cache(maxsize=1)
@@ -46,20 +49,38 @@ def offset_for(lat: float, lon: float, local_naive: datetime) -> str | None:
     return None if off is None else format_offset(off)
 
 
+def zones_at(coords: Sequence[tuple[float, float]]) -> list[str | None]:
+    """zone_at for many (lat, lon) at once (one batch lookup)."""
+    if not coords:
+        return []
+    lat, lon = np.asarray(coords, dtype=float).T
+    return _finder().timezone_names_at(lngs=lon, lats=lat)
+
+
 def offset_change(path: str, meta: Metadata, confidence: float = 1.0, source: str | None = None) -> FieldChange | None:
     """offset_time for a photo whose camera wrote local time without an offset, once it has GPS (`meta` as the
     plan leaves it); `confidence` and `source` are those of the GPS the zone comes from."""
-    if not meta.has_gps or parse_offset(meta.offset_time) is not None:
-        return None
-    local = parse_local(meta.datetime_original)
-    if local is None or local.tzinfo is not None:
-        return None
-    name = zone_at(meta.gps_latitude, meta.gps_longitude)
-    zone = _zone(name)
-    if zone is None:
-        return None
-    aware = local.replace(tzinfo=zone, fold=0)
-    text = format_offset(aware.utcoffset())
-    reason = f"time zone {name} at its GPS position: {text} on {local:%Y-%m-%d}" + (
-        " (summer time)" if aware.dst() else "")
-    return FieldChange(path, "offset_time", meta.offset_time, text, source, reason, confidence)
+    return offset_changes([(path, meta, confidence, source)])[0]
+
+
+def offset_changes(items: Sequence[tuple[str, Metadata, float, str | None]]) -> list[FieldChange | None]:
+    """offset_change for many (path, meta, confidence, source), their zones looked up in one batch."""
+    wanted = []  # (item, its local time)
+    for k, (_, meta, _, _) in enumerate(items):
+        if meta.has_gps and offset_seconds(meta.offset_time) is None:
+            local = parse_local(meta.datetime_original)
+            if local is not None and local.tzinfo is None:
+                wanted.append((k, local))
+    names = zones_at([(items[k][1].gps_latitude, items[k][1].gps_longitude) for k, _ in wanted])
+    out: list[FieldChange | None] = [None] * len(items)
+    for (k, local), name in zip(wanted, names):
+        zone = _zone(name)
+        if zone is None:
+            continue
+        path, meta, confidence, source = items[k]
+        aware = local.replace(tzinfo=zone, fold=0)
+        text = format_offset(aware.utcoffset())
+        reason = f"time zone {name} at its GPS position: {text} on {local:%Y-%m-%d}" + (
+            " (summer time)" if aware.dst() else "")
+        out[k] = FieldChange(path, "offset_time", meta.offset_time, text, source, reason, confidence)
+    return out
