@@ -48,6 +48,7 @@ log = logging.getLogger("bench")
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 SYNTHETIC = (10_000, 100_000)
+SYNTHETIC_REPEATS = 3  # synthetic grouping runs; the best is reported beside the first
 BRIDGE_GROUP = 50
 BRIDGE_REQUESTS = 200
 TOUCH_FRACTION = 0.01
@@ -198,21 +199,28 @@ def touch(paths: list[str], fraction: float) -> list[str]:
 
 
 # -- 4. grouping and planning ----------------------------------------------------------------------------------------
-def group_and_plan(photos: list[Photo], settings: Settings) -> dict[str, Any]:
-    """detect_groups, then plan_groups for every group, timed per stage (in process, no I/O)."""
-    t: dict[str, float] = {}
-    with timed(t, "detect_s"):
-        groups = detect_groups(photos, settings)
-    by_id = {p.id: p for p in photos}
-    with timed(t, "plan_s"):
-        changes = sum(len(p.changes) for p in plan_groups(groups, by_id, settings))
+def group_and_plan(photos: list[Photo], settings: Settings, repeats: int = 1) -> dict[str, Any]:
+    """detect_groups, then plan_groups for every group, timed per stage (in process, no I/O). With repeats, the
+    best run is reported beside the first: the first pays one-time costs (loading the gazetteer and the time zone
+    polygons, parsing every capture time) that a long-running bridge pays once."""
+    runs = []
+    for _ in range(repeats):
+        t: dict[str, float] = {}
+        with timed(t, "detect_s"):
+            groups = detect_groups(photos, settings)
+        by_id = {p.id: p for p in photos}
+        with timed(t, "plan_s"):
+            changes = sum(len(p.changes) for p in plan_groups(groups, by_id, settings))
+        runs.append(t | {"total_s": round(t["detect_s"] + t["plan_s"], 4)})
+    best = min(runs, key=lambda r: r["total_s"])
     sizes = [len(g.members) for g in groups]
-    return {"photos": len(photos), **t, "total_s": round(t["detect_s"] + t["plan_s"], 4), "groups": len(groups),
+    return {"photos": len(photos), **best, "first": runs[0], "runs": len(runs), "groups": len(groups),
             "largest_group": max(sizes, default=0), "changes": changes}
 
 
 def library_grouping(db: Path, settings: Settings, library: Path) -> dict[str, Any]:
-    """The scanned library: load, detect, scene refine (cold, then cached), plan; then `suggest` end to end."""
+    """The scanned library: load, detect, scene refine (first after the scan, which stored the scene features;
+    then again), plan; then `suggest` end to end."""
     t: dict[str, float] = {}
     with Engine(settings) as engine:
         with timed(t, "load_s"):
@@ -355,7 +363,7 @@ def run(opts: Options, say: Callable[[str], None] = log.info,
         results["grouping"] = {"library": library_grouping(db, settings, library)}
         for n in opts.synthetic:
             say(f"grouping and planning ({n} synthetic rows)")
-            results["grouping"][f"synthetic_{n}"] = group_and_plan(synthetic_photos(n), settings)
+            results["grouping"][f"synthetic_{n}"] = group_and_plan(synthetic_photos(n), settings, SYNTHETIC_REPEATS)
             checkpoint(results)
         say("bridge")
         results["bridge"] = bridge_latency(library, db, settings, env, opts.bridge_requests)
@@ -399,16 +407,17 @@ def table(r: dict[str, Any]) -> str:
     lg = g["library"]
     rows.append(("library: load + detect + plan",
                  f"{lg['load_s']:.2f} + {lg['detect_s']:.2f} + {lg['plan_s']:.2f} s ({lg['groups']} groups)", ""))
-    rows.append(("library: scene refine cold / cached", f"{lg['refine_cold_s']:.2f} / {lg['refine_cached_s']:.2f} s",
+    rows.append(("library: scene refine first / again", f"{lg['refine_cold_s']:.2f} / {lg['refine_cached_s']:.2f} s",
                  ""))
     rows.append(("library: suggest end to end (warm)", f"{lg['suggest_s']:.2f} s", ""))
     for key, v in g.items():
         if key.startswith("synthetic_"):
             n = int(key.split("_")[1])
             target = {10_000: "<= 1 s", 100_000: "<= 15 s"}.get(n, "")
-            rows.append((f"{n} synthetic rows: detect + plan",
-                         f"{v['detect_s']:.2f} + {v['plan_s']:.2f} = {v['total_s']:.2f} s ({v['groups']} groups)",
-                         target))
+            first = v.get("first", v)
+            rows.append((f"{n} synthetic rows: detect + plan, best of {v.get('runs', 1)}",
+                         f"{v['detect_s']:.2f} + {v['plan_s']:.2f} = {v['total_s']:.2f} s ({v['groups']} groups; "
+                         f"first run {first['total_s']:.2f} s)", target))
     rows.append((f"bridge GET group ({b['group_size']} photos) p50 / p95",
                  f"{b['p50_ms']:.1f} / {b['p95_ms']:.1f} ms", "p95 <= 50 ms"))
     width = max(len(a) for a, _, _ in rows)
