@@ -27,7 +27,7 @@ from .config import Settings
 from .gcpause import collector_paused
 from .geocode import plan_locations_batch
 from .models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
-from .score import VISUAL_REACH, PairScores, Score, capture_times, haversine, source_priority
+from .score import VISUAL_REACH, PairScores, capture_times, describe, haversine, source_priority
 from .timeutil import format_duration
 from .track import Fix, distance_m, gps_changes, merge_fixes, photo_fixes
 
@@ -44,29 +44,31 @@ _FIELD_ORDER = {f: k for k, f in enumerate(CANONICAL_FIELDS)}
 class _Batch:
     """The pairs (target, source) of a batch of groups and what planning reads of them, as Python lists."""
 
-    pairs: PairScores
-    sources: list[Photo]  # per pair
-    priority: list[int]  # per pair, the source's
+    pool: list[Photo]
+    priority: list[int]  # per photo of the pool
+    source: list[int]  # per pair: the source's position in the pool
     same_shot: list[bool]
     dt: list[float]  # target - source; nan: unknown
     hd: list[int]  # 99: unknown
     dist: list[float]  # nan: unknown
     confidence: list[float]
+    similar: list[bool]
+    related: list[bool]  # same folder, or one inside the other
 
     def candidate(self, k: int) -> "Candidate":
-        return Candidate(self.sources[k], self.priority[k], self, k)
+        j = self.source[k]
+        return Candidate(self.pool[j], self.priority[j], self, k)
 
 
 @dataclass(slots=True)
 class Candidate:
     """A source as seen from one target: the evidence between them (pair k of the batch) and the source's
-    priority. The explainable Score is made only for a source that gives something."""
+    priority."""
 
     photo: Photo
     priority: int
     batch: _Batch
     k: int
-    explained: Score | None = None
     why: str | None = None
 
     @property
@@ -93,16 +95,12 @@ class Candidate:
         return self.batch.confidence[self.k]
 
     @property
-    def score(self) -> Score:
-        if self.explained is None:
-            self.explained = self.batch.pairs.score(self.k)
-        return self.explained
-
-    @property
     def reasons(self) -> str:
         """The evidence in words (one source often gives several fields: worded once)."""
         if self.why is None:
-            self.why = self.score.reasons()
+            b, k = self.batch, self.k
+            self.why = describe(self.photo.path, self.dt_s, self.distance_m, self.phash_distance, b.similar[k],
+                                b.same_shot[k], b.related[k])
         return self.why
 
 
@@ -125,9 +123,9 @@ class Ranked:
 
     def among(self, ids: frozenset[int]) -> Iterator[Candidate]:
         """The sources whose photo id is in `ids`, best first (the others are never made)."""
-        sources = self._batch.sources
+        pool, source = self._batch.pool, self._batch.source
         for n, k in enumerate(self._order):
-            if sources[k].id in ids:
+            if pool[source[k]].id in ids:
                 yield self._made[n] if n < len(self._made) else self._batch.candidate(k)
 
 
@@ -383,12 +381,11 @@ def _ranked(pool: list[Photo], when: list[float | None], parts: list[tuple[list[
     rank_of_path = {p: r for r, p in enumerate(sorted({p.path for p in pool}))}
     gap = np.abs(pairs.dt)
     gap[np.isnan(gap)] = np.inf
-    order = np.lexsort((np.array([rank_of_path[pool[k].path] for k in j], dtype=np.int64), pairs.hd,
+    order = np.lexsort((np.array([rank_of_path[p.path] for p in pool], dtype=np.int64)[pairs.j], pairs.hd,
                         -np.array(priority, dtype=np.int64)[pairs.j], gap, ~pairs.same_shot,
                         pairs.i)).tolist()  # targets ascend in the pool
-    col = pairs.lists()
-    batch = _Batch(pairs, [pool[k] for k in j], [priority[k] for k in j], col["same_shot"], col["dt"], col["hd"],
-                   col["dist"], col["confidence"])
+    batch = _Batch(pool, priority, j, *pairs.lists("same_shot", "dt", "hd", "dist", "confidence", "similar",
+                                                  "related").values())
     out, at = [], 0
     for tgt, src in parts:
         for _ in tgt:

@@ -18,7 +18,7 @@ from .models import Photo, band
 from .timeutil import clock_reading, format_duration, offset_seconds
 from .track import EARTH_RADIUS_M
 
-__all__ = ["WEIGHTS", "Score", "PairScores", "score_pair", "haversine", "capture_times", "source_priority", "band"]
+__all__ = ["WEIGHTS", "Score", "PairScores", "score_pair", "describe", "haversine", "capture_times", "source_priority", "band"]
 
 # Highest strength each component can contribute (at zero time gap, zero distance, identical pHash).
 WEIGHTS: dict[str, float] = {
@@ -63,24 +63,31 @@ class Score:
 
     def reasons(self) -> str:
         """Human text from a's point of view: "2 min after IMG_0412.HEIC, 38 m away, pHash distance 6"."""
-        other = self.b.rsplit("/", 1)[-1]
-        parts = []
-        if self.dt_s is None:
-            parts.append(f"like {other} (no common capture time)")
-        elif abs(self.dt_s) < 1:
-            parts.append(f"same time as {other}")
-        else:
-            gap = abs(self.dt_s)
-            gap = round(gap / 60) * 60 if gap >= 60 else gap
-            parts.append(f"{format_duration(gap)} {'after' if self.dt_s > 0 else 'before'} {other}")
-        if self.distance_m is not None:
-            d = self.distance_m
-            parts.append(f"{d:.0f} m away" if d < 1000 else f"{d / 1000:.1f} km away")
-        if self.phash_distance is not None and self.similar:
-            parts.append(f"pHash distance {self.phash_distance}" + (" (same shot)" if self.same_shot else ""))
-        if self.same_folder:
-            parts.append("same folder")
-        return ", ".join(parts)
+        return describe(self.b, self.dt_s, self.distance_m, self.phash_distance, self.similar, self.same_shot,
+                        self.same_folder)
+
+
+def describe(other: str, dt_s: float | None, distance_m: float | None, phash_distance: int | None, similar: bool,
+             same_shot: bool, same_folder: bool) -> str:
+    """The evidence linking a photo to `other` (a path) in words; Score.reasons, for callers holding columns."""
+    other = other.rsplit("/", 1)[-1]
+    parts = []
+    if dt_s is None:
+        parts.append(f"like {other} (no common capture time)")
+    elif abs(dt_s) < 1:
+        parts.append(f"same time as {other}")
+    else:
+        gap = abs(dt_s)
+        gap = round(gap / 60) * 60 if gap >= 60 else gap
+        parts.append(f"{format_duration(gap)} {'after' if dt_s > 0 else 'before'} {other}")
+    if distance_m is not None:
+        d = distance_m
+        parts.append(f"{d:.0f} m away" if d < 1000 else f"{d / 1000:.1f} km away")
+    if phash_distance is not None and similar:
+        parts.append(f"pHash distance {phash_distance}" + (" (same shot)" if same_shot else ""))
+    if same_folder:
+        parts.append("same folder")
+    return ", ".join(parts)
 
 
 class PairScores:
@@ -136,14 +143,13 @@ class PairScores:
         broken |= self.gps_conflict & ~self.similar
         miss = np.prod([1.0 - c for c in comp.values()], axis=0)
         self.confidence = np.where(linked & ~broken, (1.0 - miss) * factor, 0.0)
-        self._lists: dict[str, list] | None = None
 
     def __len__(self) -> int:
         return len(self.i)
 
     def score(self, k: int, flip: bool = False) -> Score:
         """Pair k as a Score from i's point of view (from j's with flip)."""
-        return self.explain([k], [flip])[0] if self._lists is None else self._score(self._lists, k, flip)
+        return self.explain([k], [flip])[0]
 
     def explain(self, ks: Sequence[int], flips: Sequence[bool]) -> list[Score]:
         """Pairs ks as Scores (each from j's point of view where its flip is set), read from the columns at once."""
@@ -151,12 +157,11 @@ class PairScores:
         cols = {n: c[at].tolist() for n, c in self._arrays().items()}
         return [self._score(cols, k, flip) for k, flip in enumerate(flips)]
 
-    def lists(self) -> dict[str, list]:
-        """Every column as a Python list, made once: a plan reads every pair, and reading numpy arrays one element
-        at a time was most of a plan's time (detection explains only a few pairs and never asks)."""
-        if self._lists is None:
-            self._lists = {n: c.tolist() for n, c in self._arrays().items()}
-        return self._lists
+    def lists(self, *names: str) -> dict[str, list]:
+        """Columns by name (see _arrays) as Python lists: a plan reads every pair, and reading numpy arrays one
+        element at a time was most of a plan's time."""
+        arrays = self._arrays()
+        return {n: arrays[n].tolist() for n in names}
 
     def _arrays(self) -> dict[str, np.ndarray]:
         """The columns by name: pair attributes, then evidence components ("c_" + name)."""
