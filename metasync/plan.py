@@ -35,6 +35,8 @@ GPS_FIELDS = ("gps_latitude", "gps_longitude", "gps_altitude")
 CAMERA_FIELDS = ("make", "model", "serial_number", "lens_model", "iso", "f_number", "exposure_time", "focal_length")
 FORCED_CAMERA_FIELDS = ("make", "model")
 PLACE_FIELDS = ("city", "state", "country", "country_code")
+# Event groups are planned together in batches of about this many (target, source) pairs.
+PAIRS_PER_BATCH = 20_000
 # A change in conflict is proposed at this fraction of its confidence.
 CONFLICT_FACTOR = 0.5
 _FIELD_ORDER = {f: k for k, f in enumerate(CANONICAL_FIELDS)}
@@ -277,12 +279,30 @@ def plan_groups(groups: Sequence[Group], photos: dict[int, Photo], settings: Set
     `as_shot`: the photos with the clocks they came with, for time-shift groups (default `photos`), when `photos`
     already carries proposed clock corrections."""
     events = [k for k, g in enumerate(groups) if g.kind not in ("time_shift", "place")]
+    planned: dict[int, Plan] = {}
     with collector_paused():
-        planned = dict(zip(events, _plan_events([groups[k] for k in events], photos, settings,
-                                                [{} for _ in events], logs)))
+        for chunk in _chunks(events, [groups[k] for k in events]):
+            planned.update(zip(chunk, _plan_events([groups[k] for k in chunk], photos, settings,
+                                                   [{} for _ in chunk], logs)))
     return [planned[k] if k in planned else
             plan_group(g, (as_shot or photos) if g.kind == "time_shift" else photos, settings, logs=logs)
             for k, g in enumerate(groups)]
+
+
+def _chunks(keys: list[int], groups: list[Group]) -> Iterator[list[int]]:
+    """`keys` cut into runs whose groups hold about PAIRS_PER_BATCH (target, source) pairs: big enough that numpy
+    pays, small enough that a batch's columns (Python lists, one object per pair and column) stay small."""
+    chunk: list[int] = []
+    pairs = 0
+    for key, g in zip(keys, groups):
+        sources = sum(m.is_source for m in g.members)
+        chunk.append(key)
+        pairs += sources * (len(g.members) - sources)
+        if pairs >= PAIRS_PER_BATCH:
+            yield chunk
+            chunk, pairs = [], 0
+    if chunk:
+        yield chunk
 
 
 def _plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings,
