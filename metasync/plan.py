@@ -349,23 +349,23 @@ def _finish(group: Group, photos: dict[int, Photo], changes: list[FieldChange], 
 
 def _confidence(c: Candidate, group: Group, conflict: bool = False) -> float:
     """The link's own confidence; a source linked only through others borrows half the group's."""
-    conf = c.confidence if c.confidence > 0 else 0.5 * group.confidence
-    return round(conf * (CONFLICT_FACTOR if conflict else 1.0), 4)
+    conf = c.confidence
+    if conf <= 0:
+        conf = 0.5 * group.confidence
+    return round(conf * CONFLICT_FACTOR if conflict else conf, 4)
 
 
-def _change(target: Photo, field: str, choice: Choice, rule: str, group: Group,
-            value: Callable[[Photo], Any] | None = None) -> FieldChange:
-    get = value or (lambda p: getattr(p.meta, field))
+def _change(target: Photo, field: str, choice: Choice, rule: str, group: Group) -> FieldChange:
     src = choice.source
     reason = f"{rule}: {src.reasons}"
-    if choice.alternatives:
-        others = "; ".join(f"{a.photo.name} says {get(a.photo)!r}" for a in choice.alternatives)
+    alternatives = tuple(getattr(a.photo.meta, field) for a in choice.alternatives)
+    if alternatives:
+        others = "; ".join(f"{a.photo.name} says {v!r}" for a, v in zip(choice.alternatives, alternatives))
         reason += f" (sources disagree: {others})"
     if choice.note:
         reason += f" ({choice.note})"
-    return FieldChange(target.path, field, getattr(target.meta, field), get(src.photo), src.photo.path, reason,
-                       _confidence(src, group, choice.conflict), choice.conflict,
-                       tuple(get(a.photo) for a in choice.alternatives))
+    return FieldChange(target.path, field, getattr(target.meta, field), getattr(src.photo.meta, field),
+                       src.photo.path, reason, _confidence(src, group, choice.conflict), choice.conflict, alternatives)
 
 
 @dataclass(frozen=True)
