@@ -31,6 +31,8 @@ MIN_PAIRS = 2
 AGREE_S = 120.0
 # ...and within it agree to 3 scaled MADs of their differences, never tighter than this.
 TOLERANCE_S = 15.0
+# Camera clocks count whole seconds: two differences this close are indistinguishable.
+RESOLUTION_S = 2.0
 # Offsets below this are not worth rewriting the capture times for.
 MIN_SHIFT_S = 60.0
 # Agreement that chance alone would show this often (or more) is no evidence of a wrong clock.
@@ -202,29 +204,41 @@ def _agreeing(candidates: dict[str, list[ClockPair]], centre: float) -> list[Clo
     return chosen
 
 
-def _false_alarm(candidates: dict[str, list[ClockPair]], agreeing: int, settings: Settings) -> float:
-    """How likely chance alone lines up `agreeing` camera photos within 2 * TOLERANCE_S anywhere in the range
-    the differences cover.
+def _false_alarm(candidates: dict[str, list[ClockPair]], agreeing: int, width: float,
+                 settings: Settings) -> float:
+    """How likely chance alone lines up `agreeing` camera photos within `width` seconds (as closely as the kept
+    pairs agree) anywhere the search looked.
 
     Photos of one scene all look alike, so each camera photo matches the reference shots of its whole event:
-    its differences spread over the event's duration (at least time_window_s), and one window catches one of
-    them with probability n * width / spread. Their sum is the expected count in a window (a Poisson tail gives
-    the chance of `agreeing` or more), times the number of windows the search looked at (a union bound).
+    its n differences spread over the event's duration (at least time_window_s), where one window catches one
+    of them with probability n * width / spread. Where those stretches overlap, the sum of the probabilities is
+    the expected count in a window, and a Poisson tail the chance of `agreeing` or more; summed over every
+    window position (a union bound: the search picked the best one).
     """
-    width = 2 * TOLERANCE_S
-    expected, lo, hi = 0.0, math.inf, -math.inf
+    edges: list[tuple[float, float]] = []
     for pairs in candidates.values():
         diffs = [p.diff_s for p in pairs]
         spread = max(max(diffs) - min(diffs), settings.time_window_s) + width
-        expected += min(1.0, len(diffs) * width / spread)
-        lo, hi = min(lo, min(diffs)), max(hi, max(diffs))
-    term = math.exp(-expected + agreeing * math.log(expected) - math.lgamma(agreeing + 1)) if expected else 0.0
-    tail, j = 0.0, agreeing
-    while term > 1e-12 * (tail or 1.0) and j < agreeing + 500:
+        middle, p = (max(diffs) + min(diffs)) / 2, min(1.0, len(diffs) * width / spread)
+        edges += [(middle - spread / 2, p), (middle + spread / 2, -p)]
+    edges.sort()
+    total, expected = 0.0, 0.0
+    for (at, step), (nxt, _) in zip(edges, edges[1:]):
+        expected = max(0.0, expected + step)
+        if nxt > at and expected > 0:
+            total += (nxt - at) / width * _poisson_tail(expected, agreeing)
+    return min(1.0, total)
+
+
+def _poisson_tail(mean: float, k: int) -> float:
+    """P(X >= k) for X ~ Poisson(mean), mean > 0."""
+    term = math.exp(-mean + k * math.log(mean) - math.lgamma(k + 1))
+    tail, j = 0.0, k
+    while term > 1e-12 * (tail or 1.0) and j < k + 500:
         tail += term
         j += 1
-        term *= expected / j
-    return min(1.0, tail * (hi - lo + width) / width)
+        term *= mean / j
+    return tail
 
 
 def _robust(pairs: list[ClockPair]) -> tuple[float, float, list[ClockPair]]:
@@ -333,7 +347,8 @@ def _estimate(key: CameraKey, session: list[Photo], candidates: dict[str, list[C
     shift, spread, kept = _robust(agreeing)
     if len(kept) < MIN_PAIRS or abs(shift) < max(MIN_SHIFT_S, 3 * spread):
         return None
-    chance = _false_alarm(candidates, len(kept), settings)
+    width = max(p.diff_s for p in kept) - min(p.diff_s for p in kept) + RESOLUTION_S
+    chance = _false_alarm(candidates, len(kept), width, settings)
     if chance > FALSE_ALARM:
         log.debug("%s: %d pairs agree at %+.0f s, as chance would %.0f %% of the time", camera_label(key),
                   len(kept), shift, 100 * chance)
