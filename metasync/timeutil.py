@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from .models import Metadata
 
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
+_EXIF_DATE = re.compile(r"^\d{4}:\d{2}:\d{2}")
 
 
 def parse_offset(text: str | None) -> timedelta | None:
@@ -39,7 +40,7 @@ def _parse_local(text: str) -> datetime | None:
     """Remembered: detection, planning and time zones read the same photos' times again and again (datetimes are
     immutable, so sharing them is safe)."""
     t = text.strip()
-    if re.match(r"^\d{4}:\d{2}:\d{2}", t):
+    if _EXIF_DATE.match(t):
         t = t[:10].replace(":", "-") + t[10:]
     t = t.replace(" ", "T", 1).replace("Z", "+00:00")
     try:
