@@ -90,7 +90,9 @@ def render_preview(preview: dict[str, Any], color: bool = False) -> str:
             flag = ""
             if d.change is not None:
                 c = d.change
-                src = c["source"].rsplit("/", 1)[-1] if c.get("source") else "you"
+                # no source photo: the user's own value, or one worked out (a clock offset, a zone from its GPS)
+                src = (c["source"].rsplit("/", 1)[-1] if c.get("source") else
+                       "you" if c.get("reason") == "set by hand" else "derived")
                 text += f"   <- {src} ({c['confidence']:.2f}): {c['reason']}"
                 if c.get("conflict"):
                     alts = ", ".join(_show(a) for a in c.get("alternatives", ()))

@@ -77,3 +77,12 @@ def test_render_colours_by_meaning_when_asked():
 def test_render_empty_plan():
     assert render_preview({"group": 1, "status": "applied", "changes": [], "conflicts": []}).endswith(
         "Nothing to change.")
+
+
+def test_render_names_who_gave_a_value_without_a_source_photo():
+    shift = change("datetime_original", "2024-05-12T10:29:38", old="2024-05-12T11:32:56") | {
+        "source": None, "reason": "camera clock corrected: Canon EOS R6: -1 h 03 min 18 s"}
+    mine = change("city", "Paris") | {"source": None, "reason": "set by hand", "confidence": 1.0}
+    text = render_preview({**PREVIEW, "conflicts": [], "changes": [shift, mine]})
+    assert "<- derived (0.78): camera clock corrected" in text
+    assert "<- you (1.00): set by hand" in text
