@@ -290,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
                                           dslr_clock_offset_s=offset, start_date=start)
             res = evaluate(truth, plans)
         print(f"seed {seed}: {len(truth.photos)} photos, precision {res.precision():.3f}, "
-              f"recall {res.recall():.3f}, clock errors {[round(e, 1) for e in res.clock_errors]}, "
-              f"cross-event {res.cross_event}", flush=True)
+              f"recall {res.recall():.3f}, clock errors {[round(e, 1) for e in res.clock_errors]} "
+              f"({res.cameras_missed} missed), cross-event {res.cross_event}", flush=True)
         total.add(res)
     print()
     print(f"{len(args.seeds)} libraries ({args.events} events x {args.photos_per_event} photos, "

@@ -157,3 +157,14 @@ def test_camera_without_offset_gets_it_across_a_dst_change(dst_camera):
     want = {dst_camera.roles[r]: off for r, off in dst_camera.expected["offset_time"].items()}
     assert got == want
     assert want[dst_camera.roles["sat_noon"]] == "+01:00" and want[dst_camera.roles["sun_noon"]] == "+02:00"
+
+
+@pytest.mark.parametrize("seed", [2, 4, 7])
+def test_clock_bar_holds_on_more_seeds(seed, tmp_path, _demo_exiftool):
+    """The bench's library shape (4 events x 12 photos: per event 3 DSLR twins 1-8 s from a phone shot, 1 DSLR shot
+    on its own), smaller pictures: every wrong camera clock found within 30 s, from at least 2 pairs."""
+    truth, plans, _ = bench.run_library(tmp_path, seed, events=4, photos_per_event=12, size=(256, 192),
+                                        dslr_clock_offset_s=CLOCK_ERROR_S, exiftool=_demo_exiftool)
+    res = bench.evaluate(truth, plans)
+    assert res.cameras_missed == 0 and res.cross_event == 0
+    assert res.clock_errors and max(res.clock_errors) <= 30 and min(res.clock_pairs) >= 2
