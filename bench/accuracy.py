@@ -9,7 +9,7 @@ the pending time shifts applied in memory, and compare each proposed value with 
 - camera clocks: absolute error of each recovered offset;
 - cross-event transfers: a value given by a photo of another event (must be 0).
 
-    .venv/bin/python bench/accuracy.py --seeds 1 2 3 [--events 4 --photos-per-event 12] [--dst]
+    .venv/bin/python bench/accuracy.py --seeds 1 2 3 [--events 4 --photos-per-event 12] [--dst] [--dslr-gps]
 """
 from __future__ import annotations
 
@@ -277,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--start-date", default="2024-05-12")
     ap.add_argument("--dst", action="store_true",
                     help="cameras with a right clock, events across the spring DST change")
+    ap.add_argument("--dslr-gps", action="store_true",
+                    help="the DSLR geotags its photos (its clock still off): pairs by the GPS track as well")
     ap.add_argument("--show-wrong", type=int, default=0, help="print this many wrong proposals")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -287,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix=f"metasync-accuracy-{seed}-") as tmp:
             truth, plans, _ = run_library(Path(tmp), seed, events=args.events,
                                           photos_per_event=args.photos_per_event, size=(512, 384),
-                                          dslr_clock_offset_s=offset, start_date=start)
+                                          dslr_clock_offset_s=offset, start_date=start, dslr_gps=args.dslr_gps)
             res = evaluate(truth, plans)
         print(f"seed {seed}: {len(truth.photos)} photos, precision {res.precision():.3f}, "
               f"recall {res.recall():.3f}, clock errors {[round(e, 1) for e in res.clock_errors]} "

@@ -3,9 +3,13 @@
 A phone sets its clock from the network; a camera keeps whatever it was set to (a forgotten DST change, a zone not
 set, drift). When a camera and a phone shoot the same moment, the difference of their clocks is the camera's error.
 Two kinds of pairs say "the same moment": near-identical pictures (pHash), and, for a camera that geotags its
-photos, the moment the phones' GPS track (their photos' fixes, interpolated) passed where the camera was. One match can be a coincidence, so: matches within a wide search window, the
-densest cluster of differences, outliers beyond 3 scaled MADs of its median dropped, at least MIN_PAIRS agreeing.
-The estimate is the median of the agreeing pairs, the spread their median absolute deviation.
+photos, the moment the phones' GPS track (their photos' fixes, interpolated) passed where the camera was.
+
+One match can be a coincidence (every photo of an event looks alike), so: candidates within a wide search window;
+the centre where most camera photos agree to seconds; outliers beyond 3 scaled MADs of the median dropped; at
+least MIN_PAIRS kept, and more of them, agreeing more tightly, than chance would line up (FALSE_ALARM). The
+estimate is the median of the kept pairs, the spread their median absolute deviation. A camera's sessions are
+judged together while they agree (one clock setting), apart where they do not (the clock was reset).
 """
 from __future__ import annotations
 
@@ -37,7 +41,8 @@ RESOLUTION_S = 2.0
 MIN_SHIFT_S = 60.0
 # Agreement that chance alone would show this often (or more) is no evidence of a wrong clock.
 FALSE_ALARM = 0.05
-# A camera unused for longer than this may have had its clock reset: estimate each such session on its own.
+# A camera unused for longer than this may have had its clock reset: each such session is estimated on its own
+# unless its pairs centre on the same offset as the session before.
 SESSION_GAP_S = 2 * 86400.0
 # A geotagged camera photo and the references' track are "together" when the track passed this close...
 PLACE_MATCH_M = 30.0

@@ -527,7 +527,7 @@ def _plan_events(rng: np.random.Generator, events: int, start_date: date) -> lis
 
 def generate_library(dest: Path, *, seed: int = 0, events: int = 4, photos_per_event: int = 8,
                      size: tuple[int, int] = (1024, 768), dslr_clock_offset_s: float = 3800.0,
-                     whatsapp_per_event: int = 1, start_date: str = "2024-05-12",
+                     whatsapp_per_event: int = 1, start_date: str = "2024-05-12", dslr_gps: bool = False,
                      exiftool: ExifTool | None = None) -> Truth:
     """Write a library of `events` events into `dest` and return (and save) its ground truth.
 
@@ -535,8 +535,9 @@ def generate_library(dest: Path, *, seed: int = 0, events: int = 4, photos_per_e
     `dslr_clock_offset_s` ahead of local time (no offset, no GPS); the rest by two phones (GPS along a strolling
     walk, a photo every 5-10 min, local time with offset). Two in three DSLR shots (all of them below 3) are twins:
     the same moment as a phone shot, 1-8 s before or after it, nearly the same view; the others are taken on
-    their own between two phone shots (the same scene, no phone shot of that moment). `whatsapp_per_event` phone photos get a WhatsApp copy without any metadata. Layout:
-    `dest/<date> <name>/{phone,camera,whatsapp}/`. The same arguments give byte-identical files. A library
+    their own between two phone shots (the same scene, no phone shot of that moment). `dslr_gps`: the DSLR has a
+    GPS unit (positions within a few metres, still no offset and its own clock). `whatsapp_per_event` phone photos
+    get a WhatsApp copy without any metadata. Layout: `dest/<date> <name>/{phone,camera,whatsapp}/`. The same arguments give byte-identical files. A library
     generated earlier in `dest` (it has a ground_truth.json) is replaced.
     """
     if events < 1 or photos_per_event < 1:
@@ -544,13 +545,15 @@ def generate_library(dest: Path, *, seed: int = 0, events: int = 4, photos_per_e
     params = {"events": events, "photos_per_event": photos_per_event, "size": list(size),
               "dslr_clock_offset_s": dslr_clock_offset_s, "whatsapp_per_event": whatsapp_per_event,
               "start_date": start_date}
+    if dslr_gps:  # only then: libraries generated before the option existed keep their parameters
+        params["dslr_gps"] = True
     with _building(dest, seed, params, exiftool) as (writer, rng):
         writer.truth.cameras = {c.label: float(round(dslr_clock_offset_s)) for c in CAMERAS}
         names = _Names(rng)
         scenes: list[imagehash.ImageHash] = []
         for index, plan in enumerate(_plan_events(rng, events, date.fromisoformat(start_date))):
             _write_event(writer, names, rng, plan, index, photos_per_event, tuple(size), dslr_clock_offset_s,
-                         whatsapp_per_event, scenes)
+                         whatsapp_per_event, scenes, dslr_gps)
     log.info("generated %d photos in %d events under %s", len(writer.truth.photos), events, dest)
     return writer.truth
 
@@ -578,7 +581,7 @@ def _building(dest: Path, seed: int, params: dict[str, Any],
 
 def _write_event(writer: _Writer, names: _Names, rng: np.random.Generator, plan: _EventPlan, index: int,
                  photos: int, size: tuple[int, int], clock_error_s: float, whatsapp: int,
-                 scenes: list[imagehash.ImageHash]) -> None:
+                 scenes: list[imagehash.ImageHash], dslr_gps: bool = False) -> None:
     n_dslr = photos // 3 if photos >= 3 else 0
     n_phone = photos - n_dslr
     times = plan.start + np.concatenate([[0.0], np.cumsum(rng.uniform(300, 600, n_phone - 1))]) \
@@ -621,6 +624,8 @@ def _write_event(writer: _Writer, names: _Names, rng: np.random.Generator, plan:
         pos = event.position_at(t)
         rel = f"{folder}/camera/{names.for_device(camera, _local(t + clock_error_s, offset))}"
         meta = camera_meta(camera, t, offset, clock_error_s, rng)
+        if dslr_gps:
+            meta.update(_gps_fields(*_move(pos[0], pos[1], *rng.normal(0, 3, 2)), pos[2]))
         writer.add(rel, render_view(scene, size, view), _truth(rel, plan.id, "dslr", camera, t, offset, pos, meta))
 
     for original in sorted(images):

@@ -168,3 +168,21 @@ def test_clock_bar_holds_on_more_seeds(seed, tmp_path, _demo_exiftool):
     res = bench.evaluate(truth, plans)
     assert res.cameras_missed == 0 and res.cross_event == 0
     assert res.clock_errors and max(res.clock_errors) <= 30 and min(res.clock_pairs) >= 2
+
+
+def test_a_dslr_with_its_own_gps_is_also_paired_by_the_track(tmp_path, _demo_exiftool):
+    """The DSLR geotags its photos (no offset, its clock 1 h 03 min 20 s ahead): it is no reference, and the
+    phones' track pairs even its shots that have no phone twin, next to the lookalike twins."""
+    truth, plans, _ = bench.run_library(tmp_path, 5, events=2, photos_per_event=12, size=(256, 192),
+                                        dslr_clock_offset_s=CLOCK_ERROR_S, dslr_gps=True, exiftool=_demo_exiftool)
+    assert all(p.meta.get("gps_latitude") is not None for p in truth.of_kind("dslr"))
+    shifts = [g for g, _ in plans if g.kind == "time_shift"]
+    assert len(shifts) == 2
+    phones = [p.utc_epoch for p in truth.of_kind("phone")]
+    for g in shifts:
+        assert abs(g.options["shift_s"] + CLOCK_ERROR_S) <= 30
+        assert "placed together by the GPS track" in g.reasons[0]
+        alone = [m.path for m in g.targets
+                 if min(abs(truth.photo(_rel(truth, m.path)).utc_epoch - t) for t in phones) > 60]
+        assert alone and set(alone) <= {cam for cam, _, _ in g.options["matches"]}
+    assert bench.evaluate(truth, plans).cross_event == 0
