@@ -40,6 +40,7 @@ log = logging.getLogger("bench.accuracy")
 GPS_OK_M = 100.0  # a proposed position this close to the truth counts as right
 ALT_OK_M = 10.0
 TIME_OK_S = 60.0  # a proposed capture time this close (in UTC) counts as right
+FAR_S = 60.0  # interpolated this far from any fix: the track's gaps, not a phone twin seconds away
 CAMERA_FIELDS = ("make", "model", "serial_number", "lens_model", "iso", "f_number", "exposure_time", "focal_length")
 FAMILIES = {"gps_latitude": "gps", "gps_longitude": "gps", "gps_altitude": "gps", "datetime_original": "time",
             "offset_time": "offset", **{f: "camera" for f in CAMERA_FIELDS}, **{f: "place" for f in PLACE_FIELDS}}
@@ -55,6 +56,7 @@ class Result:
     filled: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     gps_errors: list[float] = field(default_factory=list)
     interp_errors: list[float] = field(default_factory=list)
+    interp_far_errors: list[float] = field(default_factory=list)  # interpolated at least FAR_S from any fix
     clock_errors: list[float] = field(default_factory=list)
     clock_pairs: list[int] = field(default_factory=list)
     cameras_missed: int = 0
@@ -65,7 +67,7 @@ class Result:
         for name in ("proposed", "right", "expected", "filled"):
             for k, v in getattr(other, name).items():
                 getattr(self, name)[k] += v
-        for name in ("gps_errors", "interp_errors", "clock_errors", "clock_pairs", "wrong"):
+        for name in ("gps_errors", "interp_errors", "interp_far_errors", "clock_errors", "clock_pairs", "wrong"):
             getattr(self, name).extend(getattr(other, name))
         self.cameras_missed += other.cameras_missed
         self.cross_event += other.cross_event
@@ -184,6 +186,12 @@ def judge(truth: Truth, plans: Iterable[tuple[Group, Plan]]) -> Result:
     return res
 
 
+def _from_fix_s(truth: Truth, p: Any) -> float:
+    """How far in time a photo was taken from the nearest photo that has GPS of its own."""
+    return min((abs(q.utc_epoch - p.utc_epoch) for q in truth.photos if q.meta.get("gps_latitude") is not None),
+               default=math.inf)
+
+
 def _right(p: Any, name: str, c: FieldChange, fields: dict[str, FieldChange], truth: Truth, place: Any,
            res: Result | None) -> bool:
     if name in ("gps_latitude", "gps_longitude"):
@@ -196,6 +204,8 @@ def _right(p: Any, name: str, c: FieldChange, fields: dict[str, FieldChange], tr
             res.gps_errors.append(err)
             if c.reason.startswith("interpolated"):
                 res.interp_errors.append(err)
+                if _from_fix_s(truth, p) >= FAR_S:
+                    res.interp_far_errors.append(err)
         return err <= GPS_OK_M
     if name == "gps_altitude":
         return abs(float(c.new) - p.alt) <= ALT_OK_M
@@ -257,7 +267,8 @@ def table(res: Result) -> str:
                      f"{res.expected.get(fam, 0):>8}  {pct(res.recall(fam)):>6}")
     lines.append(f"{'all':<14} {sum(res.proposed.values()):>8}  {pct(res.precision()):>9}  "
                  f"{sum(res.expected.values()):>8}  {pct(res.recall()):>6}")
-    for name, errors in (("all proposed", res.gps_errors), ("interpolated", res.interp_errors)):
+    for name, errors in (("all proposed", res.gps_errors), ("interpolated", res.interp_errors),
+                         (f"interpolated >= {FAR_S:.0f} s from a fix", res.interp_far_errors)):
         lines.append(f"GPS error, {name} ({len(errors)}): median {statistics.median(errors or [0]):.1f} m, "
                      f"p95 {percentile(errors, 0.95):.1f} m")
     ce = res.clock_errors

@@ -145,6 +145,7 @@ def test_accuracy_table(planned):
     print("\n" + bench.table(res))
     assert res.cross_event == 0
     assert res.interp_errors and statistics.median(res.interp_errors) <= 25
+    assert res.interp_far_errors and statistics.median(res.interp_far_errors) <= 25  # minutes from any fix
     assert res.precision("place") >= 0.9 and res.recall("place") >= 0.9
     assert res.precision() >= 0.9 and res.recall() >= 0.8
 
