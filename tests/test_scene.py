@@ -1,6 +1,8 @@
 """The local scene analyzer: sun and light cues, colour features, same-event verdicts, group refinement, cache."""
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from pathlib import Path
 
@@ -52,6 +54,19 @@ def test_time_of_day_bands() -> None:
 
 
 # -- pixels --------------------------------------------------------------------------------------------------------
+def test_pixel_features_are_the_numbers_cached_indexes_hold() -> None:
+    """Pinned to what the features computed when FEATURES_VERSION 2 was cached (the scan computes them now, with
+    faster arithmetic): changing the numbers needs a version bump, or old caches and new scans would disagree."""
+    noise = np.random.default_rng(5).integers(0, 256, (72, 96, 3), dtype=np.uint8)
+    y, x = np.mgrid[0:72, 0:96]
+    gradient = np.stack([x * 255 // 95, y * 255 // 71, (x + y) * 255 // 166], axis=-1).astype(np.uint8)
+    dark = gradient // 12  # mostly in CIELAB's linear toe
+    features = [pixel_features(a) for a in (noise, gradient, dark)]
+    assert features[0]["v"] == 2
+    digest = hashlib.sha256(json.dumps(features).encode()).hexdigest()
+    assert digest == "ebfb0398084b58a100e0b4c396e73aa544ef45f47de08b05527d375e0e0d9b2a"
+
+
 def test_pixel_features_see_sky_and_greenery() -> None:
     sky = np.zeros((60, 80, 3), np.uint8)
     sky[:] = (90, 150, 230)
