@@ -216,14 +216,18 @@ def choose_gps(target: Photo, candidates: Iterable[Candidate], settings: Setting
 
 def gps_agreement(settings: Settings, sources: Sequence[Photo] = ()) -> Callable[[Photo, Photo], bool]:
     """Whether two photos' positions agree (within conflict_gps_m). Among `sources` (a group's, whose targets ask
-    about the same pairs again and again) every answer is worked out at once."""
-    located = [p for p in sources if p.meta.has_gps]
-    row = {p.id: k for k, p in enumerate(located)}
-    lat = np.array([p.meta.gps_latitude for p in located], dtype=float)
-    lon = np.array([p.meta.gps_longitude for p in located], dtype=float)
-    table = (haversine(lat[:, None], lon[:, None], lat[None, :], lon[None, :]) <= settings.conflict_gps_m).tolist()
+    about the same pairs again and again) every answer is worked out at once, on the first question."""
+    row: dict[int, int] = {}
+    table: list[list[bool]] = []
 
     def agree(a: Photo, b: Photo) -> bool:
+        if not row and sources:
+            located = [p for p in sources if p.meta.has_gps]
+            row.update((p.id, k) for k, p in enumerate(located))
+            lat = np.array([p.meta.gps_latitude for p in located], dtype=float)
+            lon = np.array([p.meta.gps_longitude for p in located], dtype=float)
+            table.extend((haversine(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
+                          <= settings.conflict_gps_m).tolist())
         ra, rb = row.get(a.id), row.get(b.id)
         if ra is not None and rb is not None:
             return table[ra][rb]
@@ -322,7 +326,8 @@ def _plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Se
     ranked = iter(_ranked(pool, when, [(tgt, src) for tgt, src, _ in parts], settings))
     drafts = []
     for group, (tgt, src, times), hand in zip(groups, parts, overrides):
-        ctx = _Context(group, settings, times, merge_fixes(photo_fixes((pool[k] for k in (*src, *tgt)), times), logs),
+        fixes = photo_fixes((pool[k] for k in (*src, *tgt)), times)
+        ctx = _Context(group, settings, times, merge_fixes(fixes, logs) if logs else fixes,
                        frozenset(pool[k].id for k in src if _named(pool[k])),
                        frozenset(pool[k].id for k in src if pool[k].meta.tags),
                        gps_agreement(settings, [pool[k] for k in src]))
@@ -343,8 +348,13 @@ def _finish(group: Group, photos: dict[int, Photo], changes: list[FieldChange], 
         if (c.path, c.field) not in hand:
             changes.append(FieldChange(c.path, c.field, c.old, c.new, c.source, f"{c.reason} (from a disputed GPS)",
                                        c.confidence, True, c.alternatives) if c.path in disputed else c)
-    changes.sort(key=lambda c: (c.path, _FIELD_ORDER.get(c.field, 99)))
+    changes.sort(key=_in_order)
     return Plan(group.id, tuple(changes))
+
+
+def _in_order(c: FieldChange) -> tuple[str, int]:
+    """A plan lists its changes by photo, then in canonical field order."""
+    return c.path, _FIELD_ORDER.get(c.field, 99)
 
 
 def _confidence(c: Candidate, group: Group, conflict: bool = False) -> float:

@@ -80,7 +80,7 @@ def offset_changes(items: Sequence[tuple[str, Metadata, float, str | None]]) -> 
         path, meta, confidence, source = items[k]
         aware = local.replace(tzinfo=zone, fold=0)
         text = format_offset(aware.utcoffset())
-        reason = f"time zone {name} at its GPS position: {text} on {local:%Y-%m-%d}" + (
+        reason = f"time zone {name} at its GPS position: {text} on {local.date().isoformat()}" + (
             " (summer time)" if aware.dst() else "")
         out[k] = FieldChange(path, "offset_time", meta.offset_time, text, source, reason, confidence)
     return out
