@@ -3,7 +3,8 @@
     .venv/bin/python bench/scene_accuracy.py [--seeds 1 2 3] [--events 4] [--photos 8]
 
 Pairwise precision/recall: every pair of photos put in one group is a prediction "same event"; the truth is
-demo.py's ground_truth.json. "default" is the generator's library as written; "hard" moves the second event of
+demo.py's ground_truth.json. Events are detected as `suggest` detects them: after the camera clock corrections it
+proposes. "default" is the generator's library as written; "hard" moves the second event of
 each day right after the first (20 min later) and takes GPS away from its photos (location services off), so
 time links chain the two events and GPS cannot separate them: only what the photos look like can.
 """
@@ -18,6 +19,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Iterable
 
+from metasync.clock import suggest_time_shifts
 from metasync.config import Settings
 from metasync.demo import Truth, generate_library
 from metasync.detect import detect_groups
@@ -93,6 +95,7 @@ def _event_of(photos: list[Photo], truth: Truth) -> dict[int, str]:
 def evaluate(photos: list[Photo], truth: Truth, settings: Settings,
              analyzer: LocalAnalyzer) -> tuple[Accuracy, Accuracy]:
     event_of = _event_of(photos, truth)
+    _, photos = suggest_time_shifts(photos, settings)  # as `suggest` does: events are found on corrected clocks
     before = detect_groups(photos, settings)
     after = refine_groups(before, {p.id: p for p in photos}, settings, analyzer)
     return pair_accuracy(before, event_of), pair_accuracy(after, event_of)
