@@ -219,10 +219,22 @@ class _Clusters:
                     return True
         return False
 
-    def link(self, i: int, j: int, visual: bool) -> None:
-        a, b = self.find(i), self.find(j)
-        if a == b:
-            return
+    def link_all(self, links: Iterable[tuple[int, int, bool]]) -> None:
+        """Join the clusters of i and j for every (i, j, visual), strongest first; most links join photos already
+        together, so find() is inlined here."""
+        parent = self.parent
+        for i, j, visual in links:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            while parent[j] != j:
+                parent[j] = parent[parent[j]]
+                j = parent[j]
+            if i != j:
+                self._join(i, j, visual)
+
+    def _join(self, a: int, b: int, visual: bool) -> None:
+        """Merge the clusters of roots a and b, unless their GPS says they are two places (see the class)."""
         clash = self._apart(a, b)
         if clash and (not visual or self._travel_possible(a, b)):
             return
@@ -254,8 +266,7 @@ def _detect(photos: Iterable[Photo], settings: Settings) -> list[Group]:
     order = np.lexsort((scores.j, scores.i, -scores.confidence))  # strongest first, ties by position
     order = order[scores.confidence[order] > 0]
     clusters = _Clusters(photos, times, settings)
-    for i, j, visual in zip(scores.i[order].tolist(), scores.j[order].tolist(), scores.similar[order].tolist()):
-        clusters.link(i, j, visual)
+    clusters.link_all(zip(scores.i[order].tolist(), scores.j[order].tolist(), scores.similar[order].tolist()))
     root = np.array([clusters.find(i) for i in range(len(photos))], dtype=np.intp)
     inside = order[root[scores.i[order]] == root[scores.j[order]]]
     # each photo's best link inside its group is the first one it appears in (links are strongest first)
