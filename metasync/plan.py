@@ -123,6 +123,11 @@ class Ranked:
                 made.append(self._batch.candidate(k))
             yield made[n]
 
+    @property
+    def same_shot_first(self) -> bool:
+        """Whether any source is the same shot (they rank first), asked without making a Candidate."""
+        return bool(self._order) and self._batch.same_shot[self._order[0]]
+
     def among(self, ids: frozenset[int]) -> Iterator[Candidate]:
         """The sources whose photo id is in `ids`, best first (the others are never made)."""
         pool, source = self._batch.pool, self._batch.source
@@ -437,14 +442,17 @@ def _target_changes(target: Photo, ranked: Ranked, ctx: _Context) -> list[FieldC
         for f in GPS_FIELDS:
             if getattr(gps.source.photo.meta, f) is not None and getattr(meta, f) is None:
                 out.append(_change(target, f, gps, "no GPS", group))
-    when = choose_time(target, ranked, ctx.times, settings)
+    # without a same-shot source, only a target without a time gets one (the rules correct a time from the same
+    # shot only)
+    same_shot = ranked.same_shot_first
+    when = choose_time(target, ranked, ctx.times, settings) if same_shot or meta.datetime_original is None else None
     if when is not None:
         src = when.source.photo.meta
         rule = "no capture time" if meta.datetime_original is None else "clock differs from the same shot"
         out.append(_change(target, "datetime_original", when, rule, group))
         if src.offset_time is not None and src.offset_time != meta.offset_time:
             out.append(_change(target, "offset_time", when, rule, group))
-    same = same_shots(ranked)
+    same = same_shots(ranked) if same_shot else []
     if same and meta.offset_time is None and when is None and meta.datetime_original is not None:
         with_offset = [c for c in same if c.photo.meta.offset_time is not None]
         if with_offset:
