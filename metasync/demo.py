@@ -533,12 +533,13 @@ def generate_library(dest: Path, *, seed: int = 0, events: int = 4, photos_per_e
 
     Each event: `photos_per_event` photos, a third of them (at least one from 3 photos on) by a DSLR whose clock is
     `dslr_clock_offset_s` ahead of local time (no offset, no GPS); the rest by two phones (GPS along a strolling
-    walk, a photo every 5-10 min, local time with offset). Two in three DSLR shots (all of them below 3) are twins:
-    the same moment as a phone shot, 1-8 s before or after it, nearly the same view; the others are taken on
-    their own between two phone shots (the same scene, no phone shot of that moment). `dslr_gps`: the DSLR has a
-    GPS unit (positions within a few metres, still no offset and its own clock). `whatsapp_per_event` phone photos
-    get a WhatsApp copy without any metadata. Layout: `dest/<date> <name>/{phone,camera,whatsapp}/`. The same arguments give byte-identical files. A library
-    generated earlier in `dest` (it has a ground_truth.json) is replaced.
+    walk, a photo every 5-10 min, local time with offset). The DSLR shots are twins, the same moment as a phone
+    shot (1-8 s before or after it, nearly the same view), but for a third of them (rounded down), taken on their
+    own between two phone shots (the same scene, no phone shot of that moment). `dslr_gps`: the DSLR has a GPS
+    unit (positions within a few metres, still no offset and its own clock). `whatsapp_per_event` phone photos
+    get a WhatsApp copy without any metadata. Layout: `dest/<date> <name>/{phone,camera,whatsapp}/`. The same
+    arguments give byte-identical files. A library generated earlier in `dest` (it has a ground_truth.json) is
+    replaced.
     """
     if events < 1 or photos_per_event < 1:
         raise ValueError(f"need at least one event and one photo per event (got {events}, {photos_per_event})")
