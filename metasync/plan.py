@@ -4,7 +4,8 @@ Rules (per target and field; a target never loses or changes a value except wher
 - GPS when the target has none, from the best source (see choose_gps).
 - Date/time when the target has none; a differing time is corrected only from a same-shot source (near-duplicate)
   and only when the times differ by more than time_fix_min_s.
-- Camera and exposure fields only from a same-shot source; group option copy_camera=true forces make/model.
+- Camera and exposure fields only from a same-shot source (equally near originals that disagree: a conflict);
+  group option copy_camera=true forces make/model.
 - Place names from the source when it has them; tags merged, never removed.
 - Sources that disagree (GPS beyond conflict_gps_m, same-shot times beyond time_fix_min_s): the most likely value
   (majority of sources, then nearest in time) is proposed with conflict=True and the alternatives.
@@ -464,13 +465,19 @@ def _target_changes(target: Photo, ranked: Ranked, ctx: _Context) -> list[FieldC
         rule = "camera of the same shot"
         if not givers and f in FORCED_CAMERA_FIELDS and group.options.get("copy_camera"):
             givers, rule = [c for c in ranked if getattr(c.photo.meta, f) is not None], "group option copy_camera"
-        if givers:
+        if givers and rule == "camera of the same shot":  # equally near originals may disagree: say so
+            out.append(_change(target, f, most_likely(givers, _same_value(f)), rule, group))
+        elif givers:
             out.append(_change(target, f, Choice(givers[0]), rule, group))
     out.extend(_place_changes(target, ranked, gps, ctx))
     tags = _merged_tags(target, ranked, ctx)
     if tags is not None:
         out.append(tags)
     return out
+
+
+def _same_value(field: str) -> Callable[[Photo, Photo], bool]:
+    return lambda a, b: getattr(a.meta, field) == getattr(b.meta, field)
 
 
 def _place_changes(target: Photo, ranked: Ranked, gps: Choice | None, ctx: _Context) -> list[FieldChange]:

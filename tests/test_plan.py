@@ -232,6 +232,19 @@ def test_whatsapp_copy_gets_every_field_of_its_original():
         assert ch[field].new == want, field
 
 
+def test_copy_equally_like_two_originals_of_two_cameras_is_a_camera_conflict():
+    iphone = phone(1, 0, phash=0x0123456789ABCDEF)
+    galaxy = phone(3, 9, phash=0x0123456789ABCDEF, lat=48.8585)
+    galaxy = Photo(galaxy.id, galaxy.path, galaxy.meta.with_values(make="samsung", model="SM-S918B"), phash=galaxy.phash)
+    copy = copy_of(2, iphone)
+    ch = changes(plan_group(*group_of(iphone, galaxy, copy), S))
+    assert ch["make"].conflict and {ch["make"].new, *ch["make"].alternatives} == {"Apple", "samsung"}
+    assert "sources disagree" in ch["make"].reason
+    # the original alone: no doubt
+    ch = changes(plan_group(*group_of(iphone, copy), S))
+    assert ch["make"].new == "Apple" and not ch["make"].conflict
+
+
 def test_time_shift_groups_go_to_the_clock_planner():
     camera = dslr(2, 2)
     g, photos = group_of(phone(1, 0), camera, sources=(1,), kind="time_shift", reasons=("Canon EOS R6: +1 h",),
