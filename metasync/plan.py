@@ -18,6 +18,7 @@ gazetteer. Time-shift groups (camera clocks) and place groups have planners of t
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from itertools import takewhile
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -223,20 +224,20 @@ def choose_gps(target: Photo, candidates: Iterable[Candidate], settings: Setting
 def gps_agreement(settings: Settings, sources: Sequence[Photo] = ()) -> Callable[[Photo, Photo], bool]:
     """Whether two photos' positions agree (within conflict_gps_m). Among `sources` (a group's, whose targets ask
     about the same pairs again and again) every answer is worked out at once, on the first question."""
-    row: dict[int, int] = {}
-    table: list[list[bool]] = []
+
+    @functools.cache
+    def table() -> tuple[dict[int, int], list[list[bool]]]:
+        located = [p for p in sources if p.meta.has_gps]
+        lat = np.array([p.meta.gps_latitude for p in located], dtype=float)
+        lon = np.array([p.meta.gps_longitude for p in located], dtype=float)
+        near = haversine(lat[:, None], lon[:, None], lat[None, :], lon[None, :]) <= settings.conflict_gps_m
+        return {p.id: k for k, p in enumerate(located)}, near.tolist()
 
     def agree(a: Photo, b: Photo) -> bool:
-        if not row and sources:
-            located = [p for p in sources if p.meta.has_gps]
-            row.update((p.id, k) for k, p in enumerate(located))
-            lat = np.array([p.meta.gps_latitude for p in located], dtype=float)
-            lon = np.array([p.meta.gps_longitude for p in located], dtype=float)
-            table.extend((haversine(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
-                          <= settings.conflict_gps_m).tolist())
+        row, near = table()
         ra, rb = row.get(a.id), row.get(b.id)
         if ra is not None and rb is not None:
-            return table[ra][rb]
+            return near[ra][rb]
         return distance_m(a.meta.gps_latitude, a.meta.gps_longitude,
                           b.meta.gps_latitude, b.meta.gps_longitude) <= settings.conflict_gps_m
 
