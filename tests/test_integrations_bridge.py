@@ -125,6 +125,26 @@ def test_darktable_prefers_apply_sidecar_when_available(bridge: tuple[Server, Tr
 
 
 # -- Lightroom Classic -------------------------------------------------------------------------------
+def test_darktable_api_9_0_falls_back_to_field_writes(bridge: tuple[Server, Truth], tmp_path: Path) -> None:
+    """darktable 4.2 (API 9.0) has no image:apply_sidecar and raises on reading it: the values still arrive."""
+    srv, truth = bridge
+    dslr = photo(truth, "dslr")
+    host = DarktableHost(tmp_path, api_version="9.0.0")
+    host.load_plugin(srv.url, srv.token)
+    image = host.add_image(dslr)
+    host.add_image(photo(truth, "phone"))
+    with pytest.raises(Exception, match='field "apply_sidecar" not found for type dt_lua_image_t'):
+        host.lua.eval("function(i) return i.apply_sidecar end")(image)
+    host.click("Suggest")
+    host.click("Apply")
+    assert host.messages[-1].startswith("applied: ")
+    want = truth.photo(truth.roles["phone"]).meta
+    keys = {key for img, key, _ in host.writes() if img == dslr.name}
+    assert "apply_sidecar" not in keys and {"latitude", "longitude"} <= keys
+    assert image.latitude == pytest.approx(want["gps_latitude"], abs=1e-6)
+    assert image.longitude == pytest.approx(want["gps_longitude"], abs=1e-6)
+
+
 def test_lightroom_suggest_apply_revert(bridge: tuple[Server, Truth]) -> None:
     srv, truth = bridge
     phone, dslr = photo(truth, "phone"), photo(truth, "dslr")

@@ -120,7 +120,9 @@ local function value(v) if v == json.null then return nil end return v end
 
 --- Makes darktable's database agree with the sidecar the bridge wrote.
 local function push_values(image, fields)
-  if image.apply_sidecar and pcall(function() image:apply_sidecar(image.sidecar) end) then
+  -- API >= 9.5 re-reads the sidecar itself; older darktable raises on reading the unknown field, so the
+  -- whole access stays inside pcall and we fall back to assigning the values one by one
+  if pcall(function() image:apply_sidecar(image.sidecar) end) then
     return
   end
   local nan = 0 / 0

@@ -52,8 +52,14 @@ dt.tags = {
 dt.new_image = function(dir, filename, fields, with_apply_sidecar)
   local backing = { path = dir, filename = filename, sidecar = dir .. "/" .. filename .. ".xmp" }
   for k, v in pairs(fields or {}) do backing[k] = v end
+  local known = { path = true, filename = true, sidecar = true, latitude = true, longitude = true,
+                  elevation = true, exif_datetime_taken = true, rating = true, apply_sidecar = with_apply_sidecar }
   local image = setmetatable({}, {
-    __index = backing,
+    -- like darktable: reading a field the image type does not have raises
+    __index = function(t, k)
+      if backing[k] ~= nil or known[k] then return backing[k] end
+      error('field "' .. tostring(k) .. '" not found for type dt_lua_image_t', 2)
+    end,
     __newindex = function(t, k, v)
       dt.writes[#dt.writes + 1] = { image = backing.filename, key = k, value = v }
       backing[k] = v
