@@ -42,7 +42,13 @@ def install(host: str, dest: Path | None = None) -> Installed:
         raise MetasyncError(f"integration files not found at {INTEGRATIONS}; install metasync from its source tree")
     dest = Path(dest) if dest else default_dest(host)
     if host == "darktable":
-        files = _copy([INTEGRATIONS / "darktable" / "metasync.lua", *LUA_LIBS], dest)
+        # helpers as *.lua.inc: darktable's script manager lists every *.lua under lua/ as a script
+        files = _copy([INTEGRATIONS / "darktable" / "metasync.lua"], dest)
+        for lib in LUA_LIBS:
+            (dest / lib.name).unlink(missing_ok=True)  # left by an older install; it would be listed too
+            target = dest / (lib.name + ".inc")
+            shutil.copy2(lib, target)
+            files.append(target)
         steps = (f"darktable: restart it, open lighttable › scripts (script manager) and start 'metasync' "
                  "(or add `require \"contrib/metasync\"` to darktable's luarc). "
                  "The module appears in the right panel. Start the bridge first: metasync serve --root YOUR_PHOTOS")

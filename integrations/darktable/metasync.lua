@@ -8,13 +8,21 @@
   Install: `metasync plugin install darktable`, then enable "metasync" in the script manager.
 ]]
 local dt = require "darktable"
-local du = require "lib/dtutils"
-
 local MODULE = "metasync"
-du.check_min_api_version("9.0.0", MODULE)
 
+-- lib/dtutils comes with lua-scripts; a plain `require "contrib/metasync"` in luarc works without it
+local has_du, du = pcall(require, "lib/dtutils")
+if has_du and type(du) == "table" and du.check_min_api_version then
+  du.check_min_api_version("9.0.0", MODULE)
+elseif (tonumber(dt.configuration.api_version_major) or 0) < 9 then
+  error(MODULE .. " needs darktable Lua API 9.0.0 or newer, this is " ..
+    tostring(dt.configuration.api_version_string))
+end
+
+-- helpers are installed next to this file as *.lua.inc, so the script manager (which lists every *.lua)
+-- does not offer them as scripts; from the source tree they are ../lua/*.lua
 local script_dir = debug.getinfo(1, "S").source:sub(2):match("^(.*)[/\\]") or "."
-package.path = script_dir .. "/?.lua;" .. package.path
+package.path = script_dir .. "/?.lua.inc;" .. script_dir .. "/../lua/?.lua;" .. script_dir .. "/?.lua;" .. package.path
 local json = require "metasync_json"
 local answer = require "metasync_answer"
 
