@@ -20,7 +20,7 @@ demo: setup
 	$(PY) -m metasync.demo_run
 
 test: setup
-	@bash scripts/ensure-system-deps.sh chromium
+	@bash scripts/ensure-system-deps.sh chromium darktable
 	$(PY) -m pytest -q
 
 bench: setup
