@@ -62,8 +62,14 @@ def install(host: str, dest: Path | None = None) -> Installed:
         files = _copy([INTEGRATIONS / "digikam" / "metasync-bqm.sh", INTEGRATIONS / "digikam" / "metasync-bqm.bat",
                        INTEGRATIONS / "digikam" / "README.md"], dest)
         script = dest / ("metasync-bqm.bat" if platform.system() == "Windows" else "metasync-bqm.sh")
+        # digiKam replaces $INPUT/$OUTPUT with `"path"` and runs `sh -c` (bash on newer versions): the variables
+        # must stay unquoted; only the script's own path is quoted here
+        import shlex
+
+        quoted = f'"{script}"' if platform.system() == "Windows" else shlex.quote(str(script))
         steps = ("digiKam: Tools › Batch Queue Manager › Base Tools › Custom Script, script: "
-                 f'INPUT="$INPUT" OUTPUT="$OUTPUT" {script} ; Settings › Metadata › Sidecars: tick '
+                 f"{quoted} $INPUT $OUTPUT (exactly so: digiKam adds the quotes around $INPUT and $OUTPUT itself); "
+                 "Settings › Metadata › Sidecars: tick "
                  "'Read from sidecar files'; after the queue: Item › Reread Metadata from Image. "
                  f"Details: {dest / 'README.md'}")
     return Installed(host, dest, tuple(files), steps)
