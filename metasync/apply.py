@@ -13,7 +13,7 @@ import os
 import re
 import secrets
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -222,8 +222,12 @@ _OFFSET_SUFFIX = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 def _carry_offset(photo: Photo, changes: list[FieldChange], skipped: list[dict[str, Any]]) -> list[FieldChange]:
     """XMP has no offset tag: a new offset travels inside the capture time, so that time is written too."""
     offset = next((c for c in changes if c.field == "offset_time" and c.new is not None), None)
-    if offset is None or any(c.field == "datetime_original" for c in changes):
+    timed = next((c for c in changes if c.field == "datetime_original"), None)
+    if offset is None or (timed is not None and (not timed.new or _OFFSET_SUFFIX.search(str(timed.new)))):
         return changes
+    if timed is not None:  # a corrected time without an offset takes the new one
+        carried = replace(timed, new=str(timed.new) + offset.new, reason=f"{timed.reason}; {offset.reason}")
+        return [carried if c is timed else c for c in changes]
     current = photo.meta.datetime_original
     if not current:
         skipped.append({"path": photo.path, "field": "offset_time",

@@ -395,10 +395,15 @@ def _shift_target(group: Group, photo: Photo) -> str | None:
     return shift_datetime(written, float(group.options["shift_s"]))
 
 
+# A clock correction stands until it is applied or deleted: one taken back (reverted) may be applied again, and
+# the groups applied meanwhile must not write the camera's wrong times.
+STANDING = ("pending", "reverted")
+
+
 def with_pending_shifts(photos: Sequence[Photo], groups: Iterable[Group]) -> list[Photo]:
-    """The photos as they will be once the pending time shifts are applied (in memory), so that grouping, GPS
+    """The photos as they will be once the standing time shifts are applied (in memory), so that grouping, GPS
     interpolation and time zones use corrected times."""
-    shifts = [g for g in groups if g.kind == "time_shift" and g.status == "pending"]
+    shifts = [g for g in groups if g.kind == "time_shift" and g.status in STANDING]
     if not shifts:
         return list(photos)
     by_path = {p.path: p for p in photos}
@@ -409,6 +414,28 @@ def with_pending_shifts(photos: Sequence[Photo], groups: Iterable[Group]) -> lis
             if new is not None:
                 by_path[m.path] = replace(photo, meta=photo.meta.with_values(datetime_original=new))
     return [by_path[p.path] for p in photos]
+
+
+def with_clock_corrections(plan: Plan, group: Group, as_shot: Mapping[int, Photo], shifted: Mapping[int, Photo],
+                           shifts: Iterable[Group]) -> Plan:
+    """The plan with the pending clock corrections of its targets as changes of their own: a group planned on
+    corrected times also writes those times, so the order in which groups are applied cannot lose a correction
+    (the time-shift group then finds the time already corrected and leaves it)."""
+    timed = {c.path for c in plan.changes if c.field == "datetime_original"}
+    by_path = {g_path: g for g in shifts if g.kind == "time_shift" and g.status in STANDING
+               for g_path in (m.path for m in g.targets)}
+    extra = []
+    for m in group.targets:
+        before, after = as_shot.get(m.photo_id), shifted.get(m.photo_id)
+        shift = by_path.get(m.path)
+        if before is None or after is None or shift is None or m.path in timed:
+            continue
+        old, new = before.meta.datetime_original, after.meta.datetime_original
+        if new and new != old:
+            reason = shift.reasons[0] if shift.reasons else ""
+            extra.append(FieldChange(m.path, "datetime_original", old, new, None,
+                                     f"camera clock corrected (clock group {shift.id}): {reason}", shift.confidence))
+    return replace(plan, changes=(*plan.changes, *extra)) if extra else plan
 
 
 def plan_time_shift(group: Group, photos: Sequence[Photo], settings: Settings,

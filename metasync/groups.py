@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from .clock import suggest_time_shifts, with_pending_shifts
+from .clock import suggest_time_shifts, with_clock_corrections, with_pending_shifts
 from .detect import GPS_CONFLICT, assign_roles, detect_groups
 from .errors import InvalidRequestError, NotIndexedError
 from .fields import FIELD_SPECS
@@ -130,31 +130,31 @@ def _checked_options(options: dict[str, Any]) -> dict[str, Any]:
     return dict(options)
 
 
-def _photos(engine: Any, group: Group, pending: list[Group] | None = None) -> dict[int, Photo]:
-    """The group's photos; `pending` (the index's pending groups) may be passed when many groups are planned."""
+def _planned(engine: Any, group: Group, pending: list[Group] | None = None) -> tuple[Plan, dict[int, Photo]]:
+    """The group's plan and the photos it was made on. Groups other than clock corrections are planned on the
+    times the photos will have once the standing clock corrections are applied, and write those times themselves.
+    `pending` (the index's time-shift groups) may be passed when many groups are planned."""
     photos = engine.index.photos_by_id([m.photo_id for m in group.members])
+    overrides = engine.index.overrides(group.id) if group.id is not None else {}
     if group.kind == "time_shift":
-        return photos
-    # issue 6: other groups are planned as if the pending camera clock corrections were applied
+        return plan_group(group, photos, engine.settings, overrides, engine.track_logs), photos
     if pending is None:  # only clock corrections of these photos matter (loading every group slowed previews)
-        pending = engine.index.groups(status="pending", kind="time_shift", files=photos)
-    shifted = with_pending_shifts(list(photos.values()), pending)
-    return {p.id: p for p in shifted}
+        pending = engine.index.groups(kind="time_shift", files=photos)
+    shifted = {p.id: p for p in with_pending_shifts(list(photos.values()), pending)}
+    p = plan_group(group, shifted, engine.settings, overrides, engine.track_logs)
+    return with_clock_corrections(p, group, photos, shifted, pending), shifted
 
 
 def plan(engine: Any, group_id: int) -> Plan:
-    group = engine.index.group(group_id)
-    return plan_group(group, _photos(engine, group), engine.settings, engine.index.overrides(group_id),
-                      engine.track_logs)
+    return _planned(engine, engine.index.group(group_id))[0]
 
 
 def list_groups(engine: Any) -> list[dict[str, Any]]:
     out = []
     groups = engine.index.groups()
-    pending = [g for g in groups if g.status == "pending"]
+    pending = [g for g in groups if g.kind == "time_shift"]
     for group in groups:
-        p = plan_group(group, _photos(engine, group, pending), engine.settings, engine.index.overrides(group.id),
-                       engine.track_logs)
+        p = _planned(engine, group, pending)[0]
         out.append({"id": group.id, "status": group.status, "confidence": round(group.confidence, 3),
                     "band": band(group.confidence), "kind": group.kind, "user_created": group.user_created,
                     "sources": [m.path for m in group.sources], "targets": [m.path for m in group.targets],
@@ -166,8 +166,7 @@ def preview(engine: Any, group_id: int) -> dict[str, Any]:
     """The plan as data: {"group", "status", "changes", "conflicts"} plus confidence, band, kind, reasons, options,
     and "files" (path -> role and current metadata) for side-by-side views."""
     group = engine.index.group(group_id)
-    photos = _photos(engine, group)
-    p = plan_group(group, photos, engine.settings, engine.index.overrides(group_id), engine.track_logs)
+    p, photos = _planned(engine, group)
     files = {m.path: {"role": "source" if m.is_source else "target",
                       "metadata": photos[m.photo_id].meta.to_dict() if m.photo_id in photos else {}}
              for m in group.members}
