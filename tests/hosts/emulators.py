@@ -68,7 +68,8 @@ class LightroomHost:
     def __init__(self, dialog_answers: list[str] | None = None) -> None:
         self.lua = lua51.LuaRuntime(unpack_returned_tuples=True)
         self.dialog_answers = list(dialog_answers or [])
-        self.messages: list[tuple[str, str]] = []
+        self.messages: list[tuple[str, str]] = []  # (kind, main text)
+        self.dialogs: list[tuple[Any, ...]] = []  # (kind, *arguments in the SDK's order)
         self.lua.execute(f'package.path = "{self.PLUGIN}/?.lua;{INTEGRATIONS}/lua/?.lua;" .. package.path')
         self.sdk = self.lua.execute((HERE / "fake_lightroom.lua").read_text(), self)
         g = self.lua.globals()
@@ -89,16 +90,25 @@ class LightroomHost:
             return None, self.lua.table_from({"error": {"errorCode": "cannotConnectToHost"}}, recursive=True)
         return r.text, self.lua.table_from({"status": r.status_code})
 
-    def dialog(self, kind: str, title: str, text: str) -> str:
-        self.messages.append((kind, str(text)))
+    def dialog(self, kind: str, message: str, *rest: Any) -> str:
+        """message: (message, info, style); confirm: (message, info, actionVerb, cancelVerb, otherVerb);
+        modal: (contents text, title). The Lua side has checked the types."""
+        self.dialogs.append((kind, message, *rest))
+        self.messages.append((kind, str(message)))
         return self.dialog_answers.pop(0) if self.dialog_answers and kind in ("modal", "confirm") else "ok"
 
     # used by tests ----------------------------------------------------------------------------
     def info(self) -> Any:
         return self.lua.execute((self.PLUGIN / "Info.lua").read_text())
 
-    def add_photo(self, path: Path) -> Any:
-        return self.sdk.add_photo(str(path))
+    def add_photo(self, path: Path, fields: dict[str, Any] | None = None, keywords: list[str] | None = None) -> Any:
+        """A catalog photo; `fields` are raw metadata it already has (gps as {"latitude", "longitude"}),
+        `keywords` the names the user already gave it."""
+        return self.sdk.add_photo(str(path), self.lua.table_from(fields or {}, recursive=True),
+                                  self.lua.table_from(keywords or []))
+
+    def keywords(self, photo: Any) -> set[str]:
+        return {str(name) for name, on in photo.keywords.items() if on}
 
     def run_menu(self, script: str, url: str, token: str) -> None:
         self.sdk.set_prefs(url, token)

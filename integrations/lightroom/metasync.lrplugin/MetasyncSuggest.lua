@@ -6,6 +6,7 @@ local LrProgressScope = import "LrProgressScope"
 local LrFunctionContext = import "LrFunctionContext"
 local LrView = import "LrView"
 local LrPrefs = import "LrPrefs"
+local LrDate = import "LrDate"
 
 local Client = require "MetasyncClient"
 
@@ -31,7 +32,7 @@ local function run(context)
   local catalog = LrApplication.activeCatalog()
   local photos = catalog:getTargetPhotos()
   if #photos == 0 then
-    LrDialogs.message("metasync", "Select photos first.", "info")
+    LrDialogs.message("metasync: select photos first.", nil, "info")
     return
   end
   local by_path, previous, query = {}, {}, {}
@@ -46,7 +47,7 @@ local function run(context)
   if groups and groups.suggestions then groups = groups.suggestions end
   if not groups then
     progress:done()
-    LrDialogs.message("metasync", err, "critical")
+    LrDialogs.message(err, nil, "critical")
     return
   end
   for i, g in ipairs(groups) do
@@ -54,7 +55,7 @@ local function run(context)
     local detail, derr = Client.request("GET", "/api/metadata-sync/groups/" .. g.id)
     if not detail then
       progress:done()
-      LrDialogs.message("metasync", derr, "critical")
+      LrDialogs.message(derr, nil, "critical")
       return
     end
     g.detail = detail
@@ -65,7 +66,7 @@ local function run(context)
   end
   progress:done()
   if #groups == 0 then
-    LrDialogs.message("metasync", "Nothing to suggest for these photos.", "info")
+    LrDialogs.message("metasync: nothing to suggest for these photos.", nil, "info")
     return
   end
 
@@ -77,26 +78,31 @@ local function run(context)
   }
   if answer ~= "ok" then return end
 
-  local applied, notes = {}, {}
+  -- what the catalog held before (for Revert), saved after every group so a failure half-way stays revertible
+  local prefs = LrPrefs.prefsForPlugin()
+  local applied, notes, undo = {}, {}, {}
   for _, g in ipairs(groups) do
     local result, aerr = Client.request("POST", "/api/metadata-sync/groups/" .. g.id .. "/apply",
       { host = "lightroom", min_confidence = 0.7 })
     if not result then
-      LrDialogs.message("metasync", aerr, "critical")
+      LrDialogs.message(aerr, #applied > 0 and ("Groups applied before the error: " .. table.concat(applied, ",")
+        .. " (metasync: Revert last… takes them back).") or nil, "critical")
       return
     end
     applied[#applied + 1] = g.id
-    for _, s in ipairs(Client.push_to_catalog(catalog, by_path, result.files, previous)) do
+    for _, s in ipairs(Client.push_to_catalog(catalog, by_path, result.files, previous, undo)) do
       local text = Client.shift_text(s.old, s.new)
       if text then notes[#notes + 1] = (s.path:match("[^/\\]+$") or s.path) .. ": " .. text end
     end
+    prefs.last_groups = table.concat(applied, ",")
+    prefs.last_undo = undo
+    prefs.last_applied_at = LrDate.currentTime()
   end
-  LrPrefs.prefsForPlugin().last_groups = table.concat(applied, ",")
-  local msg = string.format("Applied %d group(s).", #applied)
+  local info = nil
   if #notes > 0 then
-    msg = msg .. "\nCapture time cannot be set by a plug-in. In Metadata › Edit Capture Time:\n" .. table.concat(notes, "\n")
+    info = "Capture time cannot be set by a plug-in. In Metadata › Edit Capture Time:\n" .. table.concat(notes, "\n")
   end
-  LrDialogs.message("metasync", msg, "info")
+  LrDialogs.message(string.format("Applied %d group(s).", #applied), info, "info")
 end
 
 LrTasks.startAsyncTask(function()
