@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from bridge_support import serve
+from test_integrations_bridge import DARKTABLE_REWRITE
 
 from metasync.demo import Truth, generate_library
 
@@ -81,6 +82,7 @@ local ok, err = pcall(function()
   os.execute("cp '" .. cameras[1].sidecar .. "' '" .. out_path .. ".rated.xmp'")
   sd.revert()
   record("reverted", cameras)
+  os.execute("cp '" .. cameras[1].sidecar .. "' '" .. out_path .. ".reverted.xmp'")
 end)
 flush(ok and ', "ok": true' or (', "error": ' .. string.format("%q", tostring(err)):gsub("\\\n", "\\n")))
 dt.gui.action("global/quit", 0, "", "", 1.0)
@@ -110,6 +112,9 @@ def test_real_darktable_suggest_apply_rating_revert(tmp_path: Path, loader: str)
     lib, db = truth.root, tmp_path / "index.db"
     cameras = sorted((p for p in truth.photos if "/camera/_MG_" in p.path), key=lambda p: Path(p.path).name)
     assert len(cameras) >= 2
+    # an edit made in darktable before: its history is in the sidecar darktable reads on import
+    first = truth.path(cameras[0])
+    first.with_name(first.name + ".xmp").write_text(DARKTABLE_REWRITE, encoding="utf-8")
     subprocess.run([sys.executable, "-m", "metasync", "scan", str(lib), "--db", str(db)], check=True, timeout=120,
                    capture_output=True)
     configdir = tmp_path / "darktable"
@@ -155,3 +160,9 @@ def test_real_darktable_suggest_apply_rating_revert(tmp_path: Path, loader: str)
     print(json.dumps(rated, indent=1))
     assert rated.get("Rating") == 3
     assert abs(float(rated["GPSLatitude"]) - float(seen["applied"][0]["latitude"])) < 1e-4
+    assert abs(float(rated["GPSLongitude"]) - float(seen["applied"][0]["longitude"])) < 1e-4
+    rated_text = Path(str(out) + ".rated.xmp").read_text(encoding="utf-8")
+    assert 'darktable:operation="exposure"' in rated_text  # the foreign darktable history survived
+    assert seen["messages"][-1].startswith("reverted: "), seen["messages"]
+    reverted_text = Path(str(out) + ".reverted.xmp").read_text(encoding="utf-8")
+    assert "GPSLatitude" not in reverted_text and 'darktable:operation="exposure"' in reverted_text

@@ -226,7 +226,8 @@ local function apply()
       min_confidence = dt.preferences.read(MODULE, "min_confidence", "float"), host = "darktable" })
     if not result then return show(err) end
     total = total + push_results(state.images, result)
-    applied[#applied + 1] = g.id
+    -- a group whose apply changed nothing (all skipped, or already done by another group) has nothing to revert
+    if result.applied ~= 0 then applied[#applied + 1] = g.id end
   end
   state.applied = applied
   show(string.format(_("applied: %d photo(s) updated"), total))
