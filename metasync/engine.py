@@ -98,12 +98,14 @@ class Engine:
         return refine(groups, photos_by_id, self.settings, cache=self.index)
 
     # -- sync groups (issue 3) ---------------------------------------------------------------------------------
-    def suggest(self, paths: list[Path], progress: Progress | None = None) -> list[dict[str, Any]]:
-        """Scan, detect events, replace the pending automatic groups: [{"id","confidence","band","files",
-        "changes","conflicts","reasons"}] for the groups touching `paths`."""
+    def suggest(self, paths: list[Path], progress: Progress | None = None,
+                roots: list[Path] | None = None) -> list[dict[str, Any]]:
+        """Scan `roots` (default settings.library_roots, else `paths`), detect events, update the pending automatic
+        groups: [{"id","confidence","band","files","changes","conflicts","reasons"}] for the groups touching
+        `paths`."""
         from .groups import suggest
 
-        return suggest(self, paths, progress=progress)
+        return suggest(self, paths, progress=progress, roots=roots or list(self.settings.library_roots) or None)
 
     def create_group(self, files: list[str], sources: list[str] | None = None,
                      options: dict[str, Any] | None = None) -> int:

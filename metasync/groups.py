@@ -4,7 +4,9 @@ The Engine's group methods delegate here; deciding stays in detect.py and plan.p
 """
 from __future__ import annotations
 
+import json
 import logging
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
@@ -44,15 +46,23 @@ def _photos_under(engine: Any, paths: list[str]) -> set[int]:
     return ids
 
 
-def suggest(engine: Any, paths: list[Path | str], progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Scan the paths (incrementally), re-detect the whole library's events (an event may span folders: phone and
-    camera photos usually live apart), replace the pending automatic suggestions, and return the groups that touch
-    the given paths. Groups with nothing to change are not suggested."""
+def suggest(engine: Any, paths: list[Path | str], progress: Progress | None = None,
+            roots: list[Path | str] | None = None) -> list[dict[str, Any]]:
+    """Scan the library (incrementally: `roots`, default the paths themselves), re-detect the whole library's events
+    (an event spans folders: phone and camera photos usually live apart), update the automatic suggestions, and
+    return the groups that touch the given paths. Groups with nothing to change are not suggested.
+
+    A suggestion keeps its id while it stays the same event (a plugin may hold it across rescans), and an unchanged
+    library answers from the stored groups without detecting again."""
     wanted_paths = [resolve(p) for p in paths]
-    engine.scan([Path(p) for p in wanted_paths], progress=progress)
+    engine.scan([Path(resolve(p)) for p in (roots or wanted_paths)], progress=progress)
+    wanted = _photos_under(engine, wanted_paths)
+    detected_on = json.dumps([engine.index.fingerprint(), repr(engine.settings)])
+    if engine.index.state(_DETECTED) == detected_on:
+        return _stored(engine, wanted)
     photos = engine.index.photos()
     originals = {p.id: p for p in photos}
-    # issue 6: cameras whose clock is off become time-shift groups; events are found with corrected times
+    # cameras whose clock is off become time-shift groups; events are found with corrected times
     shifts, photos = suggest_time_shifts(photos, engine.settings)
     if progress:
         progress("detect", 0, 1)
@@ -60,11 +70,12 @@ def suggest(engine: Any, paths: list[Path | str], progress: Progress | None = No
     if progress:
         progress("detect", 1, 1)
     grouped = {m.photo_id for g in groups for m in g.members}
-    # issue 6: clocks; GPS from logs, names, offsets of ungrouped photos
+    # clocks; GPS from logs, names, offsets of ungrouped photos
     groups = [*groups, *shifts, *place_groups(photos, grouped, engine.settings, engine.track_logs)]
     by_id = {p.id: p for p in photos}
-    wanted = _photos_under(engine, wanted_paths)
-    engine.index.delete_pending_auto_groups()
+    previous = [g for g in engine.index.groups(status="pending") if not g.user_created]
+    groups = _keep_ids(groups, previous)
+    kept: set[int] = set()
     out = []
     for k in range(0, len(groups), _PLAN_BATCH):
         if progress:
@@ -72,14 +83,49 @@ def suggest(engine: Any, paths: list[Path | str], progress: Progress | None = No
         batch = groups[k:k + _PLAN_BATCH]
         plans = plan_groups(batch, by_id, engine.settings, logs=engine.track_logs, as_shot=originals)
         for group, plan in zip(batch, plans):
+            plan = with_clock_corrections(plan, group, originals, by_id, shifts)
             if not plan.changes:
                 continue
             gid = engine.index.save_group(group)
+            kept.add(gid)
             if any(m.photo_id in wanted for m in group.members):
                 out.append(_summary(group, gid, plan) | {"reasons": list(group.reasons)})
+    engine.index.delete_groups(g.id for g in previous if g.id not in kept)
     if progress:
         progress("plan", len(groups), len(groups))
+    engine.index.set_state(_DETECTED, json.dumps([engine.index.fingerprint(), repr(engine.settings)]))
     log.info("suggested %d groups (%d detected)", len(out), len(groups))
+    return sorted(out, key=lambda g: g["id"])
+
+
+_DETECTED = "detected_on"  # index state: the library and settings the stored suggestions were detected on
+
+
+def _keep_ids(groups: list[Group], previous: list[Group]) -> list[Group]:
+    """New groups take the id of the pending suggestion of the same kind that shares most of their photos, so a
+    rescan does not renumber what a plugin or the user holds (each old id goes to one new group at most)."""
+    owner = {(g.kind, m.photo_id): g.id for g in previous for m in g.members}
+    taken: set[int] = set()
+    out = []
+    for group in groups:
+        votes = Counter(owner.get((group.kind, m.photo_id)) for m in group.members)
+        votes.pop(None, None)
+        gid = next((i for i, _n in votes.most_common() if i not in taken), None)
+        if gid is not None:
+            taken.add(gid)
+        out.append(replace(group, id=gid))
+    return out
+
+
+def _stored(engine: Any, wanted: set[int]) -> list[dict[str, Any]]:
+    """The stored automatic suggestions touching `wanted`, planned as they stand (overrides included)."""
+    groups = [g for g in engine.index.groups(status="pending", files=wanted) if not g.user_created] if wanted else []
+    shifts = engine.index.groups(kind="time_shift") if groups else []
+    out = []
+    for group in groups:
+        plan = _planned(engine, group, shifts)[0]
+        if plan.changes:
+            out.append(_summary(group, group.id, plan) | {"reasons": list(group.reasons)})
     return out
 
 

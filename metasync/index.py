@@ -96,6 +96,13 @@ MIGRATIONS: list[tuple[int, str]] = [
         PRIMARY KEY (key, analyzer)
     )
 """),
+    # what the last detection was made on, so an unchanged library answers from its stored groups
+    (4, """
+    CREATE TABLE state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )
+"""),
 ]
 
 
@@ -334,10 +341,28 @@ class Index:
             if cur.rowcount == 0:
                 raise GroupNotFoundError(f"no group {group_id}")
 
-    def delete_pending_auto_groups(self) -> None:
-        """Auto-detection replaces its own pending suggestions; user groups and applied ones stay."""
+    def delete_groups(self, ids: Iterable[int]) -> None:
         with self.transaction() as c:
-            c.execute("DELETE FROM sync_groups WHERE user_created=0 AND status='pending'")
+            c.executemany("DELETE FROM sync_groups WHERE id=?", [(i,) for i in ids])
+
+    def fingerprint(self) -> str:
+        """Changes whenever a file is added, removed or rescanned, a group is saved or deleted, an override set or
+        an operation written: what detection and suggestions depend on, in a few aggregate queries."""
+        parts = [tuple(self.conn.execute(q).fetchone()) for q in (
+            "SELECT count(*), max(id), total(size), total(mtime_ns), total(sidecar_mtime_ns), total(length(metadata)),"
+            " max(latest_version_id), total(length(error)) FROM files",
+            "SELECT count(*), max(id), max(updated_at), total(status='applied') FROM sync_groups",
+            "SELECT count(*), max(rowid) FROM overrides",
+            "SELECT count(*), max(id), total(state='committed') FROM operations")]
+        return json.dumps(parts)
+
+    def state(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_state(self, key: str, value: str) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, value))
 
     def set_override(self, group_id: int, photo_id: int, field: str, value: Any) -> None:
         with self.transaction() as c:

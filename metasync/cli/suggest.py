@@ -1,4 +1,4 @@
-"""`metasync suggest PATH... [--db FILE] [--json]`: scan, then suggest sync groups with their confidence."""
+"""`metasync suggest PATH... [--root DIR] [--db FILE] [--json]`: scan, then suggest sync groups with their confidence."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also ask a local vision model (Ollama, settings ai_url/ai_model) about doubtful groups")
     p.add_argument("--allow-remote-ai", action="store_true", default=None,
                    help="allow an AI server that is not on this machine: photos of doubtful groups are sent there")
+    p.add_argument("--root", action="append", type=Path, default=None, metavar="DIR",
+                   help="the whole library, scanned (incrementally) so that PATH can borrow from any photo in it "
+                        "(repeatable; default: library_roots in the config file, else PATH itself)")
     add_common(p)
     p.set_defaults(func=run)
 
@@ -25,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args, ai=args.ai, allow_remote_ai=args.allow_remote_ai)
     with drawing(make_progress(enabled=not args.json)) as progress, Engine(settings) as engine:
-        groups = engine.suggest(args.paths, progress=progress)
+        groups = engine.suggest(args.paths, progress=progress, roots=args.root)
     if args.json:
         emit_json(groups)
     else:
