@@ -9,7 +9,7 @@ the pending time shifts applied in memory, and compare each proposed value with 
 - camera clocks: absolute error of each recovered offset;
 - cross-event transfers: a value given by a photo of another event (must be 0).
 
-    .venv/bin/python bench/accuracy.py --seeds 1 2 3 [--events 4 --photos-per-event 12] [--dst] [--dslr-gps]
+    .venv/bin/python bench/accuracy.py --seeds 1 2 3 [--events 4 --photos-per-event 12] [--dst] [--dslr-gps] [--dslr-details]
 """
 from __future__ import annotations
 
@@ -290,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="cameras with a right clock, events across the spring DST change")
     ap.add_argument("--dslr-gps", action="store_true",
                     help="the DSLR geotags its photos (its clock still off): pairs by the GPS track as well")
+    ap.add_argument("--dslr-details", action="store_true",
+                    help="the DSLR shoots details like no phone shot; only 1-2 per event are twins of a phone shot")
     ap.add_argument("--show-wrong", type=int, default=0, help="print this many wrong proposals")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -300,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix=f"metasync-accuracy-{seed}-") as tmp:
             truth, plans, _ = run_library(Path(tmp), seed, events=args.events,
                                           photos_per_event=args.photos_per_event, size=(512, 384),
-                                          dslr_clock_offset_s=offset, start_date=start, dslr_gps=args.dslr_gps)
+                                          dslr_clock_offset_s=offset, start_date=start, dslr_gps=args.dslr_gps,
+                                          dslr_details=args.dslr_details)
             res = evaluate(truth, plans)
         print(f"seed {seed}: {len(truth.photos)} photos, precision {res.precision():.3f}, "
               f"recall {res.recall():.3f}, clock errors {[round(e, 1) for e in res.clock_errors]} "

@@ -528,7 +528,7 @@ def _plan_events(rng: np.random.Generator, events: int, start_date: date) -> lis
 def generate_library(dest: Path, *, seed: int = 0, events: int = 4, photos_per_event: int = 8,
                      size: tuple[int, int] = (1024, 768), dslr_clock_offset_s: float = 3800.0,
                      whatsapp_per_event: int = 1, start_date: str = "2024-05-12", dslr_gps: bool = False,
-                     exiftool: ExifTool | None = None) -> Truth:
+                     dslr_details: bool = False, exiftool: ExifTool | None = None) -> Truth:
     """Write a library of `events` events into `dest` and return (and save) its ground truth.
 
     Each event: `photos_per_event` photos, a third of them (at least one from 3 photos on) by a DSLR whose clock is
@@ -536,7 +536,9 @@ def generate_library(dest: Path, *, seed: int = 0, events: int = 4, photos_per_e
     walk, a photo every 5-10 min, local time with offset). The DSLR shots are twins, the same moment as a phone
     shot (1-8 s before or after it, nearly the same view), but for a third of them (rounded down), taken on their
     own between two phone shots (the same scene, no phone shot of that moment). `dslr_gps`: the DSLR has a GPS
-    unit (positions within a few metres, still no offset and its own clock). `whatsapp_per_event` phone photos
+    unit (positions within a few metres, still no offset and its own clock). `dslr_details`: the DSLR shoots
+    telephoto details that look like no phone shot (each its own random picture, taken between two phone shots)
+    and only 1-2 per event are twins of a phone shot; one DSLR (the first camera) shoots every event. `whatsapp_per_event` phone photos
     get a WhatsApp copy without any metadata. Layout: `dest/<date> <name>/{phone,camera,whatsapp}/`. The same
     arguments give byte-identical files. A library generated earlier in `dest` (it has a ground_truth.json) is
     replaced.
@@ -548,13 +550,15 @@ def generate_library(dest: Path, *, seed: int = 0, events: int = 4, photos_per_e
               "start_date": start_date}
     if dslr_gps:  # only then: libraries generated before the option existed keep their parameters
         params["dslr_gps"] = True
+    if dslr_details:
+        params["dslr_details"] = True
     with _building(dest, seed, params, exiftool) as (writer, rng):
         writer.truth.cameras = {c.label: float(round(dslr_clock_offset_s)) for c in CAMERAS}
         names = _Names(rng)
         scenes: list[imagehash.ImageHash] = []
         for index, plan in enumerate(_plan_events(rng, events, date.fromisoformat(start_date))):
             _write_event(writer, names, rng, plan, index, photos_per_event, tuple(size), dslr_clock_offset_s,
-                         whatsapp_per_event, scenes, dslr_gps)
+                         whatsapp_per_event, scenes, dslr_gps, dslr_details)
     log.info("generated %d photos in %d events under %s", len(writer.truth.photos), events, dest)
     return writer.truth
 
@@ -582,7 +586,7 @@ def _building(dest: Path, seed: int, params: dict[str, Any],
 
 def _write_event(writer: _Writer, names: _Names, rng: np.random.Generator, plan: _EventPlan, index: int,
                  photos: int, size: tuple[int, int], clock_error_s: float, whatsapp: int,
-                 scenes: list[imagehash.ImageHash], dslr_gps: bool = False) -> None:
+                 scenes: list[imagehash.ImageHash], dslr_gps: bool = False, dslr_details: bool = False) -> None:
     n_dslr = photos // 3 if photos >= 3 else 0
     n_phone = photos - n_dslr
     times = plan.start + np.concatenate([[0.0], np.cumsum(rng.uniform(300, 600, n_phone - 1))]) \
@@ -593,7 +597,7 @@ def _write_event(writer: _Writer, names: _Names, rng: np.random.Generator, plan:
     event = EventTruth(plan.id, plan.name, plan.id, plan.place.name, plan.place.tz, track)
     writer.truth.events.append(event)
     scene = _distinct_scene(plan.scene_seed, size, scenes)
-    camera = CAMERAS[index % len(CAMERAS)]
+    camera = CAMERAS[0] if dslr_details else CAMERAS[index % len(CAMERAS)]  # details: one photographer
     folder = plan.id
 
     phone_views: list[View] = []
@@ -613,21 +617,30 @@ def _write_event(writer: _Writer, names: _Names, rng: np.random.Generator, plan:
         if i in copies:
             images[rel] = image
 
-    n_alone = n_dslr // 3 if n_phone >= 2 else 0
+    if dslr_details and n_phone >= 2 and n_dslr >= 1:
+        n_alone = n_dslr - min(n_dslr, int(rng.integers(1, 3)), n_phone)  # 1-2 twins, the rest details
+    else:
+        n_alone = n_dslr // 3 if n_phone >= 2 else 0
     twins = rng.choice(n_phone, size=min(n_dslr - n_alone, n_phone), replace=False).tolist()
-    shots = [(round(float(times[i]) + rng.choice([-1, 1]) * rng.uniform(1, 8)), phone_views[i].near(
-        rng, 0.006, (1.03, 1.05))) for i in twins]
+    shots: list[tuple[int, View, Image.Image | None]] = [
+        (round(float(times[i]) + rng.choice([-1, 1]) * rng.uniform(1, 8)), phone_views[i].near(
+            rng, 0.006, (1.03, 1.05)), None) for i in twins]
     for gap in rng.choice(n_phone - 1, size=n_alone, replace=n_alone > n_phone - 1).tolist():
         # on its own: at least 90 s from either phone shot around it
-        shots.append((round(float(rng.uniform(times[gap] + 90, times[gap + 1] - 90))), random_view(rng)))
-    for t, view in sorted(shots, key=lambda s: s[0]):
+        t_alone = round(float(rng.uniform(times[gap] + 90, times[gap + 1] - 90)))
+        if dslr_details:  # a telephoto detail: a picture of its own, like no phone shot
+            shots.append((t_alone, View(), draw_scene(int(rng.integers(0, 2**31)), size)))
+        else:
+            shots.append((t_alone, random_view(rng), None))
+    for t, view, detail in sorted(shots, key=lambda s: s[0]):
         offset = _offset_at(plan.place.tz, t)
         pos = event.position_at(t)
         rel = f"{folder}/camera/{names.for_device(camera, _local(t + clock_error_s, offset))}"
         meta = camera_meta(camera, t, offset, clock_error_s, rng)
         if dslr_gps:
             meta.update(_gps_fields(*_move(pos[0], pos[1], *rng.normal(0, 3, 2)), pos[2]))
-        writer.add(rel, render_view(scene, size, view), _truth(rel, plan.id, "dslr", camera, t, offset, pos, meta))
+        writer.add(rel, render_view(detail if detail is not None else scene, size, view),
+                   _truth(rel, plan.id, "dslr", camera, t, offset, pos, meta))
 
     for original in sorted(images):
         src = writer.truth.photo(original)

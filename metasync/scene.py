@@ -21,7 +21,9 @@ from .errors import AIAnswerError, AIUnavailableError, ConfigError
 from .models import Group, Photo
 from .phash import thumbnail_image
 from .pixels import AB_BINS, FEATURES_VERSION, GRID, L_BINS, LOCAL, SIZE, pixel_features
+from .score import capture_times
 from .timeutil import parse_local, utc_epoch
+from .track import distance_m
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +274,49 @@ def average_linkage(dist: np.ndarray, cutoff: float) -> list[list[int]]:
     return sorted((sorted(c) for c, a in zip(clusters, alive) if a), key=lambda c: c[0])
 
 
+def without_evidence_merged(clusters: list[list[int]], photos: Sequence[Photo],
+                            settings: Settings) -> list[list[int]]:
+    """Clusters of looks, merged back where nothing but looks separates them.
+
+    A split needs positive evidence of another event: a place (GPS far apart) or a gap in time. A cluster whose
+    timed photos all lie inside another cluster's GPS track span (its located photos' capture times, widened by
+    max_extrap_s) and whose own GPS, if any, is near that track, is the same outing seen differently (a
+    photographer's telephoto details between the phone shots): it joins that cluster. A cluster with no timed
+    photo, or outside the span (the next event 20 min later), stays apart.
+    """
+    if len(clusters) < 2:
+        return clusters
+    times = capture_times(photos)
+    when = [times.get(p.id) for p in photos]
+    fixes = [(p.meta.gps_latitude, p.meta.gps_longitude) if p.meta.has_gps else None for p in photos]
+    clusters = [list(c) for c in clusters]
+    merged = True
+    while merged:
+        merged = False
+        for a in range(len(clusters)):
+            located = [when[i] for i in clusters[a] if fixes[i] is not None and when[i] is not None]
+            if not located:
+                continue
+            lo, hi = min(located) - settings.max_extrap_s, max(located) + settings.max_extrap_s
+            track = [fixes[i] for i in clusters[a] if fixes[i] is not None]
+            for b in range(len(clusters)):
+                if b == a:
+                    continue
+                timed = [when[i] for i in clusters[b] if when[i] is not None]
+                if not timed or len(timed) < len(clusters[b]) or not all(lo <= t <= hi for t in timed):
+                    continue
+                if any(f is not None and min(distance_m(*f, *g) for g in track) > settings.conflict_gps_m
+                       for f in (fixes[i] for i in clusters[b])):
+                    continue
+                clusters[a] = sorted(clusters[a] + clusters[b])
+                del clusters[b]
+                merged = True
+                break
+            if merged:
+                break
+    return sorted(clusters, key=lambda c: c[0])
+
+
 # -- the local analyzer --------------------------------------------------------------------------------------------
 class LocalAnalyzer:
     """Colour distribution and layout in CIELAB, exposure value, sun elevation, pHash. Deterministic and offline."""
@@ -336,8 +381,16 @@ class LocalAnalyzer:
             sampled = False
         dist, cues = distance_matrix(photos, self.describe(photos), self.settings)
         clusters = [list(range(len(photos)))] if sampled else average_linkage(dist, SPLIT_DISTANCE)
+        looks = len(clusters)
+        clusters = without_evidence_merged(clusters, photos, self.settings)
         spread = float(dist[np.triu_indices(len(photos), 1)].mean())
         paths = tuple(tuple(photos[i].path for i in c) for c in clusters)
+        if len(clusters) == 1 and looks > 1:
+            # the pictures differ, but nothing says another event: doubt, not a split
+            conf = max(0.0, min(1.0, spread / SPLIT_DISTANCE - 0.5))
+            return Verdict(False, round(conf, 3), self.name,
+                           (f"scene varies (mean distance {spread:.2f}), but the photos lie inside one track's "
+                            f"time span: kept together",), paths)
         if len(clusters) == 1:
             # confident when well below the cut-off, unsure near it
             conf = max(0.0, min(1.0, 1.0 - spread / SPLIT_DISTANCE))
