@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from datetime import datetime
@@ -18,7 +19,6 @@ from pathlib import Path
 
 import pytest
 from bridge_support import serve
-from test_integrations_bridge import DARKTABLE_REWRITE
 
 from metasync.demo import Truth, generate_library
 
@@ -28,6 +28,26 @@ LUA_SCRIPTS = Path(os.environ.get("METASYNC_HOSTS") or REPO.parent / "shared" / 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("darktable") and shutil.which("xvfb-run")),
     reason="real darktable test needs darktable and xvfb-run (bash scripts/ensure-system-deps.sh darktable)")
+
+# An exposure edit made in darktable 4.2 before (valid exposure v6 params: +0.5 EV; auto presets already applied,
+# so darktable keeps this history as it is rather than replacing it with its defaults)
+DARKTABLE_HISTORY = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:darktable="http://darktable.sf.net/"
+    darktable:xmp_version="5" darktable:auto_presets_applied="1" darktable:history_end="1">
+   <darktable:history>
+    <rdf:Seq>
+     <rdf:li darktable:num="0" darktable:operation="exposure" darktable:enabled="1" darktable:modversion="6"
+       darktable:params="00000000000000000000003f00004842000080c000000000" darktable:multi_name=""
+       darktable:multi_priority="0"/>
+    </rdf:Seq>
+   </darktable:history>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>"""
 
 # Runs inside darktable after luarc: drives the plugin and records what darktable's library holds.
 DRIVER = r'''
@@ -59,7 +79,11 @@ local function flush(extra)
   f:write("{" .. table.concat(log, ", ") .. ', "messages": [' .. table.concat(m, ", ") .. "]" .. (extra or "") .. "}")
   f:close()
 end
+local function stage(name)  -- progress, to tell where darktable stopped if it hangs
+  local f = io.open(out_path .. ".stages", "a"); f:write(name .. "\n"); f:close()
+end
 local ok, err = pcall(function()
+  stage("start")
   local sd = package.loaded["contrib/metasync"]
   if type(sd) ~= "table" then sd = require "contrib/metasync" end
   dt.preferences.write("metasync", "bridge_url", "string", url)
@@ -71,30 +95,44 @@ local ok, err = pcall(function()
     if path:match("/camera/_MG_") then cameras[#cameras + 1] = image end
   end
   p:close()
+  stage("imported")
   dt.gui.selection(cameras)
+  stage("selected")
   record("before", cameras)
   sd.suggest()
+  stage("suggested")
   log[#log + 1] = string.format('"groups": %d', #sd.state.groups)
   sd.apply()
+  stage("applied")
   record("applied", cameras)
   for _, image in ipairs(cameras) do image.rating = 3 end
   flush()
   os.execute("cp '" .. cameras[1].sidecar .. "' '" .. out_path .. ".rated.xmp'")
   sd.revert()
+  stage("reverted")
   record("reverted", cameras)
   os.execute("cp '" .. cameras[1].sidecar .. "' '" .. out_path .. ".reverted.xmp'")
 end)
 flush(ok and ', "ok": true' or (', "error": ' .. string.format("%q", tostring(err)):gsub("\\\n", "\\n")))
+stage("quit")
 dt.gui.action("global/quit", 0, "", "", 1.0)
 '''
 
 
-def darktable(configdir: Path, luacmd: str, log: Path) -> subprocess.CompletedProcess:
+def darktable(configdir: Path, luacmd: str, log: Path, timeout: float = 60) -> bool:
+    """Runs darktable headless; False when it hung (its whole process group is killed then)."""
     cmd = ["xvfb-run", "-a", "darktable", "--configdir", str(configdir), "--cachedir", str(configdir / "cache"),
            "--library", ":memory:", "--disable-opencl", "-d", "lua", "--luacmd", luacmd]
     env = {**os.environ, "HOME": str(configdir.parent), "LANG": "C.UTF-8"}
     with open(log, "w") as fh:
-        return subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=120, env=env)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            return False
 
 
 def xmp(path: Path) -> dict:
@@ -102,22 +140,20 @@ def xmp(path: Path) -> dict:
     return json.loads(out.stdout)[0]
 
 
-@pytest.mark.parametrize("loader", ["luarc", "script_manager"])
-def test_real_darktable_suggest_apply_rating_revert(tmp_path: Path, loader: str) -> None:
-    if loader == "script_manager" and not (LUA_SCRIPTS / "tools" / "script_manager.lua").exists():
-        pytest.skip(f"lua-scripts not found at {LUA_SCRIPTS} (set METASYNC_HOSTS)")
+def run_scenario(base: Path, loader: str) -> tuple[list, Path, dict | None]:
+    """Generates the library, scans it, serves it and runs darktable on it; `seen` is None if darktable hung."""
     # 3 events: enough DSLR shots for the engine to learn the Canon's clock error (+3800 s)
-    truth: Truth = generate_library(tmp_path / "lib", seed=7, events=3, photos_per_event=6, size=(320, 240),
+    truth: Truth = generate_library(base / "lib", seed=7, events=3, photos_per_event=6, size=(320, 240),
                                     whatsapp_per_event=0)
-    lib, db = truth.root, tmp_path / "index.db"
+    lib, db = truth.root, base / "index.db"
     cameras = sorted((p for p in truth.photos if "/camera/_MG_" in p.path), key=lambda p: Path(p.path).name)
     assert len(cameras) >= 2
     # an edit made in darktable before: its history is in the sidecar darktable reads on import
     first = truth.path(cameras[0])
-    first.with_name(first.name + ".xmp").write_text(DARKTABLE_REWRITE, encoding="utf-8")
+    first.with_name(first.name + ".xmp").write_text(DARKTABLE_HISTORY, encoding="utf-8")
     subprocess.run([sys.executable, "-m", "metasync", "scan", str(lib), "--db", str(db)], check=True, timeout=120,
                    capture_output=True)
-    configdir = tmp_path / "darktable"
+    configdir = base / "darktable"
     subprocess.run([sys.executable, "-m", "metasync", "plugin", "install", "darktable", "--dest",
                     str(configdir / "lua" / "contrib")], check=True, timeout=60, capture_output=True)
     assert sorted(p.name for p in (configdir / "lua").rglob("*.lua")) == ["metasync.lua"]
@@ -129,20 +165,39 @@ def test_real_darktable_suggest_apply_rating_revert(tmp_path: Path, loader: str)
         (configdir / "luarc").write_text(
             'require("darktable").preferences.write("script_manager", "contrib/metasync", "bool", true)\n'
             'require "tools/script_manager"\n')
-    driver = tmp_path / "driver.lua"
+    driver = base / "driver.lua"
     driver.write_text(DRIVER)
-    out = tmp_path / "observed.json"
+    out = base / "observed.json"
 
-    with serve(lib, db, tmp_path / "config") as srv:
+    with serve(lib, db, base / "config") as srv:
         luacmd = (f"assert(loadfile({json.dumps(str(driver))}))({json.dumps(str(out))}, "
                   f"{json.dumps(str(lib))}, {json.dumps(srv.url)}, {json.dumps(srv.token)})")
-        proc = darktable(configdir, luacmd, tmp_path / "darktable.log")
-    log = (tmp_path / "darktable.log").read_text(errors="replace")
+        finished = darktable(configdir, luacmd, base / "darktable.log")
+    if not finished:
+        return cameras, out, None
+    log = (base / "darktable.log").read_text(errors="replace")
     assert out.exists(), log[-3000:]
     seen = json.loads(out.read_text())
     print(json.dumps(seen, indent=1))
     assert seen.get("ok"), (seen, log[-3000:])
+    return cameras, out, seen
+
+
+@pytest.mark.parametrize("loader", ["luarc", "script_manager"])
+def test_real_darktable_suggest_apply_rating_revert(tmp_path: Path, loader: str) -> None:
+    if loader == "script_manager" and not (LUA_SCRIPTS / "tools" / "script_manager.lua").exists():
+        pytest.skip(f"lua-scripts not found at {LUA_SCRIPTS} (set METASYNC_HOSTS)")
+    cameras, out, seen = run_scenario(tmp_path / "run1", loader)
+    if seen is None:
+        # darktable 4.2 sometimes deadlocks at startup (its Lua thread waits for the Lua lock inside a GTK main
+        # context dispatch while the script thread waits in dt_lua_gtk_wrap_callback): darktable's bug, not the
+        # plugin's; one fresh retry, and the stages reached the first time are in the report
+        stages = (tmp_path / "run1" / "observed.json.stages")
+        print("darktable hung; stages reached:", stages.read_text().split() if stages.exists() else [])
+        cameras, out, seen = run_scenario(tmp_path / "run2", loader)
+    assert seen is not None, "darktable hung twice"
     assert seen["groups"] >= 1
+
 
     assert len(seen["applied"]) == len(cameras)
     for before, applied, reverted, photo in zip(seen["before"], seen["applied"], seen["reverted"], cameras):
