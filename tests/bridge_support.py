@@ -15,6 +15,26 @@ import requests
 
 TOKEN = "test-token-0123456789"
 
+# An exposure edit made in darktable 4.2 (valid exposure v6 params: +0.5 EV; auto presets already applied, so
+# darktable keeps this history as it is rather than replacing it with its defaults): a history we must never lose.
+DARKTABLE_HISTORY = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:darktable="http://darktable.sf.net/"
+    darktable:xmp_version="5" darktable:auto_presets_applied="1" darktable:history_end="1">
+   <darktable:history>
+    <rdf:Seq>
+     <rdf:li darktable:num="0" darktable:operation="exposure" darktable:enabled="1" darktable:modversion="6"
+       darktable:params="00000000000000000000003f00004842000080c000000000" darktable:multi_name=""
+       darktable:multi_priority="0"/>
+    </rdf:Seq>
+   </darktable:history>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>"""
+
 
 def photos_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg"})
@@ -64,3 +84,12 @@ def serve(root: Path, db: Path, config_home: Path, extra: tuple[str, ...] = ()) 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def detected(root: Path, tmp_path: Path) -> Iterator[Server]:
+    """A bridge over `root` whose user has pointed metasync at the library once (dashboard auto-detect)."""
+    with serve(root, tmp_path / "index.db", tmp_path / "config") as srv:
+        resp = srv.session().post(srv.url + "/api/metadata-sync/auto-detect", json={"path": str(root)}, timeout=60)
+        assert resp.status_code == 200, resp.text
+        yield srv

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from bridge_support import serve
+from bridge_support import DARKTABLE_HISTORY, serve
 
 from metasync.demo import Truth, generate_library
 
@@ -28,26 +28,6 @@ LUA_SCRIPTS = Path(os.environ.get("METASYNC_HOSTS") or REPO.parent / "shared" / 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("darktable") and shutil.which("xvfb-run")),
     reason="real darktable test needs darktable and xvfb-run (bash scripts/ensure-system-deps.sh darktable)")
-
-# An exposure edit made in darktable 4.2 before (valid exposure v6 params: +0.5 EV; auto presets already applied,
-# so darktable keeps this history as it is rather than replacing it with its defaults)
-DARKTABLE_HISTORY = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about=""
-    xmlns:darktable="http://darktable.sf.net/"
-    darktable:xmp_version="5" darktable:auto_presets_applied="1" darktable:history_end="1">
-   <darktable:history>
-    <rdf:Seq>
-     <rdf:li darktable:num="0" darktable:operation="exposure" darktable:enabled="1" darktable:modversion="6"
-       darktable:params="00000000000000000000003f00004842000080c000000000" darktable:multi_name=""
-       darktable:multi_priority="0"/>
-    </rdf:Seq>
-   </darktable:history>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-<?xpacket end="w"?>"""
 
 # Runs inside darktable after luarc: drives the plugin and records what darktable's library holds.
 DRIVER = r'''

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 import requests
-from bridge_support import Server, serve
+from bridge_support import DARKTABLE_HISTORY, Server, detected
 
 from metasync.demo import Truth
 from metasync.exif import ExifTool
@@ -20,11 +20,7 @@ from tests.hosts.emulators import INTEGRATIONS, DarktableHost, LightroomHost
 
 @pytest.fixture()
 def bridge(phone_and_dslr: Truth, tmp_path: Path) -> Iterator[tuple[Server, Truth]]:
-    lib = phone_and_dslr.root
-    with serve(lib, tmp_path / "index.db", tmp_path / "config") as srv:
-        # the user has pointed metasync at the library once (dashboard auto-detect or `metasync scan`)
-        resp = srv.session().post(srv.url + "/api/metadata-sync/auto-detect", json={"path": str(lib)}, timeout=60)
-        assert resp.status_code == 200, resp.text
+    with detected(phone_and_dslr.root, tmp_path) as srv:
         yield srv, phone_and_dslr
 
 
@@ -37,22 +33,7 @@ def photo(truth: Truth, role: str) -> Path:
 
 
 # -- darktable --------------------------------------------------------------------------------------
-DARKTABLE_REWRITE = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about=""
-    xmlns:darktable="http://darktable.sf.net/"
-    darktable:xmp_version="5" darktable:history_end="1">
-   <darktable:history>
-    <rdf:Seq>
-     <rdf:li darktable:num="0" darktable:operation="exposure" darktable:enabled="1" darktable:modversion="6"
-       darktable:params="0000000000000000" darktable:multi_name="" darktable:multi_priority="0"/>
-    </rdf:Seq>
-   </darktable:history>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-<?xpacket end="w"?>"""
+DARKTABLE_REWRITE = DARKTABLE_HISTORY
 
 
 def darktable_rewrite(sidecar: Path, lat: float, lon: float) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from bridge_support import Server, serve
+from bridge_support import Server, detected
 from lupa.lua51 import LuaError
 
 from metasync.demo import Truth
@@ -20,10 +20,7 @@ BEFORE = {"gps": {"latitude": 1.25, "longitude": -2.5}, "gpsAltitude": 7, "city"
 
 @pytest.fixture()
 def bridge(phone_and_dslr: Truth, tmp_path: Path) -> Iterator[tuple[Server, Truth]]:
-    lib = phone_and_dslr.root
-    with serve(lib, tmp_path / "index.db", tmp_path / "config") as srv:
-        resp = srv.session().post(srv.url + "/api/metadata-sync/auto-detect", json={"path": str(lib)}, timeout=60)
-        assert resp.status_code == 200, resp.text
+    with detected(phone_and_dslr.root, tmp_path) as srv:
         yield srv, phone_and_dslr
 
 
