@@ -8,7 +8,7 @@ import pytest
 
 from metasync import sidecar
 from metasync.config import Settings
-from metasync.demo import Truth
+from metasync.demo import Truth, generate_library
 from metasync.engine import Engine
 from datetime import datetime
 
@@ -41,7 +41,18 @@ def _ids(groups: list[dict], engine: Engine) -> tuple[list[int], list[int]]:
     return [i for i in ids if kinds[i] == "time_shift"], [i for i in ids if kinds[i] != "time_shift"]
 
 
-def test_any_apply_order_writes_the_corrected_camera_time(library: Truth, tmp_path: Path) -> None:
+@pytest.fixture(scope="module", params=["demo", "details-1", "details-2"])
+def ordered_library(request, demo_library: Truth, tmp_path_factory, _demo_exiftool) -> Truth:
+    """The demo library, and libraries whose camera mostly shoots details like no phone shot (two seeds)."""
+    if request.param == "demo":
+        return demo_library
+    seed = int(request.param.split("-")[1])
+    return generate_library(tmp_path_factory.mktemp(request.param) / "lib", seed=seed, events=3, photos_per_event=12,
+                            size=(320, 240), dslr_details=True, exiftool=_demo_exiftool)
+
+
+def test_any_apply_order_writes_the_corrected_camera_time(ordered_library: Truth, tmp_path: Path) -> None:
+    library = ordered_library
     engine, truth, groups = _fresh(library, tmp_path, "baseline")
     shifts, events = _ids(groups, engine)
     assert shifts and events, "the demo library must yield a clock correction and event groups"
