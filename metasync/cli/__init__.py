@@ -1,14 +1,17 @@
 """The `metasync` command: one module per subcommand in this package, each with `register(subparsers)`.
 
-A subcommand module sets `func(args) -> int` as the parser default. Errors of our own become one line on
-stderr and exit code 1.
+A subcommand module sets `func(args) -> int` as the parser default. Errors of our own, and the system's (a
+folder that cannot be made, a database that cannot be read), become one line on stderr and exit code 1; a closed
+pipe on stdout ends quietly.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
+import sqlite3
 import sys
 
 from .. import __version__
@@ -37,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except MetasyncError as exc:
         print(f"metasync: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `metasync suggest ... --json | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
+    except (OSError, sqlite3.Error) as exc:
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"metasync: {getattr(exc, 'strerror', None) or exc}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("metasync: interrupted", file=sys.stderr)
