@@ -22,10 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PHOTO_EXTENSIONS = frozenset({
-    ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".heif", ".webp",
-    ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf",
-})
+PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".heif", ".webp"}) | RAW_EXTENSIONS
 CHUNK = 100  # photos read, hashed and stored per round (bounds memory, paces progress)
 
 Progress = Callable[[str, int, int], None]

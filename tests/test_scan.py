@@ -295,3 +295,14 @@ def test_scan_features_are_scene_analysis_own(corpus: Path, tmp_path: Path, engi
     for p in with_preview:
         data, orientation = previews[p.path]
         assert stored[p.content_hash] == pixel_features(np.asarray(thumbnail_image(data, SIZE, orientation)))
+
+
+def test_every_raw_format_we_write_sidecars_for_is_scanned(tmp_path: Path) -> None:
+    from metasync.naming import RAW_EXTENSIONS
+    from metasync.scan import walk
+
+    for ext in sorted(RAW_EXTENSIONS):
+        (tmp_path / f"shot{ext.upper()}").write_bytes(b"raw")
+    found, errors = walk([tmp_path])
+    assert not errors
+    assert {Path(p).suffix.lower() for p in found} == set(RAW_EXTENSIONS)  # .pef and .srw were left out
