@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from . import history, sidecar
-from .errors import ConflictError, InvalidRequestError, MetasyncError, SidecarError
+from .errors import ConflictError, InvalidRequestError, MetasyncError, SidecarError, StorageError
 from .exif import normalize
 from .faults import fault_point
 from .fields import FIELD_SPECS
@@ -138,7 +138,7 @@ def _apply(engine: Any, group: Group, plan: Plan, *, min_confidence: float, incl
     except BaseException as exc:
         _rollback(engine, op_id, group.id)
         if isinstance(exc, OSError):
-            raise MetasyncError(f"cannot write {exc.filename or 'a file'}: {exc.strerror or exc}; every file "
+            raise StorageError(f"cannot write {exc.filename or 'a file'}: {exc.strerror or exc}; every file "
                                 "was put back as it was") from exc
         raise
     sidecars = sorted({str(t.path) for t in targets if t.kind == "sidecar"})
@@ -487,7 +487,7 @@ def _revert(engine: Any, group_id: int) -> dict[str, Any]:
     except BaseException as exc:
         _rollback(engine, op_id, group_id)
         if isinstance(exc, OSError):
-            raise MetasyncError(f"cannot write {exc.filename or 'a file'}: {exc.strerror or exc}; every file "
+            raise StorageError(f"cannot write {exc.filename or 'a file'}: {exc.strerror or exc}; every file "
                                 "was put back as it was") from exc
         raise
     for s in skipped:

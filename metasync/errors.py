@@ -101,3 +101,25 @@ class AIAnswerError(MetasyncError):
 
     code = "ai_answer"
     status = 502
+
+
+class ServerError(MetasyncError):
+    """The machine failed, not the request: a full disk, a damaged journal, ExifTool dying, an index that will not
+    open. The bridge answers 5xx; the same request may succeed once the cause is fixed."""
+
+    code = "server"
+    status = 500
+
+
+class StorageError(ServerError):
+    code = "storage"
+    status = 507
+
+
+class JournalError(ServerError):
+    code = "journal"
+
+
+class ExifToolError(ServerError):
+    code = "exiftool"
+    status = 502

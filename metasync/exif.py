@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import exiftool
 from exiftool.exceptions import ExifToolException, ExifToolExecuteError
 
-from .errors import ExifReadError, ExifToolMissingError, MetasyncError
+from .errors import ExifReadError, ExifToolError, ExifToolMissingError, MetasyncError
 from .fields import FIELD_SPECS
 from .models import Metadata
 from .naming import find_existing_sidecar
@@ -129,7 +129,7 @@ class ExifTool:
                     dicts = self._read_one_by_one(batch, tags, params, exc)
             except (ExifToolException, ValueError) as exc:
                 if not helper.running:  # the process died: no file is to blame, nothing is recorded
-                    raise MetasyncError(f"ExifTool stopped while reading: {_first_line(exc)}") from exc
+                    raise ExifToolError(f"ExifTool stopped while reading: {_first_line(exc)}") from exc
                 dicts = self._read_one_by_one(batch, tags, params, exc)
             for d in dicts:
                 if isinstance(d, ExifReadError):
@@ -218,7 +218,7 @@ class ExifTool:
         try:
             return self._running().execute(*args)
         except ExifToolException as exc:
-            raise MetasyncError(f"ExifTool failed: {_first_line(exc)}") from exc
+            raise ExifToolError(f"ExifTool failed: {_first_line(exc)}") from exc
 
 
 def _json_list(text: str | None) -> list[dict[str, Any]] | None:

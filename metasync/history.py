@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import MetasyncError
+from .errors import JournalError
 from .index import Index, now_iso
 
 log = logging.getLogger(__name__)
@@ -98,9 +98,9 @@ def get_blob(index: Index, sha: str) -> bytes:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise MetasyncError(f"journal blob {sha[:12]} is missing ({path}): {exc}") from exc
+        raise JournalError(f"journal blob {sha[:12]} is missing ({path}): {exc}") from exc
     if sha256(data) != sha:
-        raise MetasyncError(f"journal blob {path} is corrupt (sha256 mismatch)")
+        raise JournalError(f"journal blob {path} is corrupt (sha256 mismatch)")
     return data
 
 

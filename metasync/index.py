@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .errors import GroupNotFoundError, MetasyncError, NotIndexedError
+from .errors import GroupNotFoundError, NotIndexedError, StorageError
 from .models import Group, GroupMember, Metadata, Photo
 
 # (version, SQL). Append only; never edit a migration that has shipped.
@@ -120,7 +120,7 @@ class Index:
             self.conn = sqlite3.connect(str(self.db_path), timeout=10.0, isolation_level=None,
                                         check_same_thread=False)
         except sqlite3.Error as exc:
-            raise MetasyncError(f"cannot open index {self.db_path}: {exc}") from exc
+            raise StorageError(f"cannot open index {self.db_path}: {exc}") from exc
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from bridge_support import TOKEN, photos_under
+from bridge_support import DARKTABLE_HISTORY, TOKEN, photos_under
 from PIL import Image
 
 from metasync.bridge import close_app, create_app
@@ -401,3 +401,15 @@ def test_serve_refuses_unsafe_or_missing_settings(tmp_path, capsys, args, messag
 
     assert main(["serve", "--db", str(tmp_path / "x.db"), *args]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_a_damaged_journal_is_the_servers_fault_a_5xx_not_a_400(client, lib, app):
+    group = detect(client, lib)[0]
+    target = get(client, f"/api/metadata-sync/groups/{group['id']}").get_json()["changes"][0]["path"]
+    Path(target + ".xmp").write_text(DARKTABLE_HISTORY, encoding="utf-8")  # a host's sidecar: revert needs its bytes
+    assert post(client, f"/api/metadata-sync/groups/{group['id']}/apply", {"host": "darktable"}).status_code == 200
+    blobs = list((app.extensions["metasync"].engine.index.data_dir / "blobs").rglob("*"))
+    for blob in (b for b in blobs if b.is_file()):
+        blob.write_bytes(b"damaged")
+    resp = post(client, f"/api/metadata-sync/groups/{group['id']}/revert")
+    assert resp.status_code == 500 and error_code(resp) == "journal", resp.get_json()
