@@ -52,7 +52,8 @@ def test_scans(results: dict) -> None:
     assert (s["first"]["new"], s["first"]["photos"], s["first"]["errors"]) == (N, N, 0)
     assert (s["unchanged"]["unchanged"], s["unchanged"]["changed"]) == (N, 0)
     assert s["touched"]["touched"] == 1 and s["touched"]["changed"] == 1
-    assert s["ratio_to_floor"] == pytest.approx(s["first"]["seconds"] / results["floor"]["total_s"], rel=0.002)
+    ratio = s["first"]["seconds"] / results["floor"]["total_s"]
+    assert s["ratio_to_floor"] == pytest.approx(ratio, rel=0.03)  # both figures are rounded
     # the tree includes the hashing workers and ExifTool, so it is at least the main process
     assert 0 < s["first"]["peak_rss_main_mb"] <= s["first"]["peak_rss_tree_mb"]
 
