@@ -55,18 +55,16 @@ function sdk.add_photo(path, fields, keyword_names)
     catalog.writes[#catalog.writes + 1] = { path = self.path, key = key, value = value }
     self.raw[key] = value
   end
-  function photo:addKeyword(kw)
-    must_write("addKeyword")
-    if not is_keyword(kw) then error("addKeyword takes an LrKeyword", 2) end
-    catalog.writes[#catalog.writes + 1] = { path = self.path, key = "keyword", value = kw.name }
-    self.keywords[kw.name] = true
+  local function keyword_method(name, key, present)
+    return function(self, kw)
+      must_write(name)
+      if not is_keyword(kw) then error(name .. " takes an LrKeyword", 2) end
+      catalog.writes[#catalog.writes + 1] = { path = self.path, key = key, value = kw.name }
+      self.keywords[kw.name] = present
+    end
   end
-  function photo:removeKeyword(kw)
-    must_write("removeKeyword")
-    if not is_keyword(kw) then error("removeKeyword takes an LrKeyword", 2) end
-    catalog.writes[#catalog.writes + 1] = { path = self.path, key = "removeKeyword", value = kw.name }
-    self.keywords[kw.name] = nil
-  end
+  photo.addKeyword = keyword_method("addKeyword", "keyword", true)
+  photo.removeKeyword = keyword_method("removeKeyword", "removeKeyword", nil)
   writing = true
   for _, name in ipairs(keyword_names or {}) do photo.keywords[catalog:createKeyword(name).name] = true end
   writing = false
