@@ -138,14 +138,18 @@ def _apply(engine: Any, group: Group, plan: Plan, *, min_confidence: float, incl
     except BaseException as exc:
         _rollback(engine, op_id, group.id)
         if isinstance(exc, OSError):
-            raise StorageError(f"cannot write {exc.filename or 'a file'}: {exc.strerror or exc}; every file "
-                                "was put back as it was") from exc
+            raise _storage_error(exc) from exc
         raise
     sidecars = sorted({str(t.path) for t in targets if t.kind == "sidecar"})
     log.info("group %s: applied %d change(s) to %d file(s), skipped %d", group.id, applied, len(targets),
              len(skipped))
     return _apply_result(group.id, applied, skipped, sidecars,
                          {t.photo.path: files[t.photo.id] for t in targets if t.photo is not None})
+
+
+def _storage_error(exc: OSError) -> StorageError:
+    return StorageError(f"cannot write {exc.filename or 'a file'}: {exc.strerror or exc}; every file was put back "
+                        "as it was")
 
 
 def _apply_result(group_id: int | None, applied: int, skipped: list[dict[str, Any]], sidecars: list[str],
@@ -487,8 +491,7 @@ def _revert(engine: Any, group_id: int) -> dict[str, Any]:
     except BaseException as exc:
         _rollback(engine, op_id, group_id)
         if isinstance(exc, OSError):
-            raise StorageError(f"cannot write {exc.filename or 'a file'}: {exc.strerror or exc}; every file "
-                                "was put back as it was") from exc
+            raise _storage_error(exc) from exc
         raise
     for s in skipped:
         log.warning("revert of group %s: %s: %s", group_id, s["path"], s["reason"])

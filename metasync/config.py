@@ -88,19 +88,21 @@ class Settings:
 _PATH_LISTS = ("gpx_logs", "library_roots")
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)  # TOML's true is no number
+
+
 def _check_type(name: str, value: Any, default: Any, path: Path) -> None:
     """A setting of the wrong type is refused by name (a string where a list belongs would become one path per
     letter)."""
     def bad(wanted: str) -> ConfigError:
         return ConfigError(f"setting {name} in {path} must be {wanted}, not {value!r}")
 
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if name in _PATH_LISTS:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise bad('a list of paths, e.g. ["walk.gpx"]')
     elif name == "ai_band":
-        if not isinstance(value, list) or len(value) != 2 or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        if not isinstance(value, list) or len(value) != 2 or not all(_is_number(v) for v in value):
             raise bad("a list of two numbers, e.g. [0.5, 0.9]")
     elif isinstance(default, bool):
         if not isinstance(value, bool):
@@ -109,7 +111,7 @@ def _check_type(name: str, value: Any, default: Any, path: Path) -> None:
         if not isinstance(value, int) or isinstance(value, bool):
             raise bad("a whole number")
     elif isinstance(default, float):
-        if not is_number:
+        if not _is_number(value):
             raise bad("a number")
     elif not isinstance(value, str):  # strings, paths, and ai (a name or absent)
         raise bad("a string")

@@ -538,9 +538,9 @@ def generate_library(dest: Path, *, seed: int = 0, events: int = 4, photos_per_e
     own between two phone shots (the same scene, no phone shot of that moment). `dslr_gps`: the DSLR has a GPS
     unit (positions within a few metres, still no offset and its own clock). `dslr_details`: the DSLR shoots
     telephoto details that look like no phone shot (each its own random picture, taken between two phone shots)
-    and only 1-2 per event are twins of a phone shot; one DSLR (the first camera) shoots every event. `whatsapp_per_event` phone photos
-    get a WhatsApp copy without any metadata. Layout: `dest/<date> <name>/{phone,camera,whatsapp}/`. The same
-    arguments give byte-identical files. A library generated earlier in `dest` (it has a ground_truth.json) is
+    and only 1-2 per event are twins of a phone shot; one DSLR (the first camera) shoots every event.
+    `whatsapp_per_event` phone photos get a WhatsApp copy without any metadata. Layout:
+    `dest/<date> <name>/{phone,camera,whatsapp}/`. The same arguments give byte-identical files. A library generated earlier in `dest` (it has a ground_truth.json) is
     replaced.
     """
     if events < 1 or photos_per_event < 1:

@@ -57,8 +57,7 @@ def suggest(engine: Any, paths: list[Path | str], progress: Progress | None = No
     wanted_paths = [resolve(p) for p in paths]
     engine.scan([Path(resolve(p)) for p in (roots or wanted_paths)], progress=progress)
     wanted = _photos_under(engine, wanted_paths)
-    detected_on = json.dumps([engine.index.fingerprint(), repr(engine.settings)])
-    if engine.index.state(_DETECTED) == detected_on:
+    if engine.index.state(_DETECTED) == _detected_on(engine):
         return _stored(engine, wanted)
     photos = engine.index.photos()
     originals = {p.id: p for p in photos}
@@ -89,16 +88,20 @@ def suggest(engine: Any, paths: list[Path | str], progress: Progress | None = No
             gid = engine.index.save_group(group)
             kept.add(gid)
             if any(m.photo_id in wanted for m in group.members):
-                out.append(_summary(group, gid, plan) | {"reasons": list(group.reasons)})
+                out.append(_summary(group, gid, plan))
     engine.index.delete_groups(g.id for g in previous if g.id not in kept)
     if progress:
         progress("plan", len(groups), len(groups))
-    engine.index.set_state(_DETECTED, json.dumps([engine.index.fingerprint(), repr(engine.settings)]))
+    engine.index.set_state(_DETECTED, _detected_on(engine))
     log.info("suggested %d groups (%d detected)", len(out), len(groups))
     return sorted(out, key=lambda g: g["id"])
 
 
 _DETECTED = "detected_on"  # index state: the library and settings the stored suggestions were detected on
+
+
+def _detected_on(engine: Any) -> str:
+    return json.dumps([engine.index.fingerprint(), repr(engine.settings)])
 
 
 def _keep_ids(groups: list[Group], previous: list[Group]) -> list[Group]:
@@ -125,7 +128,7 @@ def _stored(engine: Any, wanted: set[int]) -> list[dict[str, Any]]:
     for group in groups:
         plan = _planned(engine, group, shifts)[0]
         if plan.changes:
-            out.append(_summary(group, group.id, plan) | {"reasons": list(group.reasons)})
+            out.append(_summary(group, group.id, plan))
     return out
 
 
@@ -143,7 +146,7 @@ def _refined(engine: Any, groups: list[Group], photos: list[Photo]) -> list[Grou
 def _summary(group: Group, gid: int, plan: Plan) -> dict[str, Any]:
     return {"id": gid, "confidence": round(group.confidence, 3), "band": band(group.confidence),
             "files": [{"path": m.path, "role": "source" if m.is_source else "target"} for m in group.members],
-            "changes": len(plan.changes), "conflicts": len(plan.conflicts)}
+            "changes": len(plan.changes), "conflicts": len(plan.conflicts), "reasons": list(group.reasons)}
 
 
 def create_group(engine: Any, files: list[str], sources: list[str] | None = None,
@@ -176,19 +179,19 @@ def _checked_options(options: dict[str, Any]) -> dict[str, Any]:
     return dict(options)
 
 
-def _planned(engine: Any, group: Group, pending: list[Group] | None = None) -> tuple[Plan, dict[int, Photo]]:
+def _planned(engine: Any, group: Group, shifts: list[Group] | None = None) -> tuple[Plan, dict[int, Photo]]:
     """The group's plan and the photos it was made on. Groups other than clock corrections are planned on the
     times the photos will have once the standing clock corrections are applied, and write those times themselves.
-    `pending` (the index's time-shift groups) may be passed when many groups are planned."""
+    `shifts` (the index's time-shift groups) may be passed when many groups are planned."""
     photos = engine.index.photos_by_id([m.photo_id for m in group.members])
     overrides = engine.index.overrides(group.id) if group.id is not None else {}
     if group.kind == "time_shift":
         return plan_group(group, photos, engine.settings, overrides, engine.track_logs), photos
-    if pending is None:  # only clock corrections of these photos matter (loading every group slowed previews)
-        pending = engine.index.groups(kind="time_shift", files=photos)
-    shifted = {p.id: p for p in with_pending_shifts(list(photos.values()), pending)}
+    if shifts is None:  # only clock corrections of these photos matter (loading every group slowed previews)
+        shifts = engine.index.groups(kind="time_shift", files=photos)
+    shifted = {p.id: p for p in with_pending_shifts(list(photos.values()), shifts)}
     p = plan_group(group, shifted, engine.settings, overrides, engine.track_logs)
-    return with_clock_corrections(p, group, photos, shifted, pending), shifted
+    return with_clock_corrections(p, group, photos, shifted, shifts), shifted
 
 
 def plan(engine: Any, group_id: int) -> Plan:
@@ -198,9 +201,9 @@ def plan(engine: Any, group_id: int) -> Plan:
 def list_groups(engine: Any) -> list[dict[str, Any]]:
     out = []
     groups = engine.index.groups()
-    pending = [g for g in groups if g.kind == "time_shift"]
+    shifts = [g for g in groups if g.kind == "time_shift"]
     for group in groups:
-        p = _planned(engine, group, pending)[0]
+        p = _planned(engine, group, shifts)[0]
         out.append({"id": group.id, "status": group.status, "confidence": round(group.confidence, 3),
                     "band": band(group.confidence), "kind": group.kind, "user_created": group.user_created,
                     "sources": [m.path for m in group.sources], "targets": [m.path for m in group.targets],

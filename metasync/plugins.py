@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,12 +44,9 @@ def install(host: str, dest: Path | None = None) -> Installed:
     dest = Path(dest) if dest else default_dest(host)
     if host == "darktable":
         # helpers as *.lua.inc: darktable's script manager lists every *.lua under lua/ as a script
-        files = _copy([INTEGRATIONS / "darktable" / "metasync.lua"], dest)
         for lib in LUA_LIBS:
             (dest / lib.name).unlink(missing_ok=True)  # left by an older install; it would be listed too
-            target = dest / (lib.name + ".inc")
-            shutil.copy2(lib, target)
-            files.append(target)
+        files = _copy([INTEGRATIONS / "darktable" / "metasync.lua"], dest) + _copy(LUA_LIBS, dest, ".inc")
         steps = (f"darktable: restart it, open lighttable › scripts (script manager) and start 'metasync' "
                  "(or add `require \"contrib/metasync\"` to darktable's luarc). "
                  "The module appears in the right panel. Start the bridge first: metasync serve --root YOUR_PHOTOS")
@@ -64,8 +62,6 @@ def install(host: str, dest: Path | None = None) -> Installed:
         script = dest / ("metasync-bqm.bat" if platform.system() == "Windows" else "metasync-bqm.sh")
         # digiKam replaces $INPUT/$OUTPUT with `"path"` and runs `sh -c` (bash on newer versions): the variables
         # must stay unquoted; only the script's own path is quoted here
-        import shlex
-
         quoted = f'"{script}"' if platform.system() == "Windows" else shlex.quote(str(script))
         steps = ("digiKam: Tools › Batch Queue Manager › Base Tools › Custom Script, script: "
                  f"{quoted} $INPUT $OUTPUT (exactly so: digiKam adds the quotes around $INPUT and $OUTPUT itself); "
@@ -75,11 +71,11 @@ def install(host: str, dest: Path | None = None) -> Installed:
     return Installed(host, dest, tuple(files), steps)
 
 
-def _copy(sources: list[Path], dest: Path) -> list[Path]:
+def _copy(sources: list[Path], dest: Path, suffix: str = "") -> list[Path]:
     dest.mkdir(parents=True, exist_ok=True)
     out = []
     for src in sources:
-        target = dest / src.name
+        target = dest / (src.name + suffix)
         shutil.copy2(src, target)
         out.append(target)
     return out

@@ -289,31 +289,25 @@ def without_evidence_merged(clusters: list[list[int]], photos: Sequence[Photo],
     times = capture_times(photos)
     when = [times.get(p.id) for p in photos]
     fixes = [(p.meta.gps_latitude, p.meta.gps_longitude) if p.meta.has_gps else None for p in photos]
+
+    def absorbs(a: list[int], b: list[int]) -> bool:
+        """b lies inside a's track: every photo of b timed within a's located span, its GPS near a's fixes."""
+        located = [when[i] for i in a if fixes[i] is not None and when[i] is not None]
+        timed = [when[i] for i in b if when[i] is not None]
+        if not located or not timed or len(timed) < len(b):
+            return False
+        lo, hi = min(located) - settings.max_extrap_s, max(located) + settings.max_extrap_s
+        track = [fixes[i] for i in a if fixes[i] is not None]
+        return all(lo <= t <= hi for t in timed) and not any(
+            fixes[i] is not None and min(distance_m(*fixes[i], *g) for g in track) > settings.conflict_gps_m
+            for i in b)
+
     clusters = [list(c) for c in clusters]
-    merged = True
-    while merged:
-        merged = False
-        for a in range(len(clusters)):
-            located = [when[i] for i in clusters[a] if fixes[i] is not None and when[i] is not None]
-            if not located:
-                continue
-            lo, hi = min(located) - settings.max_extrap_s, max(located) + settings.max_extrap_s
-            track = [fixes[i] for i in clusters[a] if fixes[i] is not None]
-            for b in range(len(clusters)):
-                if b == a:
-                    continue
-                timed = [when[i] for i in clusters[b] if when[i] is not None]
-                if not timed or len(timed) < len(clusters[b]) or not all(lo <= t <= hi for t in timed):
-                    continue
-                if any(f is not None and min(distance_m(*f, *g) for g in track) > settings.conflict_gps_m
-                       for f in (fixes[i] for i in clusters[b])):
-                    continue
-                clusters[a] = sorted(clusters[a] + clusters[b])
-                del clusters[b]
-                merged = True
-                break
-            if merged:
-                break
+    while pair := next(((a, b) for a in range(len(clusters)) for b in range(len(clusters))
+                        if a != b and absorbs(clusters[a], clusters[b])), None):
+        a, b = pair
+        clusters[a] = sorted(clusters[a] + clusters[b])
+        del clusters[b]
     return sorted(clusters, key=lambda c: c[0])
 
 

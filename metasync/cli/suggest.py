@@ -1,4 +1,4 @@
-"""`metasync suggest PATH... [--root DIR] [--db FILE] [--json]`: scan, then suggest sync groups with their confidence."""
+"""`metasync suggest PATH... [--root DIR] [--db FILE] [--json]`: scan, then suggest groups with their confidence."""
 from __future__ import annotations
 
 import argparse
