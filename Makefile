@@ -17,7 +17,7 @@ exiftool:
 setup: $(STAMP) exiftool
 
 demo: setup
-	$(PY) -m metasync.demo_run
+	$(PY) -m demokit.run
 
 test: setup
 	@bash scripts/ensure-system-deps.sh chromium darktable

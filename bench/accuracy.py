@@ -1,4 +1,4 @@
-"""Accuracy of metasync on generated libraries with a known truth (metasync.demo writes ground_truth.json).
+"""Accuracy of metasync on generated libraries with a known truth (demokit.library writes ground_truth.json).
 
 For each seed: generate a library, scan it, suggest groups (events and camera time shifts), plan every group with
 the pending time shifts applied in memory, and compare each proposed value with the truth:
@@ -27,11 +27,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from demokit.library import Truth, generate_library
 from metasync.config import Settings
-from metasync.demo import Truth, generate_library
 from metasync.engine import Engine
-from metasync.geocode import PLACE_FIELDS, reverse_geocode
+from metasync.lookups.gazetteer import reverse_geocode
 from metasync.models import FieldChange, Group, Plan
+from metasync.plan.place import PLACE_FIELDS
 from metasync.timeutil import parse_local, parse_offset
 from metasync.track import distance_m
 

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_library import make_library, parse_size  # noqa: E402
 
+from demokit.library import TRUTH_FILE, Truth  # noqa: E402
 from metasync.config import Settings  # noqa: E402
-from metasync.demo import TRUTH_FILE, Truth  # noqa: E402
 from metasync.engine import Engine  # noqa: E402
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from metasync.config import Settings  # noqa: E402
-from metasync.detect import detect_groups  # noqa: E402
 from test_detect import synthetic_library  # noqa: E402
+
+from metasync.config import Settings  # noqa: E402
+from metasync.detect.events import detect_groups  # noqa: E402
 
 
 def main(sizes: list[int]) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from metasync.demo import TRUTH_FILE, generate_library
+from demokit.library import TRUTH_FILE, generate_library
 
 log = logging.getLogger("bench.make_library")
 

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import synthetic_photos  # noqa: E402
 
 from metasync.config import Settings  # noqa: E402
-from metasync.detect import detect_groups  # noqa: E402
+from metasync.detect.events import detect_groups  # noqa: E402
 from metasync.plan import plan_groups  # noqa: E402
 
 

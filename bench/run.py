@@ -15,8 +15,8 @@ import json
 import logging
 import os
 import platform
-import resource
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -36,13 +36,13 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_library import DEFAULT_SIZE, make_library, parse_size  # noqa: E402
 
+from demokit.library import CAMERAS, PHONES, camera_meta, phone_meta  # noqa: E402
 from metasync.config import Settings  # noqa: E402
-from metasync.demo import CAMERAS, PHONES, camera_meta, phone_meta  # noqa: E402
-from metasync.detect import detect_groups  # noqa: E402
+from metasync.detect.events import detect_groups  # noqa: E402
 from metasync.engine import Engine  # noqa: E402
 from metasync.models import Metadata, Photo  # noqa: E402
 from metasync.plan import plan_groups  # noqa: E402
-from metasync.scan import walk  # noqa: E402
+from metasync.scan.walk import walk  # noqa: E402
 
 log = logging.getLogger("bench")
 

@@ -19,13 +19,14 @@ from itertools import combinations
 from pathlib import Path
 from typing import Iterable
 
-from metasync.clock import suggest_time_shifts
+from demokit.library import Truth, generate_library
 from metasync.config import Settings
-from metasync.demo import Truth, generate_library
-from metasync.detect import detect_groups
+from metasync.detect.clock import suggest_time_shifts
+from metasync.detect.events import detect_groups
+from metasync.detect.scene import refine_groups
+from metasync.detect.scene.local import LocalAnalyzer
 from metasync.engine import Engine
 from metasync.models import Group, Photo
-from metasync.scene import LocalAnalyzer, refine_groups
 from metasync.timeutil import utc_epoch
 
 HARD_GAP_S = 20 * 60

@@ -36,14 +36,14 @@ class Engine:
     @property
     def exif(self):  # -> exif.ExifTool
         if self._exif is None:
-            from .exif import ExifTool
+            from .scan.exif import ExifTool
 
             self._exif = ExifTool()
         return self._exif
 
     # -- index (issue 2) ---------------------------------------------------------------------------
     def scan(self, paths: list[Path], progress: Progress | None = None) -> dict[str, Any]:
-        from .scan import scan_library
+        from .scan.walk import scan_library
 
         return scan_library(self, [Path(p) for p in paths], progress=progress).to_dict()
 
@@ -58,22 +58,22 @@ class Engine:
               overrides: list[dict[str, Any]] | None = None, host: str | None = None,
               write_original: bool = False) -> dict[str, Any]:
         """Plan the group (after storing overrides) and write it: {"group","applied","skipped","sidecars","files"}."""
-        from .apply import apply_group
+        from .write.apply import apply_group
 
         return apply_group(self, group_id, overrides=overrides, min_confidence=min_confidence,
                            include_conflicts=include_conflicts, host=host, write_original=write_original)
 
     def revert(self, group_id: int) -> dict[str, Any]:
         """Undo the group's latest apply: {"group","restored","removed","skipped","files"}."""
-        from .apply import revert_group
+        from .write.apply import revert_group
 
         return revert_group(self, group_id)
 
     def history(self, path: Path | str) -> list[dict[str, Any]]:
         """Every committed version of one photo's files, oldest first."""
-        from .apply import recover
         from .errors import LockedError
-        from .history import file_history
+        from .write.apply import recover
+        from .write.journal import file_history
 
         try:
             recover(self, wait_s=0.0)
@@ -83,7 +83,7 @@ class Engine:
 
     def recover(self) -> dict[str, Any]:
         """Roll back what a process that died mid-write left half done."""
-        from .apply import recover
+        from .write.apply import recover
 
         return recover(self)
 
@@ -91,7 +91,7 @@ class Engine:
     def refine(self, groups: list[Any], photos_by_id: dict[int, Any] | None = None) -> list[Any]:
         """Detected groups -> scene-checked groups: confidence raised or lowered, groups that mix events split;
         the opt-in AI analyzer (settings.ai) only for the ambiguous band. Results cached in the index."""
-        from .scene import refine
+        from .detect.scene import refine
 
         if photos_by_id is None:
             photos_by_id = self.index.photos_by_id({m.photo_id for g in groups for m in g.members})
@@ -150,7 +150,7 @@ class Engine:
         """Place groups (GPS from the GPX logs, offline place names, zone offsets) for the indexed photos under
         `paths` that no pending group already covers as a target, sources of event groups included: [{"id", "kind",
         "files", "changes", "reasons"}]. Run after suggest (which covers photos in no event group itself)."""
-        from .geocode import place_groups
+        from .detect.place import place_groups
         from .plan import plan_group
 
         photos = self.index.photos(under=[str(Path(p).expanduser().resolve()) for p in paths])

@@ -11,14 +11,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from .clock import suggest_time_shifts, with_clock_corrections, with_pending_shifts
-from .detect import GPS_CONFLICT, assign_roles, detect_groups
+from .detect.clock import suggest_time_shifts, with_pending_shifts
+from .detect.events import GPS_CONFLICT, assign_roles, detect_groups
+from .detect.place import place_groups
+from .detect.score import source_priority
 from .errors import InvalidRequestError, NotIndexedError
 from .fields import FIELD_SPECS
-from .geocode import place_groups
 from .models import CANONICAL_FIELDS, Group, GroupMember, Photo, Plan, band
 from .plan import plan_group, plan_groups
-from .score import source_priority
+from .plan.time_shift import with_clock_corrections
 from .timeutil import parse_local
 
 log = logging.getLogger(__name__)

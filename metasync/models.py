@@ -1,7 +1,8 @@
 """Plain dataclasses shared by every stage: what a photo is, what a group is, what a plan proposes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields as dc_fields
+from dataclasses import dataclass, field
+from dataclasses import fields as dc_fields
 from typing import Any
 
 # The canonical field names, used by the index, the engine, the bridge and the plugins.

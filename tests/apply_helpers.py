@@ -12,8 +12,8 @@ from PIL import Image
 
 from metasync.config import Settings
 from metasync.engine import Engine
-from metasync.exif import ExifTool
 from metasync.models import FieldChange, Group, GroupMember, Metadata, Photo, Plan
+from metasync.scan.exif import ExifTool
 
 TARGET_VALUES = {
     "gps_latitude": 48.858370,

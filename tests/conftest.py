@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from metasync.demo import SCENARIOS, Truth, generate_library
+from demokit.library import SCENARIOS, Truth, generate_library
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,11 +29,11 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-# -- generated libraries (metasync.demo) ---------------------------------------------------------------------------
+# -- generated libraries (demokit.library) ---------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def _demo_exiftool() -> Iterator[object]:
     """One ExifTool process for every library the session generates."""
-    from metasync.exif import ExifTool
+    from metasync.scan.exif import ExifTool
 
     with ExifTool() as et:
         yield et
@@ -70,7 +70,7 @@ def _scenario_originals(tmp_path_factory: pytest.TempPathFactory, _demo_exiftool
 
 @pytest.fixture()
 def scenario(_scenario_originals: Callable[[str], Truth], tmp_path: Path) -> Callable[[str], Truth]:
-    """Factory: `scenario("birthday_party")` -> a private copy of that scenario (see metasync.demo.SCENARIOS).
+    """Factory: `scenario("birthday_party")` -> a private copy of that scenario (see demokit.library.SCENARIOS).
 
     `truth.path("dslr")` is a role's file, `truth.expected` what the engine should conclude.
     """

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from metasync.models import Metadata, Photo
-from metasync.phash import content_hash, phash_file
+from metasync.scan.phash import content_hash, phash_file
 
 # Palettes of two scenes that time, GPS-less photos and pHash cannot tell apart: a beach and a dim restaurant.
 BEACH = [(70, 140, 220), (120, 180, 235), (230, 210, 160), (40, 110, 170)]

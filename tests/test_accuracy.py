@@ -15,8 +15,8 @@ from pathlib import Path
 import gpxpy.gpx
 import pytest
 
+from demokit.library import Truth, generate_library
 from metasync.config import Settings
-from metasync.demo import Truth, generate_library
 from metasync.engine import Engine
 from metasync.timeutil import parse_local, parse_offset
 

@@ -9,14 +9,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from apply_helpers import TARGET_VALUES, build_library, exiftool, read_tags, temp_files, tree_state  # noqa: F401
-from metasync import apply as apply_module
-from metasync import history
-from metasync.apply import apply_plan, revert_group, same_value
+
 from metasync.errors import ConflictError, LockedError, MetasyncError
-from metasync.lock import library_lock
 from metasync.models import GroupMember, Photo
+from metasync.write import apply as apply_module
+from metasync.write import journal
+from metasync.write.apply import apply_plan, revert_group, same_value
+from metasync.write.lock import library_lock
 
 
 def sha(path: Path) -> str:
@@ -211,7 +211,7 @@ def test_previous_bytes_are_content_addressed_blobs(lib, corpus):
     digest = hashlib.sha256(original).hexdigest()
     blob = lib.engine.index.data_dir / "blobs" / digest[:2] / digest
     assert blob.read_bytes() == original
-    assert history.get_blob(lib.engine.index, digest) == original
+    assert journal.get_blob(lib.engine.index, digest) == original
 
 
 def test_second_writer_waits_then_fails_with_a_clear_message(lib):
@@ -347,7 +347,7 @@ def test_a_failed_write_puts_every_file_back(lib, corpus, tmp_path, monkeypatch)
 
     assert len(calls) >= 2, "the first sidecar had been written when the disk filled up"
     assert tree_state(photos) == before
-    assert history.pending_operations(lib.engine.index) == []
+    assert journal.pending_operations(lib.engine.index) == []
     assert lib.refresh_group().status == "pending"
 
 

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from metasync import sidecar
+from demokit.library import Truth, generate_library
 from metasync.config import Settings
-from metasync.demo import Truth, generate_library
 from metasync.engine import Engine
-from datetime import datetime
+from metasync.write import sidecar
 
 FIELDS = ("datetime_original", "gps_latitude", "gps_longitude", "city", "country")
 

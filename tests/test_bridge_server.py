@@ -13,7 +13,7 @@ import pytest
 import requests
 from bridge_support import photos_under, serve
 
-from metasync.demo import generate_library
+from demokit.library import generate_library
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from demokit.library import generate_library
 from metasync.config import Settings
-from metasync.demo import generate_library
 from metasync.engine import Engine
 from metasync.track import distance_m
 

@@ -5,10 +5,10 @@ import json
 from pathlib import Path
 
 import pytest
-
 from apply_helpers import build_library, exiftool, tree_state  # noqa: F401
-from metasync.apply import apply_plan
+
 from metasync.cli import main
+from metasync.write.apply import apply_plan
 
 
 @pytest.fixture()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from demokit.library import Truth
 from metasync.config import Settings
-from metasync.demo import Truth
 from metasync.errors import ConfigError
 
 

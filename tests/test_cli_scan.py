@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_exif import make_bad_files, make_dslr, make_phone, make_stripped
 
-from metasync.exif import ExifTool
 from metasync.models import CANONICAL_FIELDS
 from metasync.progress import drawing, make_progress
-from test_exif import make_bad_files, make_dslr, make_phone, make_stripped
+from metasync.scan.exif import ExifTool
 
 METASYNC = str(Path(sys.executable).with_name("metasync"))
 
@@ -97,7 +97,7 @@ def test_warnings_go_above_the_bar() -> None:
     term = Terminal()
     with drawing(make_progress(True, term)) as bar:
         bar("scan", 0, 50)
-        logging.getLogger("metasync.exif").warning("x.jpg: ignoring GPS")
+        logging.getLogger("metasync.scan.exif").warning("x.jpg: ignoring GPS")
         bar("scan", 50, 50)
     assert term.getvalue() == ("\rscan     [..............................] 0/50\n"
                                "metasync: x.jpg: ignoring GPS\n"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from bridge_support import DARKTABLE_HISTORY, serve
 
-from metasync.demo import Truth, generate_library
+from demokit.library import Truth, generate_library
 
 REPO = Path(__file__).resolve().parents[1]
 LUA_SCRIPTS = Path(os.environ.get("METASYNC_HOSTS") or REPO.parent / "shared" / "hosts") / "darktable" / "lua-scripts"

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from metasync.demo import Truth, generate_library
-from metasync.exif import ExifTool
-from metasync.phash import phash_file
+from demokit.library import Truth, generate_library
+from metasync.scan.exif import ExifTool
+from metasync.scan.phash import phash_file
 from metasync.timeutil import parse_offset
 from metasync.track import distance_m
 
@@ -240,7 +240,7 @@ def test_scenario_dst_camera(dst_camera: Truth, _demo_exiftool: ExifTool) -> Non
 
 
 def test_demo_run_generates_then_reuses_and_scans(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from metasync.demo_run import main
+    from demokit.run import main
 
     args = ["--dest", str(tmp_path / "demo"), "--events", "2", "--photos-per-event", "3", "--no-serve"]
     assert main(args) == 0

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 
 from metasync.config import Settings
-from metasync.detect import HammingIndex, assign_roles, detect_groups, gps_cell
+from metasync.detect.events import HammingIndex, assign_roles, detect_groups, gps_cell
+from metasync.detect.score import capture_times, score_pair, source_priority
 from metasync.models import Metadata, Photo
-from metasync.score import capture_times, score_pair, source_priority
 
 S = Settings(db_path="/nonexistent/index.db")
 T0 = datetime(2024, 5, 12, 14, 0, 0)

@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 import pytest
 from bridge_support import Server, serve
 
-from metasync.demo import Truth
+from demokit.library import Truth
 from metasync.plugins import install
 from tests.hosts.emulators import INTEGRATIONS
 

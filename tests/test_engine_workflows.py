@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from demokit.library import Truth
 from metasync.config import Settings
-from metasync.demo import Truth
 from metasync.diff import same_value
 from metasync.engine import Engine
 from metasync.errors import GroupNotFoundError, InvalidRequestError, NotIndexedError

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from metasync.errors import ExifReadError
-from metasync.exif import ExifTool, merge, normalize
 from metasync.models import Metadata
+from metasync.scan.exif import ExifTool, merge, normalize
 
 PHONE_TAGS = {
     "EXIF:Make": "Apple", "EXIF:Model": "iPhone 13",
@@ -224,7 +224,7 @@ def test_normalize(raw: dict, expected: dict) -> None:
 
 
 def test_invalid_gps_is_logged(caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="metasync.exif"):
+    with caplog.at_level(logging.WARNING, logger="metasync.scan.exif"):
         normalize({"SourceFile": "pano.jpg", "EXIF:GPSLatitude": 213.6, "EXIF:GPSLongitude": 103.4})
     assert "pano.jpg" in caplog.text and "213.6" in caplog.text
 

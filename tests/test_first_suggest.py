@@ -11,9 +11,9 @@ from urllib.parse import quote
 import pytest
 from bridge_support import TOKEN
 
+from demokit.library import Truth
 from metasync.bridge import close_app, create_app
 from metasync.config import Settings
-from metasync.demo import Truth
 
 AUTH = {"X-Metasync-Token": TOKEN}
 

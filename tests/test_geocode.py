@@ -5,10 +5,11 @@ import socket
 
 import pytest
 
-from metasync.geocode import (CITY_MAX_M, PLACE_FIELDS, place_changes, place_groups, plan_locations,
-                              plan_place_group, reverse_geocode)
 from metasync.config import Settings
+from metasync.detect.place import place_groups
+from metasync.lookups.gazetteer import CITY_MAX_M, reverse_geocode
 from metasync.models import FieldChange, Metadata, Photo
+from metasync.plan.place import PLACE_FIELDS, place_changes, plan_locations, plan_place_group
 from metasync.track import Fix
 
 S = Settings(db_path="/nonexistent/index.db")
@@ -112,7 +113,7 @@ def test_a_gpx_log_geotags_photos_no_group_covers(no_network):
 @pytest.fixture()
 def gazetteer_cache(tmp_path, monkeypatch):
     """A fresh cache folder; the loaded gazetteer is forgotten before and after."""
-    from metasync import geocode
+    from metasync.lookups import gazetteer as geocode
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     geocode._gazetteer.cache_clear()

@@ -13,8 +13,8 @@ import pytest
 import requests
 from bridge_support import DARKTABLE_HISTORY, Server, detected
 
-from metasync.demo import Truth
-from metasync.exif import ExifTool
+from demokit.library import Truth
+from metasync.scan.exif import ExifTool
 from tests.hosts.emulators import INTEGRATIONS, DarktableHost, LightroomHost
 
 

@@ -1,9 +1,8 @@
 """Host plugins under emulated hosts: loading, and every failure path shown as one clear message."""
 from __future__ import annotations
 
-import json
-import re
 import os
+import re
 import socket
 import subprocess
 import threading

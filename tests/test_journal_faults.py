@@ -14,16 +14,16 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from apply_helpers import build_library, exiftool, open_engine, temp_files, tree_state  # noqa: F401
-from metasync import history
-from metasync.apply import apply_plan, revert_group
+
 from metasync.index import Index
+from metasync.write import journal
+from metasync.write.apply import apply_plan, revert_group
 
 DRIVER = """
 import json, sys
 from pathlib import Path
-from metasync.apply import apply_plan, revert_group
+from metasync.write.apply import apply_plan, revert_group
 from metasync.config import Settings
 from metasync.engine import Engine
 from metasync.models import FieldChange, Plan
@@ -78,7 +78,7 @@ def assert_each_file_old_or_new(root: Path, old: dict[str, str], new: dict[str, 
 
 def pending(db: Path) -> list:
     with Index(db) as index:
-        return history.pending_operations(index)
+        return journal.pending_operations(index)
 
 
 @pytest.mark.parametrize("step", APPLY_STEPS)

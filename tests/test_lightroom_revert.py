@@ -12,7 +12,7 @@ import pytest
 from bridge_support import Server, detected
 from lupa.lua51 import LuaError
 
-from metasync.demo import Truth
+from demokit.library import Truth
 from tests.hosts.emulators import LightroomHost
 
 BEFORE = {"gps": {"latitude": 1.25, "longitude": -2.5}, "gpsAltitude": 7, "city": "Oldtown", "country": "Nowhere"}

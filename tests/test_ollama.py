@@ -11,12 +11,13 @@ from ollama_server import FakeOllama, prefix_judge
 from scene_photos import two_events  # noqa: F401 - fixture
 
 from metasync.config import Settings
-from metasync.detect import detect_groups
+from metasync.detect.events import detect_groups
+from metasync.detect.scene import analyzers, refine_groups
+from metasync.detect.scene.local import LocalAnalyzer
+from metasync.detect.scene.ollama import OllamaAnalyzer, OllamaClient, is_loopback_url, parse_answer
 from metasync.errors import AIAnswerError, AIUnavailableError, RemoteAIRefusedError
 from metasync.index import Index
 from metasync.models import Group, GroupMember, Photo
-from metasync.ollama import OllamaAnalyzer, OllamaClient, is_loopback_url, parse_answer
-from metasync.scene import LocalAnalyzer, analyzers, refine_groups
 
 FAST = (1.0, 0.5)  # connect, read timeouts for tests: "slow" mode sleeps longer than this
 
@@ -305,8 +306,8 @@ def test_cli_refuses_a_remote_ai_without_the_flag(tmp_path: Path, network_log: l
 def test_cli_suggest_with_ai_uses_the_server(tmp_path: Path) -> None:
     """`metasync suggest --ai ollama` end to end on a generated library: the model is consulted (or not) only for
     groups in the ambiguous band, and every suggested group records the analyzer that judged it last."""
+    from demokit.library import generate_library
     from metasync.cli import main
-    from metasync.demo import generate_library
 
     generate_library(tmp_path / "lib", seed=3, events=2, photos_per_event=6, size=(320, 240))
     with FakeOllama() as server:

@@ -6,9 +6,18 @@ import time
 from pathlib import Path
 
 from PIL import Image
-
-from metasync.phash import IN_FLIGHT, IN_PROCESS_BELOW, content_hash, hash_file, hash_preview, hashing, phash_file, phash_image
 from test_exif import make_bad_files, scene_image
+
+from metasync.scan.phash import (
+    IN_FLIGHT,
+    IN_PROCESS_BELOW,
+    content_hash,
+    hash_file,
+    hash_preview,
+    hashing,
+    phash_file,
+    phash_image,
+)
 
 
 def hamming(a: int, b: int) -> int:
@@ -80,7 +89,7 @@ def test_broken_files_give_errors_in_order_through_the_pool(tmp_path: Path) -> N
 def test_heic_and_raw_preview(corpus: Path) -> None:
     heic = hash_file(str(corpus / "images" / "IMG_7943.HEIC"))
     assert heic.error is None and heic.phash is not None
-    from metasync.exif import ExifTool
+    from metasync.scan.exif import ExifTool
 
     dng = str(corpus / "images" / "canon_eos_6d.dng")
     with ExifTool() as et:

@@ -1,15 +1,16 @@
 """The transfer rules, one test each, on synthetic Photo rows; and a property test that nothing is lost."""
 from __future__ import annotations
 
-import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from test_detect import copy_of, dslr, phone, when
 
 from metasync.config import Settings
-from metasync.detect import assign_roles
+from metasync.detect.events import assign_roles
 from metasync.models import CANONICAL_FIELDS, Group, GroupMember, Metadata, Photo
-from metasync.plan import CAMERA_FIELDS, plan_group
-
-from test_detect import copy_of, dslr, phone, when
+from metasync.plan import plan_group
+from metasync.plan.events import CAMERA_FIELDS
 
 S = Settings(db_path="/nonexistent/index.db")
 LONDON = (51.5007, -0.1246)

@@ -5,20 +5,19 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
-
 import numpy as np
+import pytest
 from PIL import Image
+from test_exif import make_bad_files, make_dslr, make_phone, make_stripped, scene_image, write_sidecar
 
 from metasync.config import Settings
+from metasync.detect.scene.local import LocalAnalyzer
 from metasync.engine import Engine
-from metasync.exif import ExifTool
-from metasync.phash import thumbnail_image
-from metasync.pixels import LOCAL, SIZE, pixel_features
 from metasync.naming import RAW_EXTENSIONS
-from metasync.scan import scan_library
-from metasync.scene import LocalAnalyzer
-from test_exif import make_bad_files, make_dslr, make_phone, make_stripped, scene_image, write_sidecar
+from metasync.scan.exif import ExifTool
+from metasync.scan.phash import thumbnail_image
+from metasync.scan.pixels import LOCAL, SIZE, pixel_features
+from metasync.scan.walk import scan_library
 
 SUMMARY_KEYS = {"photos", "new", "changed", "unchanged", "removed", "with_gps", "with_datetime", "errors"}
 
@@ -229,9 +228,9 @@ def test_corpus_scan(corpus: Path, tmp_path: Path, engine: Engine) -> None:
 
 def test_scanning_one_file_keeps_the_rest_of_the_index(tmp_path: Path) -> None:
     """Regression: a scan of single files (a plugin's selection) used to drop every other indexed photo."""
-    from metasync.demo import scenario_phone_and_dslr
-    from metasync.engine import Engine
+    from demokit.library import scenario_phone_and_dslr
     from metasync.config import Settings
+    from metasync.engine import Engine
 
     truth = scenario_phone_and_dslr(tmp_path / "lib")
     with Engine(Settings(db_path=tmp_path / "i.db")) as engine:
@@ -299,7 +298,7 @@ def test_scan_features_are_scene_analysis_own(corpus: Path, tmp_path: Path, engi
 
 def test_every_raw_format_we_write_sidecars_for_is_scanned(tmp_path: Path) -> None:
     from metasync.naming import RAW_EXTENSIONS
-    from metasync.scan import walk
+    from metasync.scan.walk import walk
 
     for ext in sorted(RAW_EXTENSIONS):
         (tmp_path / f"shot{ext.upper()}").write_bytes(b"raw")

@@ -11,12 +11,12 @@ import pytest
 from scene_photos import PARK, epoch, scene_image, two_events  # noqa: F401 - two_events is a fixture
 
 from metasync.config import Settings
-from metasync.detect import detect_groups
+from metasync.detect.events import detect_groups
+from metasync.detect.scene import refine_groups
+from metasync.detect.scene.local import LocalAnalyzer, average_linkage, exposure_value, sun_elevation, time_of_day
 from metasync.index import Index
 from metasync.models import Group, GroupMember, Metadata, Photo
-from metasync.scene import (
-    LocalAnalyzer, average_linkage, exposure_value, pixel_features, refine_groups, sun_elevation, time_of_day,
-)
+from metasync.scan.pixels import pixel_features
 
 
 # -- sun and light -----------------------------------------------------------------------------------------------

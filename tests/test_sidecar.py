@@ -12,13 +12,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from metasync import sidecar
 from metasync.errors import SidecarError
-from metasync.exif import ExifTool
 from metasync.fields import FIELD_SPECS
-from metasync.sidecar import (METASYNC_NS, NAMESPACES, Provenance, merge_values, parse_sidecar, read_provenance,
-                              read_values, remove_values)
+from metasync.scan.exif import ExifTool
 from metasync.timeutil import parse_local
+from metasync.write import sidecar
+from metasync.write.sidecar import (
+    METASYNC_NS,
+    NAMESPACES,
+    Provenance,
+    merge_values,
+    parse_sidecar,
+    read_provenance,
+    read_values,
+    remove_values,
+)
 
 # Every sidecar of the corpus (MANIFEST.md); test_corpus_list_is_complete keeps this in step with the folder.
 WELL_FORMED = [

@@ -12,8 +12,16 @@ import pytest
 from metasync.config import Settings
 from metasync.errors import TrackError
 from metasync.models import Metadata, Photo
-from metasync.track import (Fix, distance_m, estimate_position, gps_changes, great_circle_point, load_gpx, merge_fixes,
-                            photo_fixes)
+from metasync.track import (
+    Fix,
+    distance_m,
+    estimate_position,
+    gps_changes,
+    great_circle_point,
+    load_gpx,
+    merge_fixes,
+    photo_fixes,
+)
 
 T0 = datetime(2024, 5, 12, 10, 0, tzinfo=timezone.utc).timestamp()
 S = Settings()

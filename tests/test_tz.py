@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from metasync.lookups.zones import offset_change, offset_for, utc_offset, zone_at
 from metasync.models import Metadata
-from metasync.tz import offset_change, offset_for, utc_offset, zone_at
 
 PARIS = (48.8584, 2.2945)
 

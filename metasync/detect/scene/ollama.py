@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .config import Settings
-from .errors import AIAnswerError, AIUnavailableError, ConfigError, RemoteAIRefusedError
-from .models import Photo
-from .phash import thumbnail_jpeg
-from .scene import Descriptor, SceneCache, Verdict
+from ...config import Settings
+from ...errors import AIAnswerError, AIUnavailableError, ConfigError, RemoteAIRefusedError
+from ...models import Photo
+from ...scan.phash import thumbnail_jpeg
+from .base import Descriptor, SceneCache, Verdict
 
 log = logging.getLogger(__name__)
 

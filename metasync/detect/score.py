@@ -13,10 +13,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .config import Settings
-from .models import Photo, band
-from .timeutil import clock_reading, format_duration, offset_seconds
-from .track import EARTH_RADIUS_M
+from ..config import Settings
+from ..models import Photo, band
+from ..timeutil import clock_reading, format_duration, offset_seconds
+from ..track import EARTH_RADIUS_M
 
 __all__ = ["WEIGHTS", "Score", "PairScores", "score_pair", "describe", "haversine", "capture_times", "source_priority", "band"]
 

@@ -15,11 +15,11 @@ from typing import Any, Iterable
 import exiftool
 from exiftool.exceptions import ExifToolException, ExifToolExecuteError
 
-from .errors import ExifReadError, ExifToolError, ExifToolMissingError, MetasyncError
-from .fields import FIELD_SPECS
-from .models import Metadata
-from .naming import find_existing_sidecar
-from .timeutil import format_offset, parse_offset
+from ..errors import ExifReadError, ExifToolError, ExifToolMissingError, MetasyncError
+from ..fields import FIELD_SPECS
+from ..models import Metadata
+from ..naming import find_existing_sidecar
+from ..timeutil import format_offset, parse_offset
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .config import Settings
-from .gcpause import collector_paused
-from .models import Group, GroupMember, Photo
+from ..config import Settings
+from ..gcpause import collector_paused
+from ..models import Group, GroupMember, Photo
+from ..track import EARTH_RADIUS_M, distance_m
 from .score import VISUAL_REACH, PairScores, capture_times, source_priority
-from .track import EARTH_RADIUS_M, distance_m
 
 log = logging.getLogger(__name__)
 

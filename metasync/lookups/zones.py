@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from .models import FieldChange, Metadata
-from .timeutil import format_offset, offset_seconds, parse_local
+from ..models import FieldChange, Metadata
+from ..timeutil import format_offset, offset_seconds, parse_local
 
 
 @functools.lru_cache(maxsize=1)

@@ -17,17 +17,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from . import history, sidecar
-from .errors import ConflictError, InvalidRequestError, MetasyncError, SidecarError, StorageError
-from .exif import normalize
+from ..errors import ConflictError, InvalidRequestError, MetasyncError, SidecarError, StorageError
+from ..fields import FIELD_SPECS
+from ..index import now_iso
+from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
+from ..naming import sidecar_path_for
+from ..scan.exif import normalize
+from ..timeutil import parse_local
+from . import journal, sidecar
 from .faults import fault_point
-from .fields import FIELD_SPECS
-from .history import fsync_dir, sha256, write_new_file
-from .index import now_iso
+from .journal import fsync_dir, sha256, write_new_file
 from .lock import WAIT_S, library_lock
-from .models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
-from .naming import sidecar_path_for
-from .timeutil import parse_local
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def revert_group(engine: Any, group_id: int) -> dict[str, Any]:
 
 def recover(engine: Any, wait_s: float = WAIT_S) -> dict[str, Any]:
     """Roll back operations a dead process left pending; cheap (one query) when there are none."""
-    if not history.pending_operations(engine.index):
+    if not journal.pending_operations(engine.index):
         return {"rolled_back": []}
     with library_lock(engine.index.db_path, wait_s):
         return {"rolled_back": _recover(engine)}
@@ -110,7 +110,7 @@ def _apply(engine: Any, group: Group, plan: Plan, *, min_confidence: float, incl
             wanted.setdefault(change.path, []).append(change)
 
     kind = "time_shift" if group.kind == "time_shift" else "apply"
-    op_id = history.begin(index, group.id, kind)
+    op_id = journal.begin(index, group.id, kind)
     fault_point("apply:begin")
     try:
         targets: list[_Target] = []
@@ -126,14 +126,14 @@ def _apply(engine: Any, group: Group, plan: Plan, *, min_confidence: float, incl
             applied += n
             targets.extend(t for t in photo_targets if t.after != t.before)
         if not targets:
-            history.discard(index, op_id)
+            journal.discard(index, op_id)
             return _apply_result(group.id, applied, skipped, [], {})
         _journal(index, op_id, targets, "apply")
         _write_all(targets, op_id, "apply")
         _verify(engine, targets)
         files = _new_metadata(targets, lambda c: c["new"])
         fault_point("apply:commit")
-        history.finish(index, op_id, "committed", group_status="applied",
+        journal.finish(index, op_id, "committed", group_status="applied",
                        file_updates=_file_updates(targets, files))
     except BaseException as exc:
         _rollback(engine, op_id, group.id)
@@ -335,12 +335,12 @@ def _journal(index: Any, op_id: int, targets: list[_Target], step: str) -> None:
         rows.append({
             "file_id": t.photo.id if t.photo else None, "path": t.photo.path if t.photo else str(t.path),
             "target": t.kind, "target_path": str(t.path),
-            "before_sha256": history.put_blob(index, t.before) if t.before is not None else None,
+            "before_sha256": journal.put_blob(index, t.before) if t.before is not None else None,
             "after_sha256": sha256(t.after) if t.after is not None else None,
             "changes": t.changes,
         })
     fault_point(f"{step}:blobs")
-    history.add_versions(index, op_id, rows)
+    journal.add_versions(index, op_id, rows)
     fault_point(f"{step}:journal")
 
 
@@ -468,14 +468,14 @@ def _file_updates(targets: list[_Target], files: dict[int, dict[str, Any]]) -> d
 def _revert(engine: Any, group_id: int) -> dict[str, Any]:
     index = engine.index
     group = index.group(group_id)
-    applied = history.latest_unreverted_apply(index, group_id)
+    applied = journal.latest_unreverted_apply(index, group_id)
     if applied is None or group.status != "applied":
         raise ConflictError(f"group {group_id} has nothing applied to revert (status: {group.status})")
-    op_id = history.begin(index, group_id, "revert", reverts_id=applied.id)
+    op_id = journal.begin(index, group_id, "revert", reverts_id=applied.id)
     fault_point("revert:begin")
     skipped: list[dict[str, Any]] = []
     try:
-        versions = history.versions(index, applied.id)
+        versions = journal.versions(index, applied.id)
         photos = index.photos_by_id(v.file_id for v in versions if v.file_id is not None)
         targets = []
         for v in versions:
@@ -486,7 +486,7 @@ def _revert(engine: Any, group_id: int) -> dict[str, Any]:
         _write_all(targets, op_id, "revert")
         files = _new_metadata(targets, lambda c: c["new"])
         fault_point("revert:commit")
-        history.finish(index, op_id, "committed", group_status="reverted",
+        journal.finish(index, op_id, "committed", group_status="reverted",
                        file_updates=_file_updates(targets, files))
     except BaseException as exc:
         _rollback(engine, op_id, group_id)
@@ -504,7 +504,7 @@ def _revert(engine: Any, group_id: int) -> dict[str, Any]:
     }
 
 
-def _revert_target(index: Any, v: history.Version, photo: Photo | None,
+def _revert_target(index: Any, v: journal.Version, photo: Photo | None,
                    skipped: list[dict[str, Any]]) -> _Target | None:
     """What one file becomes on revert: its exact previous bytes, or (edited since) the edit minus our fields."""
     path = Path(v.target_path)
@@ -514,7 +514,7 @@ def _revert_target(index: Any, v: history.Version, photo: Photo | None,
     if now == v.before_sha256:
         return None  # already as it was before
     if now == v.after_sha256:
-        before = history.get_blob(index, v.before_sha256) if v.before_sha256 else None
+        before = journal.get_blob(index, v.before_sha256) if v.before_sha256 else None
         return _Target(photo, v.target, path, current, before, back)
     if current is None:
         skipped.append({"path": str(path), "reason": "deleted since the apply; nothing to revert"})
@@ -530,13 +530,13 @@ def _revert_target(index: Any, v: history.Version, photo: Photo | None,
     return _Target(photo, "sidecar", path, current, after, back)
 
 
-def _unmerge(index: Any, v: history.Version, current: bytes, back: dict[str, dict[str, Any]]) -> bytes | None:
+def _unmerge(index: Any, v: journal.Version, current: bytes, back: dict[str, dict[str, Any]]) -> bytes | None:
     """Take our fields out of a sidecar a host edited since; a field the host changed is the host's now."""
     now_values = sidecar.read_values(current)
     ours = [name for name, c in v.changes.items() if same_value(name, c["new"], now_values.get(name))]
     for name in set(back) - set(ours):
         back[name]["new"] = _jsonable(now_values.get(name))
-    previous = sidecar.read_values(history.get_blob(index, v.before_sha256)) if v.before_sha256 else {}
+    previous = sidecar.read_values(journal.get_blob(index, v.before_sha256)) if v.before_sha256 else {}
     restore = {name: previous[name] for name in ours if previous.get(name) is not None}
     return sidecar.remove_values(current, ours, restore)
 
@@ -544,7 +544,7 @@ def _unmerge(index: Any, v: history.Version, current: bytes, back: dict[str, dic
 # -- crash recovery ---------------------------------------------------------------------------------------
 def _recover(engine: Any) -> list[int]:
     rolled = []
-    for op in history.pending_operations(engine.index):
+    for op in journal.pending_operations(engine.index):
         log.warning("rolling back operation %d (%s of group %s), left unfinished by a process that died",
                     op.id, op.kind, op.group_id)
         _rollback(engine, op.id, op.group_id)
@@ -556,7 +556,7 @@ def _rollback(engine: Any, op_id: int, group_id: int | None) -> None:
     """Put every file of a pending operation back to its before-bytes; remove the operation's temp files."""
     index = engine.index
     folders = set()
-    for v in reversed(history.versions(index, op_id)):
+    for v in reversed(journal.versions(index, op_id)):
         path = Path(v.target_path)
         folders.add(path.parent)
         current = _current(path)
@@ -569,13 +569,13 @@ def _rollback(engine: Any, op_id: int, group_id: int | None) -> None:
         if v.before_sha256 is None:
             _remove(path)
         else:
-            _replace(path, history.get_blob(index, v.before_sha256), op_id, "rollback")
+            _replace(path, journal.get_blob(index, v.before_sha256), op_id, "rollback")
     if group_id is not None:
         folders.update(Path(m.path).parent for m in _members(index, group_id))
     for folder in folders:
         for tmp in folder.glob(f".*.op{op_id}.*{TMP_SUFFIX}"):
             tmp.unlink(missing_ok=True)
-    history.finish(index, op_id, "rolled_back")
+    journal.finish(index, op_id, "rolled_back")
 
 
 def _members(index: Any, group_id: int) -> tuple[Any, ...]:

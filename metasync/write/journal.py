@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import JournalError
-from .index import Index, now_iso
+from ..errors import JournalError
+from ..index import Index, now_iso
 
 log = logging.getLogger(__name__)
 

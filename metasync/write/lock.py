@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import LockedError
+from ..errors import LockedError
 
 WAIT_S = 2.0
 _POLL_S = 0.05

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import Settings
-from .demo import TRUTH_FILE, Truth, generate_library
-from .diff import meter, render_preview
-from .engine import Engine
-from .naming import sidecar_candidates
-from .plugins import HOSTS
+from demokit.library import TRUTH_FILE, Truth, generate_library
+from metasync.config import Settings
+from metasync.diff import meter, render_preview
+from metasync.engine import Engine
+from metasync.naming import sidecar_candidates
+from metasync.plugins import HOSTS
 
 DEFAULT_DEST = Path("demo-library")
 MIN_CONFIDENCE = 0.7  # what the host plugins apply by default: medium and high confidence
@@ -160,7 +160,7 @@ def run(ctx: Context, steps: tuple[Step, ...] = STEPS, out: Callable[[str], None
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m metasync.demo_run", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m demokit.run", description=__doc__.splitlines()[0])
     ap.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="where the demo library lives (./demo-library)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--events", type=int, default=6)
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_serve:
         return 0
     print("[serve] the dashboard on the demo library (Ctrl-C stops):", flush=True)
-    from .cli import main as cli_main
+    from metasync.cli import main as cli_main
 
     return cli_main(["serve", "--root", str(ctx.dest), "--db", str(_db_path(ctx.dest))])
 

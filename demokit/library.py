@@ -30,8 +30,8 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .exif import ExifTool
-from .timeutil import format_offset, iso_local, parse_offset
+from metasync.scan.exif import ExifTool
+from metasync.timeutil import format_offset, iso_local, parse_offset
 
 log = logging.getLogger(__name__)
 

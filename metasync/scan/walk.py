@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .errors import ExifReadError, InvalidRequestError
-from .models import Metadata, Photo
-from .naming import RAW_EXTENSIONS, find_existing_sidecar, sidecar_candidates
+from ..errors import ExifReadError, InvalidRequestError
+from ..models import Metadata, Photo
+from ..naming import RAW_EXTENSIONS, find_existing_sidecar, sidecar_candidates
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from ..engine import Engine
     from .phash import FileHash
 
 log = logging.getLogger(__name__)

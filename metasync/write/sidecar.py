@@ -27,10 +27,10 @@ import defusedxml.ElementTree as defused_et
 from defusedxml import DTDForbidden
 from lxml import etree
 
-from .errors import SidecarError
-from .fields import FIELD_SPECS
-from .models import CANONICAL_FIELDS
-from .timeutil import parse_local, parse_offset
+from ..errors import SidecarError
+from ..fields import FIELD_SPECS
+from ..models import CANONICAL_FIELDS
+from ..timeutil import parse_local, parse_offset
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,13 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Sequence
 
-from .config import Settings
-from .models import FieldChange, Group, GroupMember, Metadata, Photo, Plan
-from .timeutil import format_duration, has_known_offset, shift_datetime, utc_epoch, wall_epoch
-from .track import FixGrid, passages, photo_fixes
+from ..config import Settings
+from ..models import Group, GroupMember, Metadata, Photo
+from ..timeutil import format_duration, has_known_offset, shift_datetime, utc_epoch, wall_epoch
+from ..track import FixGrid, passages, photo_fixes
 
 log = logging.getLogger(__name__)
+
 
 CameraKey = tuple[str, str, str]  # (make, model, serial)
 
@@ -386,7 +387,7 @@ def suggest_time_shifts(photos: Sequence[Photo], settings: Settings) -> tuple[li
     return groups, with_pending_shifts(photos, groups)
 
 
-def _shift_target(group: Group, photo: Photo) -> str | None:
+def shift_target(group: Group, photo: Photo) -> str | None:
     """The corrected time for one of the group's photos; None when its time is no longer the camera's (the shift,
     or another edit, already reached it), so a shift can never be applied twice."""
     written = group.options.get("camera_times", {}).get(photo.path)
@@ -410,48 +411,7 @@ def with_pending_shifts(photos: Sequence[Photo], groups: Iterable[Group]) -> lis
     for group in shifts:
         for m in group.targets:
             photo = by_path.get(m.path)
-            new = _shift_target(group, photo) if photo is not None else None
+            new = shift_target(group, photo) if photo is not None else None
             if new is not None:
                 by_path[m.path] = replace(photo, meta=photo.meta.with_values(datetime_original=new))
     return [by_path[p.path] for p in photos]
-
-
-def with_clock_corrections(plan: Plan, group: Group, as_shot: Mapping[int, Photo], shifted: Mapping[int, Photo],
-                           shifts: Iterable[Group]) -> Plan:
-    """The plan with the pending clock corrections of its targets as changes of their own: a group planned on
-    corrected times also writes those times, so the order in which groups are applied cannot lose a correction
-    (the time-shift group then finds the time already corrected and leaves it)."""
-    timed = {c.path for c in plan.changes if c.field == "datetime_original"}
-    by_path = {g_path: g for g in shifts if g.kind == "time_shift" and g.status in STANDING
-               for g_path in (m.path for m in g.targets)}
-    extra = []
-    for m in group.targets:
-        before, after = as_shot.get(m.photo_id), shifted.get(m.photo_id)
-        shift = by_path.get(m.path)
-        if before is None or after is None or shift is None or m.path in timed:
-            continue
-        old, new = before.meta.datetime_original, after.meta.datetime_original
-        if new and new != old:
-            reason = shift.reasons[0] if shift.reasons else ""
-            extra.append(FieldChange(m.path, "datetime_original", old, new, None,
-                                     f"camera clock corrected (clock group {shift.id}): {reason}", shift.confidence))
-    return replace(plan, changes=(*plan.changes, *extra)) if extra else plan
-
-
-def plan_time_shift(group: Group, photos: Sequence[Photo], settings: Settings,
-                    overrides: Mapping[tuple[int, str], Any] | None = None) -> Plan:
-    """A corrected datetime_original for each target of a time-shift group (a user override wins)."""
-    by_path = {p.path: p for p in photos}
-    reason = group.reasons[0] if group.reasons else ""
-    changes = []
-    for m in group.targets:
-        photo = by_path.get(m.path)
-        if photo is None:
-            continue
-        old = photo.meta.datetime_original
-        new = (overrides or {}).get((m.photo_id, "datetime_original"), _shift_target(group, photo))
-        if new is None or new == old:
-            continue
-        changes.append(FieldChange(m.path, "datetime_original", old, new, None,
-                                   f"camera clock corrected: {reason}", group.confidence))
-    return Plan(group.id, tuple(changes))

@@ -1,0 +1,1 @@
+"""Generated demo libraries with their expected answers: shared by the tests, bench/ and `make demo`."""
