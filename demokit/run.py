@@ -1,4 +1,4 @@
-"""`python -m metasync.demo_run` (what `make demo` runs): generate a demo library, then walk it through the engine.
+"""`python -m demokit.run` (what `make demo` runs): generate a demo library, then walk it through the engine.
 
 The demo is a list of steps (scan -> suggest -> preview -> apply the best group -> revert -> plugins), then it serves
 the dashboard on the demo library until Ctrl-C (`--no-serve` stops after the steps).
