@@ -444,10 +444,10 @@ def _trip_bars(p: Any, own: dict[str, Any], car: dict[str, Any], written: list[s
         c["copy_gps_right"] += _trip_right(p, "gps_latitude", wanted, own, car)
 
 
-def run_trip(workdir: Path, seed: int, orders: Iterable[str] = ("id",), **trip: Any) -> dict[str, Any]:
-    """Generate a trip, then per order: a fresh copy and index, apply everything, judge the sidecars.
-    {"truth", "results": {order: TripResult}, "sidecars_same": bool, "seconds": {order: s}}."""
-    truth = generate_trip(workdir / "trip", seed=seed, **trip)
+def run_trip(truth: Truth, workdir: Path, orders: Iterable[str] = ("id",)) -> dict[str, Any]:
+    """Per order: a fresh copy of the trip and a fresh index, every group applied, the sidecars judged.
+    {"results": {order: TripResult}, "sidecars_same": bool, "seconds": {order: s}}."""
+    seed = truth.seed
     results, seconds, seen = {}, {}, []
     for order in orders:
         copy = truth.copy_to(workdir / f"trip-{order}")
@@ -458,7 +458,7 @@ def run_trip(workdir: Path, seed: int, orders: Iterable[str] = ("id",), **trip: 
         cars = sidecar_values(copy)
         results[order] = judge_trip(copy, cars)
         seen.append(cars)
-    return {"truth": truth, "results": results, "seconds": seconds,
+    return {"results": results, "seconds": seconds,
             "sidecars_same": all(s == seen[0] for s in seen)}
 
 
@@ -489,14 +489,15 @@ def trips_main(args: argparse.Namespace) -> int:
     trip = {"days": args.days, "size": tuple(args.size_wh)}
     for seed in args.seeds:
         with tempfile.TemporaryDirectory(prefix=f"metasync-trips-{seed}-") as tmp:
-            run = run_trip(Path(tmp), seed, args.orders, **trip)
+            truth = generate_trip(Path(tmp) / "trip", seed=seed, **trip)
+            run = run_trip(truth, Path(tmp), args.orders)
         res = run["results"][args.orders[0]]
         same = all(r.bars() == res.bars() for r in run["results"].values())
-        print(f"seed {seed}: {len(run['truth'].photos)} photos, {run['seconds']} s; "
+        print(f"seed {seed}: {len(truth.photos)} photos, {run['seconds']} s; "
               + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in res.bars().items())
               + (f"; orders {'/'.join(args.orders)}: figures {'same' if same else 'DIFFER'}, sidecars "
                  f"{'same' if run['sidecars_same'] else 'DIFFER'}" if len(args.orders) > 1 else ""), flush=True)
-        per_seed.append({"seed": seed, "photos": len(run["truth"].photos), "seconds": run["seconds"],
+        per_seed.append({"seed": seed, "photos": len(truth.photos), "seconds": run["seconds"],
                          "bars": res.bars(), "orders_same_figures": same, "orders_same_sidecars": run["sidecars_same"],
                          **({"bars_by_order": {o: r.bars() for o, r in run["results"].items()}}
                             if len(args.orders) > 1 else {})})
