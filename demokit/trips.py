@@ -117,13 +117,12 @@ class Clock:
 
 
 class _Trip:
-    """One generation run's state: writer, random stream, names, scenes seen, rendered originals (for copies)."""
+    """One generation run's state: writer, random stream, file names, the scenes drawn so far."""
 
     def __init__(self, writer: _Writer, rng: np.random.Generator, size: tuple[int, int]) -> None:
         self.writer, self.rng, self.size = writer, rng, size
         self.names = _Names(rng)
         self.scenes: list[imagehash.ImageHash] = []
-        self.images: dict[str, Image.Image] = {}  # relative path -> picture, for originals a copy may be made of
 
     def event(self, event_id: str, name: str, place: Place, centre: tuple[float, float], start: float,
               duration_s: float) -> tuple[EventTruth, Image.Image]:
@@ -158,7 +157,6 @@ class _Trip:
 
     def _add(self, rel: str, image: Image.Image, truth: PhotoTruth, want: dict[str, Any]) -> PhotoTruth:
         truth.want = want
-        self.images[rel] = image
         return self.writer.add(rel, image, truth)
 
 
@@ -180,7 +178,7 @@ def _camera_times(rng: np.random.Generator, phone_times: list[float], n: int,
     twins = sorted(rng.choice(len(phone_times), size=n_twins, replace=False).tolist())
     out: list[tuple[float, int | None]] = [
         (phone_times[i] + float(rng.choice([-1, 1])) * rng.uniform(1, 8), i) for i in twins]
-    lo, hi = phone_times[0] - 600, phone_times[-1] + 600
+    lo, hi = phone_times[0], phone_times[-1] + 480  # inside the event's walk
     while len(out) < n:
         t = float(rng.uniform(lo, hi))
         if min(abs(t - p) for p in phone_times) >= 90:
@@ -295,7 +293,8 @@ def _copies(trip: _Trip, originals: list[tuple[PhotoTruth, int]], per_day: int, 
                 **_gps_want((src.lat, src.lon, src.alt))}
         copy = PhotoTruth(rel, src.event, "whatsapp", None, src.utc, src.offset, src.lat, src.lon, src.alt,
                           original=src.path, want=want)
-        trip.writer.add(rel, whatsapp_copy(trip.images[src.path]), copy, quality=70, stamp=arrive)
+        with Image.open(trip.writer.truth.root / src.path) as original:  # the saved JPEG, decoded and re-encoded
+            trip.writer.add(rel, whatsapp_copy(original.convert("RGB")), copy, quality=70, stamp=arrive)
 
 
 def _distractors(trip: _Trip, n: int, first_day: date, days: int, dslr: Clock) -> None:
