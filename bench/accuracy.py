@@ -446,7 +446,7 @@ def _trip_bars(p: Any, own: dict[str, Any], car: dict[str, Any], written: list[s
 
 def run_trip(truth: Truth, workdir: Path, orders: Iterable[str] = ("id",)) -> dict[str, Any]:
     """Per order: a fresh copy of the trip and a fresh index, every group applied, the sidecars judged.
-    {"results": {order: TripResult}, "sidecars_same": bool, "seconds": {order: s}}."""
+    {"results": {order: TripResult}, "sidecar_diffs": ["path field: value by order", ...], "seconds": {order: s}}."""
     seed = truth.seed
     results, seconds, seen = {}, {}, []
     for order in orders:
@@ -459,7 +459,20 @@ def run_trip(truth: Truth, workdir: Path, orders: Iterable[str] = ("id",)) -> di
         results[order] = judge_trip(copy, cars)
         seen.append(cars)
     return {"results": results, "seconds": seconds,
-            "sidecars_same": all(s == seen[0] for s in seen)}
+            "sidecar_diffs": sidecar_diffs(dict(zip(orders, seen)))}
+
+
+def sidecar_diffs(by_order: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """Every (photo, field) whose sidecar value is not the same in all orders, with the value of each order."""
+    out = []
+    paths = sorted({path for cars in by_order.values() for path in cars})
+    for path in paths:
+        names = sorted({f for cars in by_order.values() for f in cars.get(path, {})})
+        for f in names:
+            values = {order: cars.get(path, {}).get(f) for order, cars in by_order.items()}
+            if len({repr(v) for v in values.values()}) > 1:
+                out.append(f"{path} {f}: " + ", ".join(f"{o} {v!r}" for o, v in values.items()))
+    return out
 
 
 def trip_table(res: TripResult) -> str:
@@ -492,13 +505,15 @@ def trips_main(args: argparse.Namespace) -> int:
             truth = generate_trip(Path(tmp) / "trip", seed=seed, **trip)
             run = run_trip(truth, Path(tmp), args.orders)
         res = run["results"][args.orders[0]]
-        same = all(r.bars() == res.bars() for r in run["results"].values())
+        same = all(repr(r.bars()) == repr(res.bars()) for r in run["results"].values())  # nan == nan
         print(f"seed {seed}: {len(truth.photos)} photos, {run['seconds']} s; "
               + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in res.bars().items())
               + (f"; orders {'/'.join(args.orders)}: figures {'same' if same else 'DIFFER'}, sidecars "
-                 f"{'same' if run['sidecars_same'] else 'DIFFER'}" if len(args.orders) > 1 else ""), flush=True)
+                 f"{len(run['sidecar_diffs'])} values differ" if len(args.orders) > 1 else ""), flush=True)
+        for line in run["sidecar_diffs"][:args.show_wrong]:
+            print("  differs:", line)
         per_seed.append({"seed": seed, "photos": len(truth.photos), "seconds": run["seconds"],
-                         "bars": res.bars(), "orders_same_figures": same, "orders_same_sidecars": run["sidecars_same"],
+                         "bars": res.bars(), "orders_same_figures": same, "sidecar_diffs": run["sidecar_diffs"],
                          **({"bars_by_order": {o: r.bars() for o, r in run["results"].items()}}
                             if len(args.orders) > 1 else {})})
         total.add(res)

@@ -178,3 +178,12 @@ def test_the_trips_mode_runs_the_pipeline_in_several_orders(trip: Truth, tmp_pat
         assert sum(res.written.values()) > 0  # the engine wrote sidecars that were read back
         assert sum(res.wanted.values()) == sum(bench.judge_trip(trip, _perfect(trip)).wanted.values())
     assert "camera GPS precision" in bench.trip_table(run["results"]["id"])
+    assert all(line.count(" id ") == 1 and " reverse " in line for line in run["sidecar_diffs"])
+
+
+def test_sidecar_diffs_name_each_value_that_depends_on_the_order():
+    same = {"a.jpg": {"city": "Prague", "gps_latitude": 50.1}}
+    assert bench.sidecar_diffs({"id": same, "reverse": same}) == []
+    other = {"a.jpg": {"city": "Praha", "gps_latitude": 50.1}, "b.jpg": {"city": "Lisbon"}}
+    assert bench.sidecar_diffs({"id": same, "reverse": other}) == [
+        "a.jpg city: id 'Prague', reverse 'Praha'", "b.jpg city: id None, reverse 'Lisbon'"]
