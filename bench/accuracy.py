@@ -325,6 +325,16 @@ class TripResult:
     def ratio(self, num: str, den: str) -> float:
         return self.counts[num] / self.counts[den] if self.counts[den] else float("nan")
 
+    def fields(self) -> dict[str, dict[str, int]]:
+        """Per field: written, right, wanted, filled (fields neither written nor wanted left out)."""
+        return {f: {"written": self.written.get(f, 0), "right": self.right.get(f, 0),
+                    "wanted": self.wanted.get(f, 0), "filled": self.filled.get(f, 0)}
+                for f in TRIP_FIELDS if self.written.get(f) or self.wanted.get(f)}
+
+    def figures(self) -> str:
+        """Everything reported, as one comparable text (the bars hold nan where nothing was counted)."""
+        return repr((self.bars(), self.fields()))
+
     def bars(self) -> dict[str, float | int]:
         c = self.counts
         return {
@@ -505,7 +515,7 @@ def trips_main(args: argparse.Namespace) -> int:
             truth = generate_trip(Path(tmp) / "trip", seed=seed, **trip)
             run = run_trip(truth, Path(tmp), args.orders)
         res = run["results"][args.orders[0]]
-        same = all(repr(r.bars()) == repr(res.bars()) for r in run["results"].values())  # nan == nan
+        same = all(r.figures() == res.figures() for r in run["results"].values())
         print(f"seed {seed}: {len(truth.photos)} photos, {run['seconds']} s; "
               + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in res.bars().items())
               + (f"; orders {'/'.join(args.orders)}: figures {'same' if same else 'DIFFER'}, sidecars "
@@ -514,7 +524,8 @@ def trips_main(args: argparse.Namespace) -> int:
             print("  differs:", line)
         per_seed.append({"seed": seed, "photos": len(truth.photos), "seconds": run["seconds"],
                          "bars": res.bars(), "orders_same_figures": same, "sidecar_diffs": run["sidecar_diffs"],
-                         **({"bars_by_order": {o: r.bars() for o, r in run["results"].items()}}
+                         **({"by_order": {o: {"bars": r.bars(), "fields": r.fields()}
+                                          for o, r in run["results"].items()}}
                             if len(args.orders) > 1 else {})})
         total.add(res)
     elapsed = time.perf_counter() - t0
@@ -525,14 +536,11 @@ def trips_main(args: argparse.Namespace) -> int:
     for name, examples in categories:
         print(f"  {len(examples):>5}  {name}" + (f"   e.g. {examples[0]}" if args.show_wrong else ""))
     if args.out:
-        fields = {f: {"written": total.written.get(f, 0), "right": total.right.get(f, 0),
-                      "wanted": total.wanted.get(f, 0), "filled": total.filled.get(f, 0)}
-                  for f in TRIP_FIELDS if total.written.get(f) or total.wanted.get(f)}
         report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                               "platform": platform.platform(),
                               "date": datetime.now(timezone.utc).isoformat(timespec="seconds")},
                   "params": {"seeds": args.seeds, "orders": args.orders, **trip}, "seconds": round(elapsed, 1),
-                  "bars": total.bars(), "fields": fields, "seeds": per_seed,
+                  "bars": total.bars(), "fields": total.fields(), "seeds": per_seed,
                   "wrong_by_category": {k: len(v) for k, v in categories}}
         Path(args.out).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return 0

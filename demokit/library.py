@@ -107,7 +107,7 @@ class PhotoTruth:
 
     path: str  # relative to the library root, POSIX separators
     event: str  # event id ("" for a scenario photo outside any event)
-    kind: str  # phone | dslr | whatsapp | export (GPS only) | camera_gps
+    kind: str  # phone | dslr | whatsapp | export (GPS only) | camera_gps; trips: camera2 | scan | screenshot | old
     device: str | None  # Device.label, None for copies without metadata
     utc: str  # true capture instant, ISO 8601 with +00:00
     offset: str  # true local UTC offset at that instant, "+02:00"
