@@ -9,9 +9,10 @@ the pending time shifts applied in memory, and compare each proposed value with 
 - camera clocks: absolute error of each recovered offset;
 - cross-event transfers: a value given by a photo of another event (must be 0).
 
-`--trips` (issue 16) runs the real pipeline instead on demokit.trips' two-week trip: scan, suggest, apply every
+`--trips` runs the real pipeline instead on demokit.trips' two-week trip: scan, suggest, apply every
 group, read the sidecars back, and judge what a host reads (sidecar over file) against each photo's `want`: per field
-precision (written values that are right) and recall (wanted values present and right), and the issue's bars.
+precision (written values that are right) and recall (wanted values present and right), and the trip bars:
+no trip photo placed at home, no distractor changed, camera times and offsets, copies, no own value overwritten.
 `--orders id reverse random` applies the groups in each order on fresh copies and says whether the figures agree.
 
     .venv/bin/python bench/accuracy.py --seeds 1 2 3 [--events 4 --photos-per-event 12] [--dst] [--dslr-gps]
@@ -270,8 +271,8 @@ def evaluate(truth: Truth, plans: list[tuple[Group, Plan]]) -> Result:
     return res
 
 
-# -- trips (issue 16): the real pipeline on demokit.trips, applied, read back from the sidecars ---------------
-TRIP_TIME_OK_S = 30.0  # the issue's bar: camera (and copy) times within 30 s
+# -- trips: the real pipeline on demokit.trips, applied, read back from the sidecars --------------------------
+TRIP_TIME_OK_S = 30.0  # camera (and copy) times this close in UTC count as right
 ORDERS = ("id", "reverse", "random")
 DISTRACTORS = ("scan", "screenshot", "old")
 CAMERA_KINDS = ("dslr", "camera2")
@@ -306,7 +307,7 @@ def sidecar_values(truth: Truth) -> dict[str, dict[str, Any]]:
 
 @dataclass
 class TripResult:
-    """Field-by-field counts and the issue's bars over one or more trips (they add up)."""
+    """Field-by-field counts and the trip bars over one or more trips (they add up)."""
 
     written: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # a value differing from the file's
     right: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -507,7 +508,7 @@ def trip_table(res: TripResult) -> str:
 
 
 def trips_main(args: argparse.Namespace) -> int:
-    """--trips: the issue-16 trip for each seed; figures printed and, with --out, written as JSON."""
+    """--trips: the two-week trip for each seed; figures printed and, with --out, written as JSON."""
     total, per_seed, t0 = TripResult(), [], time.perf_counter()
     trip = {"days": args.days, "size": tuple(args.size_wh)}
     for seed in args.seeds:
@@ -584,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="the DSLR shoots details like no phone shot; only 1-2 per event are twins of a phone shot")
     ap.add_argument("--show-wrong", type=int, default=0, help="print this many wrong proposals")
     ap.add_argument("--trips", action="store_true",
-                    help="issue 16: the two-week trip (demokit.trips), every group applied, sidecars judged")
+                    help="the two-week trip (demokit.trips), every group applied, sidecars judged")
     ap.add_argument("--days", type=int, default=14, help="--trips: length of the trip")
     ap.add_argument("--size", type=int, nargs=2, default=[512, 384], metavar=("W", "H"), dest="size_wh",
                     help="--trips: picture size")

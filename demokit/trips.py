@@ -1,4 +1,4 @@
-"""A two-week trip as people really shoot it, with ground truth (issue 16): the hard cases in one library.
+"""A two-week trip as people really shoot it, with ground truth: the hard cases in one library.
 
 The traveller's phone (GPS, right clock, the place's offset) goes home (Prague, +02:00) -> Lisbon (+01:00) -> New York
 (-04:00) -> home, several events a day. A partner's phone stays home and photographs there on the same days, some

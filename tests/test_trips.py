@@ -1,5 +1,5 @@
-"""demokit.trips (issue 16): the generated trip keeps the promises its truth makes, and bench/accuracy.py --trips
-judges what it reads back. No engine accuracy bar is asserted here (phase 1: the baseline before engine work)."""
+"""demokit.trips: the generated trip keeps the promises its truth makes, and bench/accuracy.py --trips
+judges what it reads back. No engine accuracy bar is asserted here: the engine does not meet them yet."""
 from __future__ import annotations
 
 import re
