@@ -7,8 +7,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from bridge_support import DARKTABLE_HISTORY, TOKEN, photos_under
 from PIL import Image
+from support.bridge import DARKTABLE_HISTORY, TOKEN, photos_under
 
 from metasync.bridge import close_app, create_app
 from metasync.bridge.security import load_or_create_token

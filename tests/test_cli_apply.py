@@ -4,18 +4,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from apply_helpers import build_library, exiftool, tree_state  # noqa: F401
+from support.apply import tree_state
 
 from metasync.cli import main
 from metasync.write.apply import apply_plan
-
-
-@pytest.fixture()
-def lib(tmp_path, exiftool):
-    library = build_library(tmp_path / "photos", tmp_path / "index.db", exiftool)
-    yield library
-    library.close()
 
 
 def cli_json(capsys, *argv: str):

@@ -1,4 +1,4 @@
-"""The opt-in AI analyzer against a real loopback HTTP server speaking Ollama's wire format (tests/ollama_server.py)."""
+"""The opt-in AI analyzer against a real loopback HTTP server speaking Ollama's wire format (support/ollama.py)."""
 from __future__ import annotations
 
 import base64
@@ -7,8 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from ollama_server import FakeOllama, prefix_judge
-from scene_photos import two_events  # noqa: F401 - fixture
+from support.ollama import FakeOllama, prefix_judge
 
 from metasync.config import Settings
 from metasync.detect.events import detect_groups
