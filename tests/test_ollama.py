@@ -255,7 +255,7 @@ def test_a_remote_url_is_refused_before_any_connection(network_log: list[object]
     group, by_id = beach_group
     for url in ("http://192.0.2.10:11434", "http://ollama.example.com:11434"):
         settings = Settings(ai="ollama", ai_url=url)
-        with pytest.raises(RemoteAIRefusedError, match="--allow-remote-ai"):
+        with pytest.raises(RemoteAIRefusedError, match="allow_remote_ai = true"):
             analyzers(settings)
         with pytest.raises(RemoteAIRefusedError):
             OllamaClient(url)
