@@ -1,4 +1,4 @@
-"""Issue 14, part 2: a DSLR that shoots details like no phone shot (only 1-2 twins per event, clock 1 h 03 min
+"""A DSLR that shoots details like no phone shot (only 1-2 twins per event, clock 1 h 03 min
 fast, no GPS). Its photos between the phone shots are the same event whatever they look like: scene analysis must
 not split them off, and each gets GPS interpolated from the phones' track at its corrected time."""
 from __future__ import annotations
