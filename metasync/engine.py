@@ -41,7 +41,7 @@ class Engine:
             self._exif = ExifTool()
         return self._exif
 
-    # -- index (issue 2) ---------------------------------------------------------------------------
+    # -- index: scan and show ---------------------------------------------------------------------
     def scan(self, paths: list[Path], progress: Progress | None = None) -> dict[str, Any]:
         from .scan.walk import scan_library
 
@@ -53,7 +53,7 @@ class Engine:
         return {"path": photo.path, **photo.meta.to_dict(),
                 "phash": f"{photo.phash:016x}" if photo.phash is not None else None}
 
-    # -- apply / revert / history (issue 4) ------------------------------------------------------------------
+    # -- apply / revert / history ----------------------------------------------------------------------------
     def apply(self, group_id: int, min_confidence: float = 0.0, include_conflicts: bool = False,
               overrides: list[dict[str, Any]] | None = None, host: str | None = None,
               write_original: bool = False) -> dict[str, Any]:
@@ -87,7 +87,7 @@ class Engine:
 
         return recover(self)
 
-    # -- scene analysis (issue 7) ------------------------------------------------------------------------------
+    # -- scene analysis ----------------------------------------------------------------------------------------
     def refine(self, groups: list[Any], photos_by_id: dict[int, Any] | None = None) -> list[Any]:
         """Detected groups -> scene-checked groups: confidence raised or lowered, groups that mix events split;
         the opt-in AI analyzer (settings.ai) only for the ambiguous band. Results cached in the index."""
@@ -97,7 +97,7 @@ class Engine:
             photos_by_id = self.index.photos_by_id({m.photo_id for g in groups for m in g.members})
         return refine(groups, photos_by_id, self.settings, cache=self.index)
 
-    # -- sync groups (issue 3) ---------------------------------------------------------------------------------
+    # -- sync groups -------------------------------------------------------------------------------------------
     def suggest(self, paths: list[Path], progress: Progress | None = None,
                 roots: list[Path] | None = None) -> list[dict[str, Any]]:
         """Scan `roots` (default settings.library_roots, else `paths`), detect events, update the pending automatic
@@ -138,7 +138,7 @@ class Engine:
     def delete_group(self, group_id: int) -> None:
         self.index.delete_group(group_id)
 
-    # -- time and place (issue 6) ------------------------------------------------------------------------------
+    # -- time and place ----------------------------------------------------------------------------------------
     @functools.cached_property
     def track_logs(self) -> list[Any]:  # -> list[track.Fix]
         """The points of the GPX logs in settings.gpx_logs, read once (TrackError names an unreadable log)."""

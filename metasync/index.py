@@ -59,7 +59,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         PRIMARY KEY (group_id, file_id, field)
     );
     """),
-    # issue 4: the history journal (metasync/history.py)
+    # the history journal (write/journal.py): one operation per apply or revert, one version per file written
     (2, """
     CREATE TABLE operations (
         id INTEGER PRIMARY KEY,
@@ -86,7 +86,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     CREATE INDEX versions_operation ON versions(operation_id);
     CREATE INDEX versions_file ON versions(file_id)
 """),
-    # issue 7: scene analysis results, keyed by image content hash (or a set of them) and analyzer name
+    # scene analysis results, keyed by image content hash (or a set of them) and analyzer name
     (3, """
     CREATE TABLE scene_cache (
         key TEXT NOT NULL,
@@ -374,7 +374,7 @@ class Index:
                 self.conn.execute("SELECT file_id, field, value FROM overrides WHERE group_id=?", (group_id,))}
 
 
-    # -- scene analysis cache (issue 7) ------------------------------------------------------------
+    # -- scene analysis cache ----------------------------------------------------------------------
     def scene_cache_get(self, analyzer: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         """key (content hash) -> stored analysis payload for `analyzer`; absent keys are simply missing."""
         keys = list(dict.fromkeys(keys))

@@ -85,7 +85,7 @@ class Metadata:
 
     @property
     def has_exif(self) -> bool:
-        """Camera EXIF present (what the seed calls "EXIF" in source priority)."""
+        """Camera EXIF present: a camera and a capture time (the "EXIF" of source priority)."""
         return bool(self.make or self.model) and self.datetime_original is not None
 
 
@@ -185,7 +185,7 @@ class Plan:
 
 
 def band(confidence: float) -> str:
-    """The seed's confidence bands."""
+    """The confidence bands the plugins show: high from 0.9, medium from 0.7, low below."""
     if confidence >= 0.9:
         return "high"
     if confidence >= 0.7:
