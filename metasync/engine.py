@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from .config import Settings
 from .index import Index
+from .models import GroupKind
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -155,7 +156,7 @@ class Engine:
 
         photos = self.index.photos(under=[str(Path(p).expanduser().resolve()) for p in paths])
         pending = self.index.groups(status="pending")
-        covered = {m.photo_id for g in pending if g.kind != "time_shift" for m in g.targets}
+        covered = {m.photo_id for g in pending if g.kind != GroupKind.TIME_SHIFT for m in g.targets}
         by_id = {p.id: p for p in photos}
         out = []
         for group in place_groups(photos, covered, self.settings, self.track_logs):

@@ -429,7 +429,7 @@ def _target_changes(target: Photo, ranked: Ranked, ctx: _Context) -> list[FieldC
             continue
         givers = [c for c in same if getattr(c.photo.meta, f) is not None]
         rule = "camera of the same shot"
-        if not givers and f in FORCED_CAMERA_FIELDS and group.options.get("copy_camera"):
+        if not givers and f in FORCED_CAMERA_FIELDS and group.options.copy_camera:
             givers, rule = [c for c in ranked if getattr(c.photo.meta, f) is not None], "group option copy_camera"
         if givers and rule == "camera of the same shot":  # equally near originals may disagree: say so
             out.append(_change(target, f, most_likely(givers, _same_value(f)), rule, group))
