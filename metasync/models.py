@@ -202,10 +202,13 @@ class ClockEvidence:
 
     shift_s: float  # add to the camera's times
     camera: str  # its label, e.g. "Canon EOS R6 #0123"
-    pairs: int
     spread_s: float  # how far the pairs' differences spread around the shift
     matches: tuple[tuple[str, str, float], ...] = ()  # (camera photo, reference photo, difference in s)
     camera_times: Mapping[str, str] = field(default_factory=dict)  # camera photo path -> datetime_original
+
+    @property
+    def pairs(self) -> int:
+        return len(self.matches)
 
     def to_dict(self) -> dict[str, Any]:
         return {"shift_s": self.shift_s, "camera": self.camera, "pairs": self.pairs, "spread_s": self.spread_s,
@@ -213,8 +216,7 @@ class ClockEvidence:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ClockEvidence":
-        return cls(shift_s=float(data["shift_s"]), camera=str(data["camera"]), pairs=int(data["pairs"]),
-                   spread_s=float(data["spread_s"]),
+        return cls(shift_s=float(data["shift_s"]), camera=str(data["camera"]), spread_s=float(data["spread_s"]),
                    matches=tuple((str(c), str(r), float(d)) for c, r, d in data.get("matches", ())),
                    camera_times=dict(data.get("camera_times", {})))
 

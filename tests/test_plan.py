@@ -259,7 +259,7 @@ def test_time_shift_groups_go_to_the_clock_planner():
     camera = dslr(2, 2)
     g, photos = group_of(phone(1, 0), camera, sources=(1,), kind=GroupKind.TIME_SHIFT,
                          reasons=("Canon EOS R6: +1 h",),
-                         evidence=ClockEvidence(shift_s=3600.0, camera="Canon EOS R6", pairs=1, spread_s=0.0,
+                         evidence=ClockEvidence(shift_s=3600.0, camera="Canon EOS R6", spread_s=0.0,
                                                 camera_times={camera.path: camera.meta.datetime_original}))
     plan = plan_group(g, photos, S)
     assert [(c.field, c.new) for c in plan.changes] == [("datetime_original", when(62, None))]

@@ -373,8 +373,7 @@ def time_shift_group(estimate: ClockEstimate) -> Group:
     members += tuple(GroupMember(pid, path, is_source=True) for pid, path in refs)
     return Group(
         id=None, members=members, confidence=estimate.confidence, kind=GroupKind.TIME_SHIFT,
-        evidence=ClockEvidence(shift_s=estimate.shift_s, camera=estimate.camera, pairs=len(estimate.pairs),
-                               spread_s=estimate.spread_s,
+        evidence=ClockEvidence(shift_s=estimate.shift_s, camera=estimate.camera, spread_s=estimate.spread_s,
                                matches=tuple((p.camera_path, p.reference_path, p.diff_s) for p in estimate.pairs),
                                camera_times=dict(zip(estimate.paths, estimate.times))),
         reasons=(estimate.text,))
