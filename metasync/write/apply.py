@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from ..errors import ConflictError, InvalidRequestError, MetasyncError, SidecarError, StorageError
 from ..fields import FIELD_SPECS
 from ..index import now_iso
-from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
+from ..models import CANONICAL_FIELDS, FieldChange, Group, GroupKind, Photo, Plan
 from ..naming import sidecar_path_for
 from ..scan.exif import normalize
 from ..timeutil import parse_local
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 TMP_SUFFIX = ".metasync-tmp"
 MAX_SIDECAR_BYTES = sidecar.MAX_SIDECAR_BYTES
+# why a change whose sources disagree is skipped; the CLI adds its own flag for writing it anyway
+CONFLICTING = "conflicting sources disagree; choose a value (override) or include conflicting changes"
 
 
 @dataclass
@@ -109,7 +111,7 @@ def _apply(engine: Any, group: Group, plan: Plan, *, min_confidence: float, incl
         else:
             wanted.setdefault(change.path, []).append(change)
 
-    kind = "time_shift" if group.kind == "time_shift" else "apply"
+    kind = "time_shift" if group.kind == GroupKind.TIME_SHIFT else "apply"
     op_id = journal.begin(index, group.id, kind)
     fault_point("apply:begin")
     try:
@@ -166,7 +168,7 @@ def _skip_reason(change: FieldChange, photos: Mapping[str, Photo], min_confidenc
     if not FIELD_SPECS[change.field].xmp_props and change.field != "offset_time":
         return f"{change.field} has no place in an XMP sidecar"
     if change.conflict and not include_conflicts:
-        return "conflicting sources disagree; choose a value (override) or pass --include-conflicts"
+        return CONFLICTING
     if change.confidence < min_confidence:
         return f"confidence {change.confidence:.2f} is below the minimum {min_confidence:.2f}"
     if not Path(change.path).is_file():
