@@ -12,7 +12,7 @@ from pathlib import Path
 
 import gpxpy.gpx
 import pytest
-from bench_modules import load
+from support.bench import load
 
 from demokit.library import Truth, generate_library
 from metasync.config import Settings

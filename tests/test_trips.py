@@ -6,8 +6,8 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from apply_helpers import tree_state
-from bench_modules import load
+from support.apply import tree_state
+from support.bench import load
 
 from demokit.library import Truth
 from demokit.trips import (
@@ -35,8 +35,8 @@ bench = load("accuracy")
 
 
 @pytest.fixture(scope="module")
-def trip(tmp_path_factory, _demo_exiftool) -> Truth:
-    return generate_trip(tmp_path_factory.mktemp("trip") / "trip", seed=3, exiftool=_demo_exiftool, **SMALL)
+def trip(tmp_path_factory, exiftool) -> Truth:
+    return generate_trip(tmp_path_factory.mktemp("trip") / "trip", seed=3, exiftool=exiftool, **SMALL)
 
 
 def _read(et, truth: Truth, paths: list[str]) -> dict[str, dict]:
@@ -73,12 +73,12 @@ def test_phones_home_and_away(trip: Truth):
     assert min(abs(a.utc_epoch - b.utc_epoch) for a in partner for b in away) <= 600
 
 
-def test_cameras_show_their_stated_clocks(trip: Truth, _demo_exiftool):
+def test_cameras_show_their_stated_clocks(trip: Truth, exiftool):
     dslr = [p for p in trip.photos if p.kind == "dslr"]
     second = [p for p in trip.photos if p.kind == "camera2"]
     assert dslr and second and {p.device for p in dslr} == {DSLR.label} and {p.device for p in second} == {SECOND.label}
     since = trip.params["clocks"][SECOND.label]["since"]
-    tags = _read(_demo_exiftool, trip, [p.path for p in dslr + second])
+    tags = _read(exiftool, trip, [p.path for p in dslr + second])
     for p in dslr + second:
         got = tags[p.path]
         assert "EXIF:GPSLatitude" not in got and "EXIF:OffsetTimeOriginal" not in got
@@ -97,10 +97,10 @@ def test_cameras_show_their_stated_clocks(trip: Truth, _demo_exiftool):
     assert any(1 <= g <= 8 for g in gaps) and any(g >= 90 for g in gaps)  # twins and shots on their own
 
 
-def test_messenger_copies_are_named_by_the_day_received(trip: Truth, _demo_exiftool):
+def test_messenger_copies_are_named_by_the_day_received(trip: Truth, exiftool):
     copies = trip.of_kind("whatsapp")
     assert copies
-    tags = _read(_demo_exiftool, trip, [p.path for p in copies])
+    tags = _read(exiftool, trip, [p.path for p in copies])
     for p in copies:
         m = re.fullmatch(r"WhatsApp/IMG-(\d{8})-WA\d{4}\.jpg", p.path)
         assert m, p.path
@@ -115,20 +115,20 @@ def test_messenger_copies_are_named_by_the_day_received(trip: Truth, _demo_exift
         assert p.want.get("make") == src.meta["make"]
 
 
-def test_distractors_are_there_and_want_nothing(trip: Truth, _demo_exiftool):
+def test_distractors_are_there_and_want_nothing(trip: Truth, exiftool):
     kinds = {k: trip.of_kind(k) for k in ("scan", "screenshot", "old")}
     assert all(kinds.values())
     assert all(p.want == {} for ps in kinds.values() for p in ps)
     assert all(p.path.endswith(".png") for p in kinds["screenshot"])
-    tags = _read(_demo_exiftool, trip, [p.path for p in kinds["scan"]])
+    tags = _read(exiftool, trip, [p.path for p in kinds["scan"]])
     assert all("EXIF:DateTimeOriginal" not in tags[p.path] for p in kinds["scan"])
     assert {tags[p.path].get("EXIF:Make") for p in kinds["scan"]} == {None, "EPSON"}
     first = min(p.utc_epoch for p in trip.photos if p.kind == "phone")
     assert all(first - p.utc_epoch > 300 * 86400 for p in kinds["old"])
 
 
-def test_the_same_seed_gives_the_same_files(trip: Truth, tmp_path, _demo_exiftool):
-    again = generate_trip(tmp_path / "again", seed=3, exiftool=_demo_exiftool, **SMALL)
+def test_the_same_seed_gives_the_same_files(trip: Truth, tmp_path, exiftool):
+    again = generate_trip(tmp_path / "again", seed=3, exiftool=exiftool, **SMALL)
     assert tree_state(again.root) == tree_state(trip.root)
 
 
