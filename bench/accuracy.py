@@ -30,9 +30,9 @@ from typing import Any, Iterable
 from demokit.library import Truth, generate_library
 from metasync.config import Settings
 from metasync.engine import Engine
+from metasync.fields import CAMERA_FIELDS, GPS_FIELDS, PLACE_FIELDS
 from metasync.lookups.gazetteer import reverse_geocode
 from metasync.models import FieldChange, Group, Plan
-from metasync.plan.place import PLACE_FIELDS
 from metasync.timeutil import parse_local, parse_offset
 from metasync.track import distance_m
 
@@ -42,8 +42,7 @@ GPS_OK_M = 100.0  # a proposed position this close to the truth counts as right
 ALT_OK_M = 10.0
 TIME_OK_S = 60.0  # a proposed capture time this close (in UTC) counts as right
 FAR_S = 60.0  # interpolated this far from any fix: the track's gaps, not a phone twin seconds away
-CAMERA_FIELDS = ("make", "model", "serial_number", "lens_model", "iso", "f_number", "exposure_time", "focal_length")
-FAMILIES = {"gps_latitude": "gps", "gps_longitude": "gps", "gps_altitude": "gps", "datetime_original": "time",
+FAMILIES = {**{f: "gps" for f in GPS_FIELDS}, "datetime_original": "time",
             "offset_time": "offset", **{f: "camera" for f in CAMERA_FIELDS}, **{f: "place" for f in PLACE_FIELDS}}
 
 

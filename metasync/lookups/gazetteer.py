@@ -170,6 +170,5 @@ def reverse_geocode(coords: Sequence[tuple[float, float]]) -> list[Place | None]
     return out
 
 
-PLACE_FIELDS = ("city", "state", "country", "country_code")
 # Names come from the nearest towns (points, not boundaries): a little less sure than the GPS they come from.
 PLACE_CONFIDENCE = 0.9

@@ -27,15 +27,13 @@ import numpy as np
 
 from ..config import Settings
 from ..detect.score import VISUAL_REACH, PairScores, capture_times, describe, haversine, source_priority
+from ..fields import CAMERA_FIELDS, FIELDS, GPS_FIELDS, PLACE_FIELDS
 from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
 from ..timeutil import format_duration
 from ..track import Fix, distance_m, gps_changes, merge_fixes, photo_fixes
 from .place import plan_locations_batch
 
-GPS_FIELDS = ("gps_latitude", "gps_longitude", "gps_altitude")
-CAMERA_FIELDS = ("make", "model", "serial_number", "lens_model", "iso", "f_number", "exposure_time", "focal_length")
 FORCED_CAMERA_FIELDS = ("make", "model")
-PLACE_FIELDS = ("city", "state", "country", "country_code")
 # Event groups are planned together in batches of about this many (target, source) pairs.
 PAIRS_PER_BATCH = 20_000
 # A change in conflict is proposed at this fraction of its confidence.
@@ -432,7 +430,7 @@ def _target_changes(target: Photo, ranked: Ranked, ctx: _Context) -> list[FieldC
         if not givers and f in FORCED_CAMERA_FIELDS and group.options.get("copy_camera"):
             givers, rule = [c for c in ranked if getattr(c.photo.meta, f) is not None], "group option copy_camera"
         if givers and rule == "camera of the same shot":  # equally near originals may disagree: say so
-            out.append(_change(target, f, most_likely(givers, _same_value(f)), rule, group))
+            out.append(_change(target, f, most_likely(givers, _agree_on(f)), rule, group))
         elif givers:
             out.append(_change(target, f, Choice(givers[0]), rule, group))
     out.extend(_place_changes(target, ranked, gps, ctx))
@@ -442,8 +440,9 @@ def _target_changes(target: Photo, ranked: Ranked, ctx: _Context) -> list[FieldC
     return out
 
 
-def _same_value(field: str) -> Callable[[Photo, Photo], bool]:
-    return lambda a, b: getattr(a.meta, field) == getattr(b.meta, field)
+def _agree_on(field: str) -> Callable[[Photo, Photo], bool]:
+    same = FIELDS[field].same
+    return lambda a, b: same(getattr(a.meta, field), getattr(b.meta, field))
 
 
 def _place_changes(target: Photo, ranked: Ranked, gps: Choice | None, ctx: _Context) -> list[FieldChange]:
