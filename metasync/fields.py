@@ -313,27 +313,11 @@ class Tags(Field):
 
     def read(self, raw: Raw) -> tuple[str, ...]:
         """dc:subject + IPTC Keywords + digiKam TagsList leaves, de-duplicated in order."""
-        return tuple(dict.fromkeys(t for tag in self.read_tags for t in self.from_exiftool(raw, tag)))
+        auto = _automatic_tags(raw)
+        return tuple(dict.fromkeys(t for tag in self.read_tags if tag in raw for t in _leaves(raw[tag], tag, auto)))
 
     def from_exiftool(self, raw: Raw, tag: str) -> tuple[str, ...]:
-        """darktable puts the words of its automatic tags ("darktable|format|cr2") into dc:subject: dropped."""
-        auto: set[str] = set()
-        keep: set[str] = set()
-        for h in _strings(raw.get("XMP:HierarchicalSubject")):
-            parts = h.split("|")
-            if parts[0] == "darktable":
-                auto.update(parts)
-            else:
-                keep.add(parts[-1])
-        auto -= keep
-        out = []
-        for item in _strings(raw.get(tag)):
-            if tag.startswith("IPTC:"):
-                item = _unmojibake(item)
-            leaf = item.rsplit("/", 1)[-1].strip() if tag == "XMP:TagsList" else item
-            if leaf and leaf not in auto:
-                out.append(leaf)
-        return tuple(out)
+        return _leaves(raw.get(tag), tag, _automatic_tags(raw))
 
     def to_xmp(self, value: Any, offset: str | None = None) -> dict[str, str | list[str]]:
         items = [value] if isinstance(value, str) else value
@@ -390,8 +374,9 @@ FIELDS: dict[str, Field] = {
     )
 }
 
-# Fields that travel together.
-GPS_FIELDS = ("gps_latitude", "gps_longitude", "gps_altitude")
+# Fields that travel together (a position is one value: latitude and longitude never come from different sources).
+POSITION_FIELDS = ("gps_latitude", "gps_longitude")
+GPS_FIELDS = (*POSITION_FIELDS, "gps_altitude")
 CAMERA_FIELDS = ("make", "model", "serial_number", "lens_model", "iso", "f_number", "exposure_time", "focal_length")
 PLACE_FIELDS = ("city", "state", "country", "country_code")
 
@@ -449,6 +434,31 @@ def _text(value: Any) -> str | None:
 def _strings(value: Any) -> list[str]:
     items = value if isinstance(value, list) else [value]
     return [t for t in (_text(i) for i in items) if t]
+
+
+def _automatic_tags(raw: Raw) -> set[str]:
+    """darktable puts the words of its automatic tags ("darktable|format|cr2") into dc:subject: they are dropped."""
+    auto: set[str] = set()
+    keep: set[str] = set()
+    for h in _strings(raw.get("XMP:HierarchicalSubject")):
+        parts = h.split("|")
+        if parts[0] == "darktable":
+            auto.update(parts)
+        else:
+            keep.add(parts[-1])
+    return auto - keep
+
+
+def _leaves(value: Any, tag: str, auto: set[str]) -> list[str]:
+    """One tag list's tags (a digiKam TagsList path by its leaf), without darktable's automatic ones."""
+    out = []
+    for item in _strings(value):
+        if tag.startswith("IPTC:"):
+            item = _unmojibake(item)
+        leaf = item.rsplit("/", 1)[-1].strip() if tag == "XMP:TagsList" else item
+        if leaf and leaf not in auto:
+            out.append(leaf)
+    return out
 
 
 def _unmojibake(text: str) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..config import Settings
 from ..detect.score import VISUAL_REACH, PairScores, capture_times, describe, haversine, source_priority
-from ..fields import CAMERA_FIELDS, FIELDS, GPS_FIELDS, PLACE_FIELDS
+from ..fields import CAMERA_FIELDS, FIELDS, GPS_FIELDS, PLACE_FIELDS, POSITION_FIELDS
 from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
 from ..timeutil import format_duration
 from ..track import Fix, distance_m, gps_changes, merge_fixes, photo_fixes
@@ -313,7 +313,7 @@ def _finish(group: Group, photos: dict[int, Photo], changes: list[FieldChange], 
     """Zone offsets and place names follow the GPS as the plan (and the user) leave it; from a disputed GPS they
     are disputed too, and a field the user set stays theirs."""
     hand = {(photos[pid].path, f) for pid, f in overrides if pid in photos}
-    disputed = {c.path for c in changes if c.field in ("gps_latitude", "gps_longitude") and c.conflict}
+    disputed = {c.path for c in changes if c.field in POSITION_FIELDS and c.conflict}
     for c in located:
         if (c.path, c.field) not in hand:
             changes.append(FieldChange(c.path, c.field, c.old, c.new, c.source, f"{c.reason} (from a disputed GPS)",
@@ -487,7 +487,7 @@ def _apply_overrides(changes: list[FieldChange], group: Group, photos: dict[int,
         return changes
     paths = {m.photo_id: photos[m.photo_id].path for m in group.members if m.photo_id in photos}
     set_by_hand = {(paths[pid], f) for pid, f in overrides if pid in paths}
-    located = {p for p, f in set_by_hand if f in ("gps_latitude", "gps_longitude")}
+    located = {p for p, f in set_by_hand if f in POSITION_FIELDS}
     kept = [c for c in changes if (c.path, c.field) not in set_by_hand
             and not (c.path in located and c.field in (*GPS_FIELDS, *PLACE_FIELDS) and c.conflict)]
     for (pid, f), value in sorted(overrides.items()):

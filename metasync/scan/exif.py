@@ -13,7 +13,7 @@ import exiftool
 from exiftool.exceptions import ExifToolException, ExifToolExecuteError
 
 from ..errors import ExifReadError, ExifToolError, ExifToolMissingError, MetasyncError
-from ..fields import FIELDS, GPS_FIELDS
+from ..fields import FIELDS, GPS_FIELDS, POSITION_FIELDS
 from ..models import Metadata
 from ..naming import find_existing_sidecar
 from ..timeutil import split_offset
@@ -249,7 +249,7 @@ def merge(embedded: Metadata, sidecar: Metadata) -> Metadata:
     The GPS position is one value: latitude and longitude never come from different files.
     """
     values = {name: getattr(sidecar, name) for name in FIELDS
-              if name not in ("tags", "gps_latitude", "gps_longitude") and getattr(sidecar, name) is not None}
+              if name not in ("tags", *POSITION_FIELDS) and getattr(sidecar, name) is not None}
     if sidecar.has_gps:
         values.update(gps_latitude=sidecar.gps_latitude, gps_longitude=sidecar.gps_longitude)
     values["tags"] = tuple(dict.fromkeys(embedded.tags + sidecar.tags))
@@ -266,7 +266,7 @@ def _with_offset(dt: str | None, offset: str | None) -> str | None:
 
 def _gps(raw: dict[str, Any], src: str) -> dict[str, float | None]:
     """Latitude and longitude from the first group holding both (signed by their refs); altitude likewise."""
-    out: dict[str, float | None] = {"gps_latitude": None, "gps_longitude": None, "gps_altitude": None}
+    out: dict[str, float | None] = dict.fromkeys(GPS_FIELDS)
     lat_field, lon_field = FIELDS["gps_latitude"], FIELDS["gps_longitude"]
     rejected: list[str] = []
     for lat_tag, lon_tag in zip(lat_field.read_tags, lon_field.read_tags):
