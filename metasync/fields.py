@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, Mapping
 
 from .errors import InvalidRequestError, SidecarError
 from .timeutil import canonical_offset, exif_to_iso, format_offset, parse_local, parse_offset, split_offset
@@ -38,7 +38,6 @@ class Field:
     name: str
     read_tags: tuple[str, ...]  # ExifTool group:tag names (-G), highest priority first
     xmp_props: tuple[str, ...]  # XMP properties written by the sidecar writer ("prefix:Name")
-    kind: ClassVar[str] = "str"
 
     @property
     def companion_tags(self) -> tuple[str, ...]:
@@ -113,7 +112,6 @@ class Number(Field):
     positive: bool = False
     abs_tol: float = 0.0
     rel_tol: float = 1e-3
-    kind: ClassVar[str] = "float"
 
     def from_exiftool(self, raw: Raw, tag: str) -> float | None:
         num = _number(raw.get(tag))
@@ -148,23 +146,35 @@ class Count(Number):
 
 
 @dataclass(frozen=True)
-class Coordinate(Number):
-    """Latitude or longitude in degrees, signed; EXIF stores it unsigned with a ref (S, W)."""
+class Signed(Number):
+    """A signed number that EXIF (and XMP written with a separate ref) store unsigned, plus a ref tag saying it is
+    negative (`negative_ref`: S, W, altitude ref 1)."""
 
-    positive_ref: str = "N"
-    negative_ref: str = "S"
-    limit: float = 90.0
+    negative_ref: str = "-"
 
     @property
     def companion_tags(self) -> tuple[str, ...]:
         return tuple(t + "Ref" for t in self.read_tags)
 
+    def from_exiftool(self, raw: Raw, tag: str) -> float | None:
+        """(ExifTool's Composite tags would be signed already, but computing them costs ~15% of a read.)"""
+        value = _number(raw.get(tag))
+        ref = _text(raw.get(tag + "Ref"))
+        if value is not None and ref is not None and ref.upper().startswith(self.negative_ref) and value > 0:
+            value = -value
+        return value
+
+
+@dataclass(frozen=True)
+class Coordinate(Signed):
+    """Latitude or longitude in degrees, within +-limit."""
+
+    positive_ref: str = "+"
+    limit: float = 0.0
+
     @property
     def also_owned(self) -> tuple[str, ...]:
         return (self.xmp_props[0] + "Ref",)
-
-    def from_exiftool(self, raw: Raw, tag: str) -> float | None:
-        return _signed(raw, tag, self.negative_ref)
 
     def to_xmp(self, value: Any, offset: str | None = None) -> dict[str, str | list[str]]:
         v = _finite(self.name, value)
@@ -178,15 +188,11 @@ class Coordinate(Number):
 
 
 @dataclass(frozen=True)
-class Altitude(Number):
-    """Metres, negative below sea level; EXIF and XMP store it unsigned with a ref (1: below)."""
-
-    @property
-    def companion_tags(self) -> tuple[str, ...]:
-        return tuple(t + "Ref" for t in self.read_tags)
+class Altitude(Signed):
+    """Metres, negative below sea level (ref 1); XMP too keeps it unsigned with its ref."""
 
     def from_exiftool(self, raw: Raw, tag: str) -> float | None:
-        alt = _signed(raw, tag, "1")
+        alt = super().from_exiftool(raw, tag)
         return alt if alt is not None and abs(alt) < 100_000 else None
 
     def to_xmp(self, value: Any, offset: str | None = None) -> dict[str, str | list[str]]:
@@ -211,7 +217,6 @@ class Time(Field):
     """The capture time: ISO 8601 local time with sub-seconds, and the offset when it is known."""
 
     companions: tuple[tuple[str, str, str], ...] = ()  # (time tag, its sub-second tag, its offset tag)
-    kind: ClassVar[str] = "datetime"
 
     @property
     def companion_tags(self) -> tuple[str, ...]:
@@ -305,8 +310,6 @@ class Offset(Field):
 class Tags(Field):
     """Keywords: a list, merged and never replaced; a value is the same when the other holds all its tags."""
 
-    kind: ClassVar[str] = "list"
-
     @property
     def companion_tags(self) -> tuple[str, ...]:
         return ("XMP:HierarchicalSubject",)
@@ -350,11 +353,11 @@ FIELDS: dict[str, Field] = {
                          ("EXIF:CreateDate", "EXIF:SubSecTimeDigitized", "EXIF:OffsetTimeDigitized"))),
         Offset("offset_time", ("EXIF:OffsetTimeOriginal", "EXIF:OffsetTime"), ()),
         Coordinate("gps_latitude", ("XMP:GPSLatitude", "EXIF:GPSLatitude"), ("exif:GPSLatitude",),
-                   abs_tol=1e-5, rel_tol=0.0, positive_ref="N", negative_ref="S", limit=90),
+                   abs_tol=1e-5, rel_tol=0.0, negative_ref="S", positive_ref="N", limit=90),
         Coordinate("gps_longitude", ("XMP:GPSLongitude", "EXIF:GPSLongitude"), ("exif:GPSLongitude",),
-                   abs_tol=1e-5, rel_tol=0.0, positive_ref="E", negative_ref="W", limit=180),
+                   abs_tol=1e-5, rel_tol=0.0, negative_ref="W", positive_ref="E", limit=180),
         Altitude("gps_altitude", ("XMP:GPSAltitude", "EXIF:GPSAltitude"), ("exif:GPSAltitude", "exif:GPSAltitudeRef"),
-                 abs_tol=0.05),
+                 abs_tol=0.05, negative_ref="1"),
         Field("make", ("XMP:Make", "EXIF:Make", "QuickTime:Make"), ("tiff:Make",)),
         Field("model", ("XMP:Model", "EXIF:Model", "QuickTime:Model"), ("tiff:Model",)),
         Field("serial_number",
@@ -486,18 +489,6 @@ def _number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
-
-
-def _signed(raw: Raw, tag: str, negative_ref: str) -> float | None:
-    """EXIF (and XMP written with a separate ref) store an unsigned value plus a ref: S, W, altitude ref 1.
-
-    (ExifTool's Composite tags would be signed already, but computing them costs ~15% of a read.)
-    """
-    value = _number(raw.get(tag))
-    ref = _text(raw.get(tag + "Ref"))
-    if value is not None and ref is not None and ref.upper().startswith(negative_ref) and value > 0:
-        value = -value
-    return value
 
 
 def _offset(value: Any) -> str | None:
