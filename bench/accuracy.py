@@ -227,11 +227,11 @@ def _judge_shift(truth: Truth, group: Group, by_rel: dict[str, Any], key: Any, r
     devices = {by_rel[key(m.path)].device for m in group.targets if key(m.path) in by_rel}
     errors = [truth.cameras[d] for d in devices if d in truth.cameras]
     if len(errors) != 1:
-        res.wrong.append(f"time shift {group.options.get('camera')}: cameras {sorted(map(str, devices))}")
+        res.wrong.append(f"time shift {group.evidence.camera}: cameras {sorted(map(str, devices))}")
         return
-    res.clock_errors.append(abs(float(group.options["shift_s"]) + errors[0]))
-    res.clock_pairs.append(int(group.options["pairs"]))
-    for cam, ref, _ in group.options.get("matches", ()):
+    res.clock_errors.append(abs(group.evidence.shift_s + errors[0]))
+    res.clock_pairs.append(group.evidence.pairs)
+    for cam, ref, _ in group.evidence.matches:
         a, b = by_rel.get(key(cam)), by_rel.get(key(ref))
         if a is not None and b is not None and a.event != b.event:
             res.cross_event += 1

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from .config import Settings
 from .index import Index
+from .models import GroupKind
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -41,7 +42,7 @@ class Engine:
             self._exif = ExifTool()
         return self._exif
 
-    # -- index (issue 2) ---------------------------------------------------------------------------
+    # -- index: scan and show ---------------------------------------------------------------------
     def scan(self, paths: list[Path], progress: Progress | None = None) -> dict[str, Any]:
         from .scan.walk import scan_library
 
@@ -53,7 +54,7 @@ class Engine:
         return {"path": photo.path, **photo.meta.to_dict(),
                 "phash": f"{photo.phash:016x}" if photo.phash is not None else None}
 
-    # -- apply / revert / history (issue 4) ------------------------------------------------------------------
+    # -- apply / revert / history ----------------------------------------------------------------------------
     def apply(self, group_id: int, min_confidence: float = 0.0, include_conflicts: bool = False,
               overrides: list[dict[str, Any]] | None = None, host: str | None = None,
               write_original: bool = False) -> dict[str, Any]:
@@ -87,7 +88,7 @@ class Engine:
 
         return recover(self)
 
-    # -- scene analysis (issue 7) ------------------------------------------------------------------------------
+    # -- scene analysis ----------------------------------------------------------------------------------------
     def refine(self, groups: list[Any], photos_by_id: dict[int, Any] | None = None) -> list[Any]:
         """Detected groups -> scene-checked groups: confidence raised or lowered, groups that mix events split;
         the opt-in AI analyzer (settings.ai) only for the ambiguous band. Results cached in the index."""
@@ -97,7 +98,7 @@ class Engine:
             photos_by_id = self.index.photos_by_id({m.photo_id for g in groups for m in g.members})
         return refine(groups, photos_by_id, self.settings, cache=self.index)
 
-    # -- sync groups (issue 3) ---------------------------------------------------------------------------------
+    # -- sync groups -------------------------------------------------------------------------------------------
     def suggest(self, paths: list[Path], progress: Progress | None = None,
                 roots: list[Path] | None = None) -> list[dict[str, Any]]:
         """Scan `roots` (default settings.library_roots, else `paths`), detect events, update the pending automatic
@@ -138,7 +139,7 @@ class Engine:
     def delete_group(self, group_id: int) -> None:
         self.index.delete_group(group_id)
 
-    # -- time and place (issue 6) ------------------------------------------------------------------------------
+    # -- time and place ----------------------------------------------------------------------------------------
     @functools.cached_property
     def track_logs(self) -> list[Any]:  # -> list[track.Fix]
         """The points of the GPX logs in settings.gpx_logs, read once (TrackError names an unreadable log)."""
@@ -155,7 +156,7 @@ class Engine:
 
         photos = self.index.photos(under=[str(Path(p).expanduser().resolve()) for p in paths])
         pending = self.index.groups(status="pending")
-        covered = {m.photo_id for g in pending if g.kind != "time_shift" for m in g.targets}
+        covered = {m.photo_id for g in pending if g.kind != GroupKind.TIME_SHIFT for m in g.targets}
         by_id = {p.id: p for p in photos}
         out = []
         for group in place_groups(photos, covered, self.settings, self.track_logs):

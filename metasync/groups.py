@@ -12,19 +12,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .detect.clock import suggest_time_shifts, with_pending_shifts
-from .detect.events import GPS_CONFLICT, assign_roles, detect_groups
+from .detect.events import assign_roles, detect_groups
 from .detect.place import place_groups
 from .detect.score import source_priority
 from .errors import InvalidRequestError, NotIndexedError
 from .fields import FIELDS
-from .models import CANONICAL_FIELDS, Group, GroupMember, Photo, Plan, band
+from .models import CANONICAL_FIELDS, EventEvidence, Group, GroupKind, GroupMember, GroupOptions, Photo, Plan, band
 from .plan import plan_group, plan_groups
 from .plan.time_shift import with_clock_corrections
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
-GROUP_OPTIONS = {"copy_camera": bool}  # what a user may set on a group
 _PLAN_BATCH = 500  # groups planned together between two progress reports
 
 
@@ -123,7 +122,7 @@ def _keep_ids(groups: list[Group], previous: list[Group]) -> list[Group]:
 def _stored(engine: Any, wanted: set[int]) -> list[dict[str, Any]]:
     """The stored automatic suggestions touching `wanted`, planned as they stand (overrides included)."""
     groups = [g for g in engine.index.groups(status="pending", files=wanted) if not g.user_created] if wanted else []
-    shifts = engine.index.groups(kind="time_shift") if groups else []
+    shifts = engine.index.groups(kind=GroupKind.TIME_SHIFT) if groups else []
     out = []
     for group in groups:
         plan = _planned(engine, group, shifts)[0]
@@ -135,7 +134,8 @@ def _stored(engine: Any, wanted: set[int]) -> list[dict[str, Any]]:
 def _refined(engine: Any, groups: list[Group], photos: list[Photo]) -> list[Group]:
     """Scene analysis may raise or lower confidences, but never raise a group whose GPS disagree: similar images
     are what joined it, and they must not count twice."""
-    detected = {frozenset(m.photo_id for m in g.members): g.confidence for g in groups if g.options.get(GPS_CONFLICT)}
+    detected = {frozenset(m.photo_id for m in g.members): g.confidence for g in groups
+                if isinstance(g.evidence, EventEvidence) and g.evidence.gps_conflict}
     out = []
     for g in engine.refine(groups, {p.id: p for p in photos}):
         cap = detected.get(frozenset(m.photo_id for m in g.members))
@@ -156,7 +156,7 @@ def create_group(engine: Any, files: list[str], sources: list[str] | None = None
     if len(paths) < 2:
         raise InvalidRequestError("a group needs at least two files")
     photos = [engine.index.photo_by_path(p) for p in paths]  # NotIndexedError names the first unknown file
-    options = _checked_options(options or {})
+    checked = GroupOptions.from_dict(options or {})
     if sources:
         chosen = {resolve(s) for s in sources}
         if len(chosen) == len(paths):
@@ -166,17 +166,7 @@ def create_group(engine: Any, files: list[str], sources: list[str] | None = None
         members = assign_roles(photos)
     reasons = ("created by hand" + (", sources chosen by hand" if sources else ", sources by priority"),)
     return engine.index.save_group(Group(id=None, members=members, confidence=1.0, user_created=True,
-                                         options=options, reasons=reasons))
-
-
-def _checked_options(options: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(options) - set(GROUP_OPTIONS))
-    if unknown:
-        raise InvalidRequestError(f"unknown group option(s): {', '.join(unknown)} (known: {', '.join(GROUP_OPTIONS)})")
-    for name, kind in GROUP_OPTIONS.items():
-        if name in options and not isinstance(options[name], kind):
-            raise InvalidRequestError(f"group option {name} must be {kind.__name__}")
-    return dict(options)
+                                         options=checked, reasons=reasons))
 
 
 def _planned(engine: Any, group: Group, shifts: list[Group] | None = None) -> tuple[Plan, dict[int, Photo]]:
@@ -185,10 +175,10 @@ def _planned(engine: Any, group: Group, shifts: list[Group] | None = None) -> tu
     `shifts` (the index's time-shift groups) may be passed when many groups are planned."""
     photos = engine.index.photos_by_id([m.photo_id for m in group.members])
     overrides = engine.index.overrides(group.id) if group.id is not None else {}
-    if group.kind == "time_shift":
+    if group.kind == GroupKind.TIME_SHIFT:
         return plan_group(group, photos, engine.settings, overrides, engine.track_logs), photos
     if shifts is None:  # only clock corrections of these photos matter (loading every group slowed previews)
-        shifts = engine.index.groups(kind="time_shift", files=photos)
+        shifts = engine.index.groups(kind=GroupKind.TIME_SHIFT, files=photos)
     shifted = {p.id: p for p in with_pending_shifts(list(photos.values()), shifts)}
     p = plan_group(group, shifted, engine.settings, overrides, engine.track_logs)
     return with_clock_corrections(p, group, photos, shifted, shifts), shifted
@@ -201,7 +191,7 @@ def plan(engine: Any, group_id: int) -> Plan:
 def list_groups(engine: Any) -> list[dict[str, Any]]:
     out = []
     groups = engine.index.groups()
-    shifts = [g for g in groups if g.kind == "time_shift"]
+    shifts = [g for g in groups if g.kind == GroupKind.TIME_SHIFT]
     for group in groups:
         p = _planned(engine, group, shifts)[0]
         out.append({"id": group.id, "status": group.status, "confidence": round(group.confidence, 3),
@@ -222,7 +212,7 @@ def preview(engine: Any, group_id: int) -> dict[str, Any]:
     return {"group": group_id, "status": group.status, "changes": [c.to_dict() for c in p.changes],
             "conflicts": [c.to_dict() for c in p.conflicts], "confidence": round(group.confidence, 3),
             "band": band(group.confidence), "kind": group.kind, "user_created": group.user_created,
-            "options": group.options, "reasons": list(group.reasons), "files": files}
+            "options": group.options_dict(), "reasons": list(group.reasons), "files": files}
 
 
 def coerce(field: str, value: Any) -> Any:

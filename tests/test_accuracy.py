@@ -68,9 +68,9 @@ def test_clock_offsets_are_found_within_30_s(planned):
     devices = {truth.photo(_rel(truth, m.path)).device for g in shifts for m in g.targets}
     assert devices == {d for d in truth.cameras if any(p.device == d for p in truth.of_kind("dslr"))}
     for g in shifts:
-        assert g.options["pairs"] >= 2
-        assert abs(g.options["shift_s"] + CLOCK_ERROR_S) <= 30, g.reasons
-        assert g.reasons[0].startswith(g.options["camera"] + ": -1 h 0")
+        assert g.evidence.pairs >= 2
+        assert abs(g.evidence.shift_s + CLOCK_ERROR_S) <= 30, g.reasons
+        assert g.reasons[0].startswith(g.evidence.camera + ": -1 h 0")
 
 
 def test_shift_gives_the_right_time_then_the_right_place(planned):
@@ -181,9 +181,9 @@ def test_a_dslr_with_its_own_gps_is_also_paired_by_the_track(tmp_path, _demo_exi
     assert len(shifts) == 2
     phones = [p.utc_epoch for p in truth.of_kind("phone")]
     for g in shifts:
-        assert abs(g.options["shift_s"] + CLOCK_ERROR_S) <= 30
+        assert abs(g.evidence.shift_s + CLOCK_ERROR_S) <= 30
         assert "placed together by the GPS track" in g.reasons[0]
         alone = [m.path for m in g.targets
                  if min(abs(truth.photo(_rel(truth, m.path)).utc_epoch - t) for t in phones) > 60]
-        assert alone and set(alone) <= {cam for cam, _, _ in g.options["matches"]}
+        assert alone and set(alone) <= {cam for cam, _, _ in g.evidence.matches}
     assert bench.evaluate(truth, plans).cross_event == 0

@@ -126,7 +126,7 @@ def test_refine_splits_the_group_that_detect_chained(two_events: list[Photo]) ->
     after = refine_groups(before, {p.id: p for p in two_events}, settings, LocalAnalyzer(settings))
     assert pair_precision(after, truth) == 1.0
     assert len(after) == 2
-    assert all(g.options["scene"]["analyzer"] == "local" for g in after)
+    assert all(g.evidence.scene.analyzer == "local" for g in after)
     assert any("split" in r for g in after for r in g.reasons)
     for g in after:
         assert any(m.is_source for m in g.members) and not all(m.is_source for m in g.members)

@@ -1,4 +1,4 @@
-"""What each target of a group should receive, by the seed's transfer rules. A plan is data; nothing is written here.
+"""What each target of a group should receive, by the transfer rules below. A plan is data; nothing is written here.
 
 Rules (per target and field; a target never loses or changes a value except where a rule says so):
 - GPS when the target has none, from the best source (see choose_gps).
@@ -10,7 +10,7 @@ Rules (per target and field; a target never loses or changes a value except wher
 - Sources that disagree (GPS beyond conflict_gps_m, same-shot times beyond time_fix_min_s): the most likely value
   (majority of sources, then nearest in time) is proposed with conflict=True and the alternatives.
 - Per-field user overrides win over everything.
-Time and place (issue 6): a target whose time falls between two GPS fixes of the group (any device, close in time,
+Time and place: a target whose time falls between two GPS fixes of the group (any device, close in time,
 at a plausible speed) gets a position interpolated along the track, even where sources further away disagree (a copy
 has its original's time: it is never interpolated, it takes the original's GPS). Targets with GPS (own or planned)
 and a local time without offset get the zone's offset; targets that name no place get names from an offline
@@ -401,7 +401,7 @@ def _target_changes(target: Photo, ranked: Ranked, ctx: _Context) -> list[FieldC
     located = [] if meta.gps_latitude is not None or meta.gps_longitude is not None else \
         gps_changes(target, ctx.times.get(target.id), ctx.track, settings)
     gps = None if located else choose_gps(target, ranked, settings, ctx.gps_agree)
-    if located:  # between two fixes of the track, close and consistent: interpolated (issue 6)
+    if located:  # between two fixes of the track, close and consistent: interpolated
         out.extend(located)
     elif gps is not None:
         for f in GPS_FIELDS:
@@ -427,7 +427,7 @@ def _target_changes(target: Photo, ranked: Ranked, ctx: _Context) -> list[FieldC
             continue
         givers = [c for c in same if getattr(c.photo.meta, f) is not None]
         rule = "camera of the same shot"
-        if not givers and f in FORCED_CAMERA_FIELDS and group.options.get("copy_camera"):
+        if not givers and f in FORCED_CAMERA_FIELDS and group.options.copy_camera:
             givers, rule = [c for c in ranked if getattr(c.photo.meta, f) is not None], "group option copy_camera"
         if givers and rule == "camera of the same shot":  # equally near originals may disagree: say so
             out.append(_change(target, f, most_likely(givers, _agree_on(f)), rule, group))

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from ..errors import ConflictError, InvalidRequestError, MetasyncError, SidecarError, StorageError
 from ..fields import FIELDS
 from ..index import now_iso
-from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
+from ..models import CANONICAL_FIELDS, FieldChange, Group, GroupKind, Photo, Plan
 from ..naming import sidecar_path_for
 from ..scan.exif import normalize
 from ..timeutil import split_offset
@@ -108,7 +108,7 @@ def _apply(engine: Any, group: Group, plan: Plan, *, min_confidence: float, incl
         else:
             wanted.setdefault(change.path, []).append(change)
 
-    kind = "time_shift" if group.kind == "time_shift" else "apply"
+    kind = "time_shift" if group.kind == GroupKind.TIME_SHIFT else "apply"
     op_id = journal.begin(index, group.id, kind)
     fault_point("apply:begin")
     try:

@@ -20,9 +20,9 @@ import requests
 
 from ...config import Settings
 from ...errors import AIAnswerError, AIUnavailableError, ConfigError, RemoteAIRefusedError
-from ...models import Photo
+from ...models import Photo, Verdict
 from ...scan.phash import thumbnail_jpeg
-from .base import Descriptor, SceneCache, Verdict
+from .base import Descriptor, SceneCache
 
 log = logging.getLogger(__name__)
 
