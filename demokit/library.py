@@ -699,7 +699,7 @@ class _Scene:
 
 def scenario_phone_and_dslr(dest: Path, *, size: tuple[int, int] = _SCENARIO_SIZE,
                             exiftool: ExifTool | None = None) -> Truth:
-    """Seed example 1: an iPhone photo with GPS and a DSLR photo (correct clock, no GPS) 2 min later.
+    """An iPhone photo with GPS and a DSLR photo (correct clock, no GPS) 2 min later.
 
     Expected: one group, the phone is the source; the DSLR receives GPS and keeps its own time and camera EXIF.
     """
@@ -724,7 +724,7 @@ def scenario_phone_and_dslr(dest: Path, *, size: tuple[int, int] = _SCENARIO_SIZ
 
 def scenario_birthday_party(dest: Path, *, size: tuple[int, int] = _SCENARIO_SIZE,
                             exiftool: ExifTool | None = None) -> Truth:
-    """Seed example 2: 15 photos of one garden party within about an hour and 40 m.
+    """15 photos of one garden party within about an hour and 40 m.
 
     5 full (phone: GPS + EXIF), 5 GPS only (exports without camera EXIF or time), 3 EXIF only (DSLR, correct
     clock, no GPS), 2 WhatsApp copies of full photos (no metadata). Expected: one group, the 5 full photos are
@@ -779,7 +779,7 @@ def scenario_birthday_party(dest: Path, *, size: tuple[int, int] = _SCENARIO_SIZ
 
 def scenario_paris_london(dest: Path, *, size: tuple[int, int] = _SCENARIO_SIZE,
                           exiftool: ExifTool | None = None) -> Truth:
-    """Seed example 3: similar images one hour apart, GPS in Paris (12:00 UTC) and London (13:00 UTC).
+    """Similar images one hour apart, GPS in Paris (12:00 UTC) and London (13:00 UTC).
 
     A third, similar phone photo without GPS ("target", 12:25 UTC, really in Paris) sits between them. Expected:
     one low-confidence group whose GPS for the target is a conflict (alternatives Paris and London), which the

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from apply_helpers import TARGET_VALUES, build_library, exiftool, read_tags, temp_files, tree_state  # noqa: F401
+from support.apply import TARGET_VALUES, read_tags, temp_files, tree_state
 
 from metasync.errors import ConflictError, LockedError, MetasyncError
 from metasync.fields import FIELDS
@@ -22,13 +22,6 @@ from metasync.write.lock import library_lock
 
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture()
-def lib(tmp_path, exiftool):
-    library = build_library(tmp_path / "photos", tmp_path / "index.db", exiftool)
-    yield library
-    library.close()
 
 
 def host_edit(exiftool, path: Path, **tags) -> None:

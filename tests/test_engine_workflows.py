@@ -1,4 +1,4 @@
-"""The seed's workflow examples end to end on generated files: scan, suggest, preview, override (no writes)."""
+"""The scenario workflows end to end on generated files: scan, suggest, preview, override (no writes)."""
 from __future__ import annotations
 
 from pathlib import Path

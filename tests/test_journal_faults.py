@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from apply_helpers import build_library, exiftool, open_engine, temp_files, tree_state  # noqa: F401
+from support.apply import open_engine, temp_files, tree_state
 
 from metasync.index import Index
 from metasync.write import journal
@@ -60,12 +60,10 @@ def run(cmd: list[str], fault: str | None, stdin: str = "") -> subprocess.Comple
 
 
 @pytest.fixture()
-def lib(tmp_path, corpus, exiftool):
+def lib(lib, corpus):
     """Two targets: one with a darktable sidecar already, one without any."""
-    library = build_library(tmp_path / "photos", tmp_path / "index.db", exiftool)
-    shutil.copyfile(corpus / "sidecars/darktable/0175-agx.xmp", library.targets[0] + ".xmp")
-    yield library
-    library.close()
+    shutil.copyfile(corpus / "sidecars/darktable/0175-agx.xmp", lib.targets[0] + ".xmp")
+    return lib
 
 
 def assert_each_file_old_or_new(root: Path, old: dict[str, str], new: dict[str, str]) -> None:

@@ -1,4 +1,4 @@
-"""The opt-in AI analyzer against a real loopback HTTP server speaking Ollama's wire format (tests/ollama_server.py)."""
+"""The opt-in AI analyzer against a real loopback HTTP server speaking Ollama's wire format (support/ollama.py)."""
 from __future__ import annotations
 
 import base64
@@ -7,8 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from ollama_server import FakeOllama, prefix_judge
-from scene_photos import two_events  # noqa: F401 - fixture
+from support.ollama import FakeOllama, prefix_judge
 
 from metasync.config import Settings
 from metasync.detect.events import detect_groups
@@ -256,7 +255,7 @@ def test_a_remote_url_is_refused_before_any_connection(network_log: list[object]
     group, by_id = beach_group
     for url in ("http://192.0.2.10:11434", "http://ollama.example.com:11434"):
         settings = Settings(ai="ollama", ai_url=url)
-        with pytest.raises(RemoteAIRefusedError, match="--allow-remote-ai"):
+        with pytest.raises(RemoteAIRefusedError, match="allow_remote_ai = true"):
             analyzers(settings)
         with pytest.raises(RemoteAIRefusedError):
             OllamaClient(url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from test_detect import copy_of, dslr, phone, when
+from support.rows import copy_of, dslr, phone, when
 
 from metasync.config import Settings
 from metasync.detect.events import assign_roles

@@ -152,12 +152,6 @@ def assert_values(got: dict, want: dict, tags_superset: bool = True) -> None:
             assert got[field] == value, field
 
 
-@pytest.fixture(scope="module")
-def exiftool():
-    with ExifTool() as et:
-        yield et
-
-
 def exiftool_xmp(et: ExifTool, path: Path) -> dict:
     """What ExifTool reads from exactly the namespaces we write (a foreign video:DateTimeOriginal may not shadow)."""
     groups = ("exif", "tiff", "exifEX", "aux", "photoshop", "iptcCore", "dc")

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 TMP_SUFFIX = ".metasync-tmp"
 MAX_SIDECAR_BYTES = sidecar.MAX_SIDECAR_BYTES
+# why a change whose sources disagree is skipped; the CLI adds its own flag for writing it anyway
+CONFLICTING = "conflicting sources disagree; choose a value (override) or include conflicting changes"
 
 
 @dataclass
@@ -165,7 +167,7 @@ def _skip_reason(change: FieldChange, photos: Mapping[str, Photo], min_confidenc
     if not FIELDS[change.field].xmp_props and change.field != "offset_time":
         return f"{change.field} has no place in an XMP sidecar"
     if change.conflict and not include_conflicts:
-        return "conflicting sources disagree; choose a value (override) or pass --include-conflicts"
+        return CONFLICTING
     if change.confidence < min_confidence:
         return f"confidence {change.confidence:.2f} is below the minimum {min_confidence:.2f}"
     if not Path(change.path).is_file():
