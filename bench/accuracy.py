@@ -42,10 +42,10 @@ from demokit.library import Truth, generate_library
 from demokit.trips import at_home, generate_trip
 from metasync.config import Settings
 from metasync.engine import Engine
+from metasync.fields import CAMERA_FIELDS, GPS_FIELDS, PLACE_FIELDS
 from metasync.lookups.gazetteer import reverse_geocode
 from metasync.models import FieldChange, Group, Plan
 from metasync.naming import find_existing_sidecar
-from metasync.plan.place import PLACE_FIELDS
 from metasync.timeutil import parse_local, parse_offset
 from metasync.track import distance_m
 from metasync.write import sidecar
@@ -56,8 +56,7 @@ GPS_OK_M = 100.0  # a proposed position this close to the truth counts as right
 ALT_OK_M = 10.0
 TIME_OK_S = 60.0  # a proposed capture time this close (in UTC) counts as right
 FAR_S = 60.0  # interpolated this far from any fix: the track's gaps, not a phone twin seconds away
-CAMERA_FIELDS = ("make", "model", "serial_number", "lens_model", "iso", "f_number", "exposure_time", "focal_length")
-FAMILIES = {"gps_latitude": "gps", "gps_longitude": "gps", "gps_altitude": "gps", "datetime_original": "time",
+FAMILIES = {**{f: "gps" for f in GPS_FIELDS}, "datetime_original": "time",
             "offset_time": "offset", **{f: "camera" for f in CAMERA_FIELDS}, **{f: "place" for f in PLACE_FIELDS}}
 
 
@@ -276,8 +275,7 @@ TRIP_TIME_OK_S = 30.0  # camera (and copy) times this close in UTC count as righ
 ORDERS = ("id", "reverse", "random")
 DISTRACTORS = ("scan", "screenshot", "old")
 CAMERA_KINDS = ("dslr", "camera2")
-TRIP_FIELDS = ("gps_latitude", "gps_longitude", "gps_altitude", "datetime_original", "offset_time",
-               *CAMERA_FIELDS, *PLACE_FIELDS)
+TRIP_FIELDS = (*GPS_FIELDS, "datetime_original", "offset_time", *CAMERA_FIELDS, *PLACE_FIELDS)
 
 
 def apply_all(engine: Engine, root: Path, order: str = "id", seed: int = 0) -> list[int]:

@@ -30,6 +30,7 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageDraw
 
+from metasync.fields import CAMERA_FIELDS
 from metasync.scan.exif import ExifTool
 from metasync.timeutil import format_offset, iso_local, parse_offset
 
@@ -671,7 +672,7 @@ def _add_whatsapp(writer: _Writer, rel: str, original_image: Image.Image, src: P
 # (what the engine should conclude, by role). `expected["added"][role]` lists fields a plan must fill (it may fill
 # more, e.g. place names); `expected["kept"][role]` lists fields it must leave alone.
 _SCENARIO_SIZE = (640, 480)
-_CAMERA_FIELDS = ["make", "model", "serial_number", "lens_model", "iso", "f_number", "exposure_time", "focal_length"]
+_CAMERA_FIELDS = list(CAMERA_FIELDS)
 _GPS = ["gps_latitude", "gps_longitude", "gps_altitude"]
 
 

@@ -54,6 +54,7 @@ from demokit.library import (
     render_view,
     whatsapp_copy,
 )
+from metasync.fields import CAMERA_FIELDS
 from metasync.scan.exif import ExifTool
 from metasync.timeutil import format_offset, iso_local, parse_offset
 from metasync.track import distance_m
@@ -72,7 +73,6 @@ SECOND_SLOW_S = -1030.0  # 17 min 10 s slow at the trip's start...
 SECOND_DRIFT_S_PER_DAY = -2.0  # ...and 2 s slower every day; set to the local zone
 SCANNER = "EPSON"
 _DAY_SLOTS = ((9, 30), (13, 30), (17, 30))  # local start of the 1st, 2nd and 3rd event of a day (+0-60 min)
-_COPY_FIELDS = ("make", "model", "serial_number", "lens_model", "iso", "f_number", "exposure_time", "focal_length")
 
 
 @dataclass(frozen=True)
@@ -288,7 +288,7 @@ def _copies(trip: _Trip, originals: list[tuple[PhotoTruth, int]], per_day: int, 
     for arrive, src in sorted(received, key=lambda r: r[0]):
         local_day = _local(arrive, parse_offset(src.offset)).date()  # received where it was taken (or later)
         rel = f"WhatsApp/{trip.names.for_whatsapp(local_day)}"
-        want = {**{f: src.meta[f] for f in _COPY_FIELDS if src.meta.get(f) is not None},
+        want = {**{f: src.meta[f] for f in CAMERA_FIELDS if src.meta.get(f) is not None},
                 "datetime_original": iso_local(src.utc_epoch, parse_offset(src.offset)), "offset_time": src.offset,
                 **_gps_want((src.lat, src.lon, src.alt))}
         copy = PhotoTruth(rel, src.event, "whatsapp", None, src.utc, src.offset, src.lat, src.lon, src.alt,

@@ -16,11 +16,10 @@ from .detect.events import assign_roles, detect_groups
 from .detect.place import place_groups
 from .detect.score import source_priority
 from .errors import InvalidRequestError, NotIndexedError
-from .fields import FIELD_SPECS
+from .fields import FIELDS
 from .models import CANONICAL_FIELDS, EventEvidence, Group, GroupKind, GroupMember, GroupOptions, Photo, Plan, band
 from .plan import plan_group, plan_groups
 from .plan.time_shift import with_clock_corrections
-from .timeutil import parse_local
 
 log = logging.getLogger(__name__)
 
@@ -220,20 +219,7 @@ def coerce(field: str, value: Any) -> Any:
     """A user's value for a canonical field, checked and typed (the CLI passes text). None means "leave as is"."""
     if field not in CANONICAL_FIELDS:
         raise InvalidRequestError(f"unknown field {field!r}; fields: {', '.join(CANONICAL_FIELDS)}")
-    if value is None:
-        return None
-    kind = FIELD_SPECS[field].kind
-    try:
-        if kind == "float":
-            return float(value)
-        if kind == "list":
-            items = value.split(",") if isinstance(value, str) else list(value)
-            return [str(i).strip() for i in items if str(i).strip()]
-    except (TypeError, ValueError) as exc:
-        raise InvalidRequestError(f"{field} needs a number, not {value!r}") from exc
-    if kind == "datetime" and parse_local(str(value)) is None:
-        raise InvalidRequestError(f"{field} needs an ISO 8601 time like 2024-05-12T14:03:07+02:00, not {value!r}")
-    return str(value)
+    return None if value is None else FIELDS[field].from_user(value)
 
 
 def set_override(engine: Any, group_id: int, path: Path | str, field: str, value: Any) -> None:

@@ -8,28 +8,6 @@ from typing import Any, Mapping
 
 from .errors import InvalidRequestError
 
-# The canonical field names, used by the index, the engine, the bridge and the plugins.
-CANONICAL_FIELDS: tuple[str, ...] = (
-    "datetime_original",
-    "offset_time",
-    "gps_latitude",
-    "gps_longitude",
-    "gps_altitude",
-    "make",
-    "model",
-    "serial_number",
-    "lens_model",
-    "iso",
-    "f_number",
-    "exposure_time",
-    "focal_length",
-    "city",
-    "state",
-    "country",
-    "country_code",
-    "tags",
-)
-
 
 @dataclass(frozen=True)
 class Metadata:
@@ -92,7 +70,10 @@ class Metadata:
         return bool(self.make or self.model) and self.datetime_original is not None
 
 
-_METADATA_FIELDS = frozenset(f.name for f in dc_fields(Metadata))
+# The canonical field names, in the order of the field table (fields.py): the index, the engine, the bridge and the
+# plugins use them.
+CANONICAL_FIELDS: tuple[str, ...] = tuple(f.name for f in dc_fields(Metadata))
+_METADATA_FIELDS = frozenset(CANONICAL_FIELDS)
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ import pytest
 from support.apply import TARGET_VALUES, read_tags, temp_files, tree_state
 
 from metasync.errors import ConflictError, LockedError, MetasyncError
+from metasync.fields import FIELDS
 from metasync.models import GroupMember, Photo
 from metasync.write import apply as apply_module
 from metasync.write import journal
-from metasync.write.apply import apply_plan, revert_group, same_value
+from metasync.write.apply import apply_plan, revert_group
 from metasync.write.lock import library_lock
 
 
@@ -226,7 +227,7 @@ def test_second_writer_waits_then_fails_with_a_clear_message(lib):
     pytest.param("city", None, None, True, id="absent"),
 ])
 def test_same_value(field, planned, read, same):
-    assert same_value(field, planned, read) is same
+    assert FIELDS[field].same(planned, read) is same
 
 
 def test_write_original_puts_values_into_the_image_and_revert_restores_its_bytes(lib, tmp_path, exiftool):

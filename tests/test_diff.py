@@ -1,7 +1,8 @@
 """Preview diff: signs, epsilon, list items, meter, colours only when asked."""
 from __future__ import annotations
 
-from metasync.diff import field_diffs, meter, render_preview, same_value
+from metasync.diff import field_diffs, meter, render_preview
+from metasync.fields import FIELDS
 
 
 def change(field, new, old=None, conflict=False, alternatives=()):
@@ -28,9 +29,10 @@ def test_added_removed_unchanged():
 
 
 def test_floats_within_epsilon_are_unchanged():
-    assert same_value(48.8584, 48.85840000001)
-    assert not same_value(48.8584, 48.8585)
-    assert not same_value(None, 0.0)
+    same = FIELDS["gps_latitude"].same
+    assert same(48.8584, 48.85840000001)
+    assert not same(48.8584, 48.8585)
+    assert not same(None, 0.0)
     assert ops(field_diffs({"gps_latitude": 48.8584}, [change("gps_latitude", 48.85840000001)])) == [
         ("gps_latitude", "=", 48.8584)]
 

@@ -7,7 +7,8 @@ from datetime import timedelta, timezone
 from typing import Sequence
 
 from ..config import Settings
-from ..lookups.gazetteer import PLACE_CONFIDENCE, PLACE_FIELDS
+from ..fields import PLACE_FIELDS
+from ..lookups.gazetteer import PLACE_CONFIDENCE
 from ..lookups.zones import utc_offset
 from ..models import Group, GroupKind, GroupMember, Photo
 from ..timeutil import has_known_offset, parse_local

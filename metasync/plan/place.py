@@ -8,7 +8,8 @@ from typing import Any, Sequence
 
 from ..config import Settings
 from ..detect.place import log_capture_times
-from ..lookups.gazetteer import PLACE_CONFIDENCE, PLACE_FIELDS, reverse_geocode
+from ..fields import PLACE_FIELDS
+from ..lookups.gazetteer import PLACE_CONFIDENCE, reverse_geocode
 from ..lookups.zones import offset_changes
 from ..models import FieldChange, Group, Metadata, Photo, Plan
 from ..track import Fix, gps_changes
