@@ -35,7 +35,7 @@ def field_diffs(current: dict[str, Any], changes: Iterable[dict[str, Any]]) -> l
             old = list(old or ())
             out += [FieldDiff(field, "=" if item in new else "-", item) for item in old]
             out += [FieldDiff(field, "+", item, change) for item in new if item not in old]
-        elif change is None or FIELDS[field].same(old, change["new"]):
+        elif change is None or FIELDS[field].same(old, change["new"], exact=True):
             if old is not None:
                 out.append(FieldDiff(field, "=", old))
         else:

@@ -91,13 +91,18 @@ class Field:
         return str(value)
 
     # -- equality
-    def same(self, a: Any, b: Any) -> bool:
+    def same(self, a: Any, b: Any, exact: bool = False) -> bool:
         """Whether two values mean the same, within the slack of the field's encodings (ExifTool, XMP and hosts
-        write it in other forms); `b` may hold more (a tag list that hosts added to)."""
+        write it in other forms); `b` may hold more (a tag list that hosts added to). `exact`: as planned values
+        compare in a preview, where a time that gains an offset or a GPS moved by a metre is a change to show."""
         if _empty(a):
             return _empty(b)
         if b is None:
             return False
+        if exact:
+            if isinstance(a, float) or isinstance(b, float):
+                return math.isclose(float(a), float(b), rel_tol=0.0, abs_tol=_EXACT)
+            return a == b
         return self._same(a, b)
 
     def _same(self, a: Any, b: Any) -> bool:
@@ -404,6 +409,9 @@ def xml_text(field: str, value: Any) -> str:
 
 def _fail(field: str, value: Any, why: str) -> SidecarError:
     return SidecarError(f"cannot write {field}={value!r} to XMP: {why}")
+
+
+_EXACT = 1e-7  # floats closer than this print the same
 
 
 def _empty(value: Any) -> bool:

@@ -88,3 +88,12 @@ def test_render_names_who_gave_a_value_without_a_source_photo():
     text = render_preview({**PREVIEW, "conflicts": [], "changes": [shift, mine]})
     assert "<- derived (0.78): camera clock corrected" in text
     assert "<- you (1.00): set by hand" in text
+
+
+def test_a_time_that_only_gains_its_offset_is_shown_as_a_change():
+    current = {"datetime_original": "2024-05-12T14:00:00"}
+    diffs = field_diffs(current, [change("datetime_original", "2024-05-12T14:00:00+02:00")])
+    assert ops(diffs) == [("datetime_original", "-", "2024-05-12T14:00:00"),
+                          ("datetime_original", "+", "2024-05-12T14:00:00+02:00")]
+    # a read-back, where hosts drop the offset, still counts it as the value written
+    assert FIELDS["datetime_original"].same("2024-05-12T14:00:00+02:00", "2024-05-12T14:00:00")
