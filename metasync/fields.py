@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import Any, Callable, Mapping
 
 from .errors import InvalidRequestError, SidecarError
+from .naming import received_day
 from .timeutil import canonical_offset, exif_to_iso, format_offset, parse_local, parse_offset, split_offset
 
 log = logging.getLogger(__name__)
@@ -312,6 +313,25 @@ class Offset(Field):
 
 
 @dataclass(frozen=True)
+class ReceivedDay(Field):
+    """A date known only to the day, read from a messenger copy's file name (naming.received_day): the day it was
+    received, so the photo was taken that day or up to a few days before. It is evidence for choosing a copy's
+    original, never a capture time: nothing groups, corrects clocks or interpolates by it, no plan proposes it, and
+    it is never written (it has no XMP property: a sidecar would claim a capture date that is often wrong, and the
+    name says it again on every scan). A copy matched to its original gets the original's precise time instead."""
+
+    def from_exiftool(self, raw: Raw, tag: str) -> str | None:
+        name = _text(raw.get(tag))
+        return received_day(name) if name else None
+
+    def from_xmp(self, get: XmpGet) -> None:
+        return None
+
+    def from_user(self, value: Any) -> Any:
+        raise InvalidRequestError(f"{self.name} is read from the file name; it cannot be set")
+
+
+@dataclass(frozen=True)
 class Tags(Field):
     """Keywords: a list, merged and never replaced; a value is the same when the other holds all its tags."""
 
@@ -379,6 +399,7 @@ FIELDS: dict[str, Field] = {
         Field("country", ("XMP:Country", "IPTC:Country-PrimaryLocationName"), ("photoshop:Country",)),
         Field("country_code", ("XMP:CountryCode", "IPTC:Country-PrimaryLocationCode"), ("Iptc4xmpCore:CountryCode",)),
         Tags("tags", ("XMP:Subject", "IPTC:Keywords", "XMP:TagsList"), ("dc:subject",)),
+        ReceivedDay("received_day", ("File:FileName",), ()),
     )
 }
 

@@ -111,6 +111,10 @@ MIGRATIONS: list[tuple[int, str]] = [
         options = json_remove(options, '$.shift_s', '$.camera', '$.pairs', '$.spread_s', '$.matches',
                               '$.camera_times', '$.scene', '$.gps_conflict')
 """),
+    # the finer pHash that tells which of several look-alike shots a messenger copy was made of
+    (6, """
+    ALTER TABLE files ADD COLUMN detail_hash TEXT
+"""),
 ]
 
 
@@ -205,6 +209,7 @@ class Index:
             mtime_ns=row["mtime_ns"],
             content_hash=row["content_hash"],
             error=row["error"],
+            detail_hash=int(row["detail_hash"], 16) if row["detail_hash"] else None,
         )
 
     def file_stats(self, under: Iterable[str] = ()) -> dict[str, tuple[int, int, str | None, int | None]]:
@@ -223,15 +228,16 @@ class Index:
         with self.transaction() as c:
             c.executemany(
                 """INSERT INTO files (path, size, mtime_ns, sidecar_path, sidecar_mtime_ns, content_hash,
-                                      metadata, phash, error, scanned_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      metadata, phash, error, scanned_at, detail_hash)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,
                      sidecar_path=excluded.sidecar_path, sidecar_mtime_ns=excluded.sidecar_mtime_ns,
                      content_hash=excluded.content_hash, metadata=excluded.metadata, phash=excluded.phash,
-                     error=excluded.error, scanned_at=excluded.scanned_at""",
+                     error=excluded.error, scanned_at=excluded.scanned_at, detail_hash=excluded.detail_hash""",
                 [
                     (p.path, p.size, p.mtime_ns, sc, sc_m, p.content_hash, json.dumps(p.meta.to_dict()),
-                     f"{p.phash:016x}" if p.phash is not None else None, p.error, stamp)
+                     f"{p.phash:016x}" if p.phash is not None else None, p.error, stamp,
+                     f"{p.detail_hash:064x}" if p.detail_hash is not None else None)
                     for p, sc, sc_m in photos
                 ],
             )

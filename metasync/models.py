@@ -14,7 +14,9 @@ class Metadata:
     """Canonical metadata of one photo; None means "absent".
 
     datetime_original is ISO 8601 local time as the camera wrote it ("2024-05-12T14:03:07.120+02:00",
-    or without offset when the photo has none); offset_time is "+02:00"-style or None.
+    or without offset when the photo has none); offset_time is "+02:00"-style or None. received_day ("2024-05-14")
+    is a date known only to the day, from a messenger copy's file name: the day it was received, so the photo was
+    taken that day or before. It is never a capture time (see fields.ReceivedDay).
     """
 
     datetime_original: str | None = None
@@ -35,6 +37,7 @@ class Metadata:
     country: str | None = None
     country_code: str | None = None
     tags: tuple[str, ...] = ()
+    received_day: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dc_fields(self)}
@@ -88,6 +91,7 @@ class Photo:
     mtime_ns: int = 0
     content_hash: str | None = None
     error: str | None = None
+    detail_hash: int | None = None  # 256-bit pHash: which of several look-alike shots a copy was made of
 
     @property
     def folder(self) -> str:

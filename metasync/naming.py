@@ -1,9 +1,28 @@
-"""Which sidecar file belongs to a photo: `photo.jpg.xmp` (darktable, digiKam) or `photo.xmp` (Lightroom, ACR)."""
+"""What a photo's file name says: which sidecar belongs to it (`photo.jpg.xmp` for darktable and digiKam,
+`photo.xmp` for Lightroom and ACR), and the day a messenger copy was received."""
 from __future__ import annotations
 
+import re
+from datetime import date
 from pathlib import Path
 
 RAW_EXTENSIONS = frozenset({".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf", ".pef", ".srw"})
+
+
+# WhatsApp's names for what it receives: IMG-20240605-WA0012.jpg, VID-20240605-WA0003.mp4, and copies saved again
+# ("IMG-20240605-WA0012 (1).jpg", "-WA12"); other messengers' look-alikes ("PXL_...") carry a capture time instead.
+_MESSENGER = re.compile(r"^(?:IMG|VID|PTT|AUD|STK|DOC)-(\d{4})(\d{2})(\d{2})-WA\d+\b", re.IGNORECASE)
+
+
+def received_day(name: str) -> str | None:
+    """The day ("2024-06-05") a messenger copy named `name` was received, or None for any other name."""
+    m = _MESSENGER.match(name)
+    if m is None:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
+    except ValueError:
+        return None
 
 
 def sidecar_candidates(photo: Path) -> list[Path]:

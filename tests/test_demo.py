@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from demokit.library import Truth, generate_library
+from metasync.naming import received_day
 from metasync.scan.exif import ExifTool
 from metasync.scan.phash import phash_file
 from metasync.timeutil import parse_offset
@@ -274,6 +275,7 @@ def test_index_reads_back_exactly_the_truths_meta(name: str, request: pytest.Fix
     read = exiftool.read_metadata([truth.path(p) for p in truth.photos])
     for p in truth.photos:
         got = read[str(truth.path(p))].to_dict()
+        assert got.pop("received_day") == received_day(truth.path(p).name), p.path  # the name's, not a tag's
         present = {k: v for k, v in got.items() if v not in (None, [], ())}
         assert set(present) == set(p.meta), p.path
         assert all(_equal(present[k], v) for k, v in p.meta.items()), (p.path, present, p.meta)

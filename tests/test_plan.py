@@ -238,6 +238,9 @@ def test_whatsapp_copy_gets_every_field_of_its_original():
     g, photos = group_of(original, copy)
     ch = changes(plan_group(g, photos, S))
     for field in CANONICAL_FIELDS:
+        if field == "received_day":  # read from a file's name, never planned
+            assert field not in ch
+            continue
         want = getattr(original.meta, field)
         assert ch[field].new == want, field
 

@@ -9,6 +9,8 @@ Rules (per target and field; a target never loses or changes a value except wher
 - Place names from the source when it has them; tags merged, never removed.
 - Sources that disagree (GPS beyond conflict_gps_m, same-shot times beyond time_fix_min_s): the most likely value
   (majority of sources, then nearest in time) is proposed with conflict=True and the alternatives.
+- A copy (a photo naming no camera, the same shot as one that does) takes time, place and camera from its
+  original, which may be another target (copies.py); a messenger copy without an original gets no time.
 - Per-field user overrides win over everything.
 Time and place: a target whose time falls between two GPS fixes of the group (any device, close in time,
 at a plausible speed) gets a position interpolated along the track, even where sources further away disagree (a copy
@@ -31,6 +33,7 @@ from ..fields import CAMERA_FIELDS, FIELDS, GPS_FIELDS, PLACE_FIELDS, POSITION_F
 from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
 from ..timeutil import format_duration
 from ..track import Fix, distance_m, gps_changes, merge_fixes, photo_fixes
+from .copies import with_originals
 from .place import plan_locations_batch
 
 FORCED_CAMERA_FIELDS = ("make", "model")
@@ -302,6 +305,7 @@ def plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Set
                        frozenset(pool[k].id for k in src if pool[k].meta.tags),
                        gps_agreement(settings, [pool[k] for k in src]))
         changes = [c for t in tgt for c in _target_changes(pool[t], next(ranked), ctx)]
+        changes = with_originals(changes, [pool[k] for k in tgt], [pool[k] for k in src], settings)
         drafts.append(_apply_overrides(changes, group, photos, hand))
     located = plan_locations_batch([([pool[k] for k in tgt], changes) for (tgt, _, _), changes in zip(parts, drafts)])
     return [_finish(group, photos, changes, more, hand)

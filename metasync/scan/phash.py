@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 pillow_heif.register_heif_opener()
 
 HASH_SIZE = 8  # 8x8 DCT bits = 64-bit hash
+DETAIL_SIZE = 16  # 16x16 DCT bits: a finer hash that tells a copy's original from look-alike shots of one view
 DRAFT_SIZE = SCENE_SIZE  # one decode serves both: pHash resizes to 32x32, scene features use a 96 px thumbnail
 CHUNK = 1 << 16  # content_hash reads the first and the last 64 KiB
 IN_PROCESS_BELOW = 12  # fewer files than this are hashed in process (a pool costs ~0.5 s to start)
@@ -54,13 +55,15 @@ _UPRIGHT = {
 @dataclass(frozen=True)
 class FileHash:
     """What hashing one file gave: its pHash (None when undecodable), content fingerprint, and why not; and the
-    scene pixel features of the same decode (pixels.pixel_features), None when there was none."""
+    scene pixel features and the detail hash of the same decode (pixels.pixel_features), None when there was
+    none."""
 
     path: str
     phash: int | None
     content_hash: str | None
     error: str | None = None
     scene: dict[str, Any] | None = None
+    detail_hash: int | None = None  # 256-bit pHash of the same decode (see DETAIL_SIZE)
 
 
 def content_hash(path: Path | str) -> str:
@@ -90,9 +93,9 @@ def _upright(img: Image.Image, orientation: int) -> Image.Image:
     return img.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else img
 
 
-def _phash(decoded: Image.Image, orientation: int) -> int:
+def _phash(decoded: Image.Image, orientation: int, size: int = HASH_SIZE) -> int:
     """pHash of a decoded image, upright (EXIF orientation applied) so rotated copies hash alike."""
-    return int(str(imagehash.phash(_upright(decoded.convert("L"), orientation), hash_size=HASH_SIZE)), 16)
+    return int(str(imagehash.phash(_upright(decoded.convert("L"), orientation), hash_size=size)), 16)
 
 
 def _thumbnail(decoded: Image.Image, size: int, orientation: int) -> Image.Image:
@@ -112,18 +115,19 @@ def phash_file(path: Path | str) -> int:
         return phash_image(img)
 
 
-def _hash_and_features(source: Path | str | bytes, orientation: int | None = None) -> tuple[int, dict[str, Any] | None]:
-    """pHash and scene pixel features from one decode: the features are those scene.py computes from
+def _hash_and_features(source: Path | str | bytes,
+                       orientation: int | None = None) -> tuple[int, int, dict[str, Any] | None]:
+    """pHash, detail hash and scene pixel features from one decode: the features are those scene.py computes from
     thumbnail_image(source, pixels.SIZE), since both decode alike (DRAFT_SIZE is pixels.SIZE)."""
     with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
         decoded, orientation = _decode(img, DRAFT_SIZE, orientation)
-        phash = _phash(decoded, orientation)
+        phash, detail = _phash(decoded, orientation), _phash(decoded, orientation, DETAIL_SIZE)
         try:
             features = pixel_features(np.asarray(_thumbnail(decoded, SCENE_SIZE, orientation)))
         except ValueError as exc:  # an image mode without an RGB conversion: keep the pHash, scene.py will log it
             log.info("%s: no scene features (%s)", source if isinstance(source, (str, Path)) else "preview", exc)
             features = None
-    return phash, features
+    return phash, detail, features
 
 
 def hash_file(path: str) -> FileHash:
@@ -134,8 +138,8 @@ def hash_file(path: str) -> FileHash:
     except OSError as exc:
         return FileHash(path, None, None, f"cannot read file: {exc.strerror or exc}")
     try:
-        phash, features = _hash_and_features(path)
-        return FileHash(path, phash, fingerprint, scene=features)
+        phash, detail, features = _hash_and_features(path)
+        return FileHash(path, phash, fingerprint, scene=features, detail_hash=detail)
     except Exception as exc:  # noqa: BLE001 - decoders raise anything (OSError, SyntaxError, ValueError, ...)
         return FileHash(path, None, fingerprint, f"cannot decode image: {describe(exc)}")
 
@@ -156,8 +160,8 @@ def hash_preview(path: str, preview: tuple[bytes, int] | None) -> FileHash:
         log.info("%s: raw file without an embedded preview; no visual hash", path)
         return FileHash(path, None, fingerprint)
     try:
-        phash, features = _hash_and_features(*preview)
-        return FileHash(path, phash, fingerprint, scene=features)
+        phash, detail, features = _hash_and_features(*preview)
+        return FileHash(path, phash, fingerprint, scene=features, detail_hash=detail)
     except Exception as exc:  # noqa: BLE001 - as in hash_file
         # the raw data itself may be fine (we never decode it): keep the photo, without a visual hash
         log.warning("%s: cannot decode the embedded preview (%s); no visual hash", path, describe(exc))

@@ -1,0 +1,215 @@
+"""A copy takes its original's time, place and camera: which member of its group it was made of, and what it gets.
+
+A copy (a messenger's, an export) has lost its metadata but kept its pixels: it is the same shot (pHash within
+phash_same_shot) as exactly one photo that still names its camera. Look-alikes are common, though: a DSLR shot and
+the phone shot taken seconds before it of the same view, or several shots of one scene, hash alike at 64 bits. The
+256-bit detail hash (Photo.detail_hash) sees the small differences in framing that a recompressed, resized copy
+keeps, so the nearest original by detail hash wins; a messenger copy's received day (Metadata.received_day) first
+rules out originals taken after it and prefers those taken that day or up to RECEIVED_WITHIN_DAYS before.
+
+The copy then takes the original's values as the plan leaves them (the original is often a target itself: a DSLR
+shot whose GPS this very plan interpolates and whose clock a pending correction fixes), never over a value of its
+own (a time of its own is corrected only when it differs by more than time_fix_min_s, as from any same shot).
+A messenger copy without an original gets no time at all: its received day is not when it was taken, and another
+photo's time is no better.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Sequence
+
+from ..config import Settings
+from ..detect.score import SAME_SHOT_GPS_M, WEIGHTS
+from ..fields import CAMERA_FIELDS, FIELDS, GPS_FIELDS, PLACE_FIELDS, POSITION_FIELDS
+from ..models import FieldChange, Photo
+from ..timeutil import clock_reading
+from ..track import distance_m
+
+# What a copy takes from its original.
+COPY_FIELDS = ("datetime_original", "offset_time", *GPS_FIELDS, *CAMERA_FIELDS, *PLACE_FIELDS)
+TIME_FIELDS = ("datetime_original", "offset_time")
+# A change in dispute is proposed at this fraction of its confidence (as the other rules do).
+CONFLICT_FACTOR = 0.5
+# A messenger copy is received the day its original was taken or up to this many days later.
+RECEIVED_WITHIN_DAYS = 2
+# An original dated this many days after the received day cannot be one (the sender may be a zone east of the
+# receiver: a day of slack).
+AFTER_RECEIVED_DAYS = 1
+
+
+@dataclass(frozen=True)
+class Original:
+    """The member a copy was made of, why, and the members equally near (a doubt when their values disagree)."""
+
+    photo: Photo
+    why: str
+    alike: tuple[Photo, ...] = ()
+
+
+def is_copy(photo: Photo) -> bool:
+    """A photo that names no camera: only such a photo can be a copy (a camera's own shots are originals)."""
+    return not (photo.meta.make or photo.meta.model)
+
+
+def original_of(copy: Photo, members: Sequence[Photo], settings: Settings) -> Original | None:
+    """The member `copy` was made of (see the module), or None. `members` as the plan leaves them (planned values
+    in): their dates decide the received-day window."""
+    received = _day(copy.meta.received_day)
+    ranked = []
+    for m in members:
+        if m.id == copy.id or is_copy(m) or m.phash is None or copy.phash is None:
+            continue
+        hd = (m.phash ^ copy.phash).bit_count()
+        if hd > settings.phash_same_shot or not _gps_allows(copy, m):
+            continue
+        taken = _taken_day(m)
+        if received is not None and taken is not None and taken > received + timedelta(days=AFTER_RECEIVED_DAYS):
+            continue
+        outside = received is not None and (taken is None or not
+                                            received - timedelta(days=RECEIVED_WITHIN_DAYS) <= taken <= received)
+        detail = (m.detail_hash ^ copy.detail_hash).bit_count() \
+            if m.detail_hash is not None and copy.detail_hash is not None else None
+        ranked.append(((outside, detail if detail is not None else 1 << 16, hd), m.path, m, detail))
+    if not ranked:
+        return None
+    ranked.sort(key=lambda r: r[:2])
+    key, _, best, detail = ranked[0]
+    why = f"copy of {best.name}: pHash distance {key[2]}" + (f", detail distance {detail}" if detail is not None
+                                                             else "")
+    if received is not None:
+        why += f", received {received.isoformat()}" + (" (taken outside the days before)" if key[0] else "")
+    return Original(best, why, tuple(r[2] for r in ranked[1:] if r[0] == key))
+
+
+def with_originals(changes: list[FieldChange], targets: Sequence[Photo], sources: Sequence[Photo],
+                   settings: Settings) -> list[FieldChange]:
+    """The group's planned changes with every copy's time, place and camera taken from its original instead (the
+    other rules' guesses for those fields dropped); a messenger copy without an original loses any planned time."""
+    planned: dict[str, dict[str, FieldChange]] = {}
+    for c in changes:
+        planned.setdefault(c.path, {})[c.field] = c
+    final = [_as_planned(p, planned.get(p.path, {})) for p in (*sources, *targets)]
+    replaced: dict[str, list[FieldChange]] = {}
+    for copy in targets:
+        if not is_copy(copy):
+            continue
+        found = original_of(copy, final, settings)
+        if found is not None:
+            replaced[copy.path] = _taken(copy, found, planned.get(found.photo.path, {}), settings)
+        elif copy.meta.received_day is not None:
+            replaced[copy.path] = [c for f, c in planned.get(copy.path, {}).items()
+                                   if f in COPY_FIELDS and f not in TIME_FIELDS]
+    if not replaced:
+        return changes
+    return [c for c in changes if c.path not in replaced or c.field not in COPY_FIELDS] + \
+        [c for cs in replaced.values() for c in cs]
+
+
+def _taken(copy: Photo, found: Original, its_changes: dict[str, FieldChange], settings: Settings
+           ) -> list[FieldChange]:
+    """The copy's changes, worded as the same-shot rules word them: each field it lacks from the original (a time
+    of its own only when it is off by more than time_fix_min_s; equally near originals that disagree: a dispute)."""
+    meta = copy.meta
+    timed = meta.datetime_original is None or _off(meta.datetime_original, found.photo.meta.datetime_original,
+                                                   settings)
+    rule = "no capture time" if meta.datetime_original is None else "clock differs from the same shot"
+    located = meta.gps_latitude is not None or meta.gps_longitude is not None  # even half a position stays
+    out = []
+    for f in COPY_FIELDS:
+        old = getattr(meta, f)
+        if f in GPS_FIELDS and located:
+            continue
+        if f in TIME_FIELDS and timed:
+            if f == "offset_time" and found.photo.meta.offset_time in (None, old):
+                continue
+            why = rule
+        elif f == "offset_time" and old is None and meta.datetime_original is not None:
+            why = "offset of the same shot"
+        elif old is None and f not in TIME_FIELDS:
+            why = "no GPS" if f in GPS_FIELDS else "place of the source" if f in PLACE_FIELDS else \
+                "camera of the same shot"
+        else:
+            continue
+        change = _opinion(copy, f, why, found, its_changes.get(f), settings)
+        if change is not None:
+            out.append(change)
+    return out
+
+
+def _opinion(copy: Photo, f: str, rule: str, found: Original, planned: FieldChange | None,
+             settings: Settings) -> FieldChange | None:
+    """The original's value of `f` for the copy; equally near originals that disagree make it a dispute (the most
+    common value wins, ties go to the first)."""
+    given = [p for p in (found.photo, *found.alike) if getattr(p.meta, f) is not None]
+    if not given:
+        return None
+    opinions: list[list[Photo]] = []
+    for p in given:
+        for op in opinions:
+            if _agree(f, op[0], p, settings):
+                op.append(p)
+                break
+        else:
+            opinions.append([p])
+    winner = max(opinions, key=len)
+    src, others = winner[0], [op[0] for op in opinions if op is not winner]
+    reason = f"{rule}: {found.why if src is found.photo else f'copy of {src.name}'}"
+    if planned is not None and src is found.photo:
+        reason += f"; {src.name} gets it too ({planned.reason})"
+    alternatives = tuple(getattr(o.meta, f) for o in others)
+    if others:
+        reason += " (sources disagree: " + "; ".join(f"{o.name} says {getattr(o.meta, f)!r}" for o in others) + ")"
+    confidence = WEIGHTS["same_shot"] if planned is None else min(WEIGHTS["same_shot"], planned.confidence)
+    return FieldChange(copy.path, f, getattr(copy.meta, f), getattr(src.meta, f), src.path, reason,
+                       round(confidence * (CONFLICT_FACTOR if others else 1.0), 4), bool(others), alternatives)
+
+
+def _agree(f: str, a: Photo, b: Photo, settings: Settings) -> bool:
+    x, y = getattr(a.meta, f), getattr(b.meta, f)
+    if f == "datetime_original":
+        return not _off(x, y, settings)
+    if f in POSITION_FIELDS:
+        return distance_m(a.meta.gps_latitude, a.meta.gps_longitude, b.meta.gps_latitude,
+                          b.meta.gps_longitude) <= settings.conflict_gps_m
+    return FIELDS[f].same(x, y)
+
+
+def _as_planned(photo: Photo, changes: dict[str, FieldChange]) -> Photo:
+    """The photo with the plan's undisputed changes in (a disputed value is nobody's to pass on)."""
+    values: dict[str, Any] = {f: c.new for f, c in changes.items() if not c.conflict and f in COPY_FIELDS}
+    if not values:
+        return photo
+    return Photo(photo.id, photo.path, photo.meta.with_values(**values), photo.phash, photo.size, photo.mtime_ns,
+                 photo.content_hash, photo.error, photo.detail_hash)
+
+
+def _off(a: Any, b: Any, settings: Settings) -> bool:
+    """Whether two times differ by more than time_fix_min_s: in UTC when both carry an offset, else by the wall
+    clock (a naive time is local time)."""
+    x, y = clock_reading(str(a)), clock_reading(str(b))
+    if x is None or y is None:
+        return False
+    if x[1] is None or y[1] is None:
+        return abs(x[0] - y[0]) > settings.time_fix_min_s
+    return abs((x[0] - x[1]) - (y[0] - y[1])) > settings.time_fix_min_s
+
+
+def _gps_allows(copy: Photo, original: Photo) -> bool:
+    """A copy keeps the GPS it had: two photos placed apart are two shots (as score.py's same-shot rule)."""
+    a, b = copy.meta, original.meta
+    return not (a.has_gps and b.has_gps) or distance_m(a.gps_latitude, a.gps_longitude, b.gps_latitude,
+                                                       b.gps_longitude) <= SAME_SHOT_GPS_M
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _taken_day(photo: Photo) -> date | None:
+    """The wall-clock day the photo was taken."""
+    when = photo.meta.datetime_original
+    return _day(when[:10]) if when else None
