@@ -14,6 +14,7 @@ the pending time shifts applied in memory, and compare each proposed value with 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import math
 import os
@@ -29,9 +30,11 @@ from typing import Any, Iterable
 
 from demokit.library import Truth, generate_library
 from metasync.config import Settings
+from metasync.detect.place import place_groups
 from metasync.engine import Engine
-from metasync.lookups.gazetteer import reverse_geocode
+from metasync.lookups.gazetteer import Gazetteer, Place
 from metasync.models import FieldChange, Group, Plan
+from metasync.plan import plan_group
 from metasync.plan.place import PLACE_FIELDS
 from metasync.timeutil import parse_local, parse_offset
 from metasync.track import distance_m
@@ -96,8 +99,37 @@ def plans_for(engine: Engine, root: Path) -> list[tuple[Group, Plan]]:
     """Scan and suggest (events, time shifts, places), then plan each pending group the way a user previewing it
     would see it."""
     engine.suggest([root])
-    engine.suggest_places([root])
+    suggest_places(engine, [root])
     return [(g, engine.plan(g.id)) for g in engine.index.groups(status="pending")]
+
+
+def suggest_places(engine: Engine, paths: list[Path]) -> list[dict[str, Any]]:
+    """Place groups (GPS from the GPX logs, offline place names, zone offsets) for the indexed photos under
+    `paths` that no pending group already covers as a target, sources of event groups included: [{"id", "kind",
+    "files", "changes", "reasons"}]. Run after suggest (which covers photos in no event group itself)."""
+    photos = engine.index.photos(under=[str(Path(p).expanduser().resolve()) for p in paths])
+    pending = engine.index.groups(status="pending")
+    covered = {m.photo_id for g in pending if g.kind != "time_shift" for m in g.targets}
+    by_id = {p.id: p for p in photos}
+    out = []
+    for group in place_groups(photos, covered, engine.settings, engine.lookups):
+        plan = plan_group(group, by_id, engine.settings, engine.lookups)
+        if plan.changes:
+            gid = engine.index.save_group(group)
+            out.append({"id": gid, "kind": group.kind, "files": [m.path for m in group.members],
+                        "changes": len(plan.changes), "reasons": list(group.reasons)})
+    return out
+
+
+@functools.cache
+def _gazetteer() -> Gazetteer:
+    """The dataset's towns (through the default cache folder), to name the truth's places."""
+    return Gazetteer.from_dataset(Settings().cache_dir)
+
+
+def reverse_geocode(coords: list[tuple[float, float]]) -> list[Place | None]:
+    """The place names the truth's positions have."""
+    return _gazetteer().reverse_geocode(coords)
 
 
 def run_library(workdir: Path, seed: int, **demo: Any) -> tuple[Truth, list[tuple[Group, Plan]], Settings]:

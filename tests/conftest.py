@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -11,6 +13,16 @@ import pytest
 from demokit.library import SCENARIOS, Truth, generate_library
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Caches (the gazetteer the engine reads from its dataset) go to a folder of this session, never the user's
+# ~/.cache: the default settings.cache_dir and the CLI and bridge processes the tests start all read XDG_CACHE_HOME.
+# Set on import, before any test module makes its Settings.
+_CACHE_HOME = tempfile.mkdtemp(prefix="metasync-test-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE_HOME
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_CACHE_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -27,14 +27,15 @@ from metasync.write.apply import apply_plan, revert_group
 from metasync.config import Settings
 from metasync.engine import Engine
 from metasync.models import FieldChange, Plan
+from metasync.scan.exif import ExifTool
 
 action, db, gid = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
-with Engine(Settings(db_path=db)) as engine:
+with ExifTool() as exif, Engine(Settings(db_path=db), exif=exif) as engine:
     if action == "apply":
         plan = Plan(gid, tuple(FieldChange(**c) for c in json.loads(sys.stdin.read())))
-        apply_plan(engine, engine.index.group(gid), plan)
+        apply_plan(engine.index, exif, engine.settings, engine.index.group(gid), plan)
     elif action == "revert":
-        revert_group(engine, gid)
+        revert_group(engine.index, gid)
     else:
         engine.recover()
 """
@@ -104,7 +105,8 @@ def test_apply_killed_at_each_step_is_rolled_back_by_the_next_command(lib, tmp_p
         assert temp_files(photos) == []
         assert engine.index.group(lib.group.id).status == "pending"
         if step == APPLY_STEPS[-1]:  # and the operation can now be done for real
-            assert apply_plan(engine, engine.index.group(lib.group.id), lib.plan())["applied"] > 0
+            assert apply_plan(engine.index, exiftool, engine.settings, engine.index.group(lib.group.id),
+                              lib.plan())["applied"] > 0
     assert pending(db) == []
 
 
@@ -112,7 +114,7 @@ def test_apply_killed_at_each_step_is_rolled_back_by_the_next_command(lib, tmp_p
 def test_revert_killed_at_each_step_is_rolled_back_by_the_next_command(lib, tmp_path, exiftool, step):
     photos, db = tmp_path / "photos", tmp_path / "index.db"
     old = tree_state(photos)
-    apply_plan(lib.engine, lib.group, lib.plan())
+    lib.apply_plan(lib.group, lib.plan())
     applied = tree_state(photos)
     lib.close()
 
@@ -130,7 +132,7 @@ def test_revert_killed_at_each_step_is_rolled_back_by_the_next_command(lib, tmp_
         assert tree_state(photos) == applied
         assert temp_files(photos) == []
         assert engine.index.group(lib.group.id).status == "applied"
-        revert_group(engine, lib.group.id)
+        revert_group(engine.index, lib.group.id)
         assert tree_state(photos) == old
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..config import Settings
 from ..detect.score import VISUAL_REACH, PairScores, capture_times, describe, haversine, source_priority
+from ..lookups import Lookups
 from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
 from ..timeutil import format_duration
 from ..track import Fix, distance_m, gps_changes, merge_fixes, photo_fixes
@@ -281,8 +282,8 @@ def batches(keys: list[int], groups: list[Group]) -> Iterator[list[int]]:
         yield chunk
 
 
-def plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings,
-                 overrides: Sequence[dict[tuple[int, str], Any]], logs: Sequence[Fix]) -> list[Plan]:
+def plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings, lookups: Lookups,
+                overrides: Sequence[dict[tuple[int, str], Any]]) -> list[Plan]:
     pool: list[Photo] = []
     when: list[float | None] = []
     parts = []  # per group: its targets' positions in the pool, its sources', its capture times
@@ -299,13 +300,14 @@ def plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Set
     drafts = []
     for group, (tgt, src, times), hand in zip(groups, parts, overrides):
         fixes = photo_fixes((pool[k] for k in (*src, *tgt)), times)
-        ctx = _Context(group, settings, times, merge_fixes(fixes, logs) if logs else fixes,
+        ctx = _Context(group, settings, times, merge_fixes(fixes, lookups.logs) if lookups.logs else fixes,
                        frozenset(pool[k].id for k in src if _named(pool[k])),
                        frozenset(pool[k].id for k in src if pool[k].meta.tags),
                        gps_agreement(settings, [pool[k] for k in src]))
         changes = [c for t in tgt for c in _target_changes(pool[t], next(ranked), ctx)]
         drafts.append(_apply_overrides(changes, group, photos, hand))
-    located = plan_locations_batch([([pool[k] for k in tgt], changes) for (tgt, _, _), changes in zip(parts, drafts)])
+    located = plan_locations_batch([([pool[k] for k in tgt], changes) for (tgt, _, _), changes in zip(parts, drafts)],
+                                   lookups)
     return [_finish(group, photos, changes, more, hand)
             for group, changes, more, hand in zip(groups, drafts, located, overrides)]
 
