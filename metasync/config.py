@@ -20,9 +20,11 @@ def user_config_dir() -> Path:
     return Path(base) / "metasync"
 
 
-def user_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "metasync"
+def default_cache_dir() -> Path:
+    env = os.environ.get("METASYNC_CACHE_DIR")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "metasync"
 
 
 def default_db_path() -> Path:
@@ -56,7 +58,7 @@ class Settings:
     ai_band: tuple[float, float] = (0.5, 0.9)
     # where things live
     db_path: Path = field(default_factory=default_db_path)
-    cache_dir: Path = field(default_factory=user_cache_dir)  # what can be rebuilt: the gazetteer read from its dataset
+    cache_dir: Path = field(default_factory=default_cache_dir)  # what can be rebuilt: the gazetteer read from its dataset
     library_roots: tuple[Path, ...] = ()
 
     def with_(self, **values: Any) -> "Settings":

@@ -31,6 +31,7 @@ class Engine:
         ExifTool, a scan reads no gazetteer. A given ExifTool is the caller's to close."""
         self.settings = settings
         self.index = index or Index(settings.db_path)
+        self.thumbnail_dir = self.index.data_dir / "thumbs"  # fixed: the bridge reads it without holding the engine
         self._exif = exif
         self._owns_exif = exif is None
         self._lookups = lookups
@@ -81,11 +82,6 @@ class Engine:
 
     def exiftool_version(self) -> str:
         return self._exiftool().version
-
-    @property
-    def thumbnail_dir(self) -> Path:
-        """Where thumbnails of this library are kept (beside the index)."""
-        return self.index.data_dir / "thumbs"
 
     # -- apply / revert / history ---------------------------------------------------------------------------
     def apply(self, group_id: int, min_confidence: float = 0.0, include_conflicts: bool = False,

@@ -14,15 +14,15 @@ from demokit.library import SCENARIOS, Truth, generate_library
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Caches (the gazetteer the engine reads from its dataset) go to a folder of this session, never the user's
-# ~/.cache: the default settings.cache_dir and the CLI and bridge processes the tests start all read XDG_CACHE_HOME.
-# Set on import, before any test module makes its Settings.
-_CACHE_HOME = tempfile.mkdtemp(prefix="metasync-test-cache-")
-os.environ["XDG_CACHE_HOME"] = _CACHE_HOME
+# metasync's cache (the gazetteer the engine reads from its dataset) goes to a folder of this session, never the
+# user's ~/.cache: the default settings.cache_dir, and the CLI and bridge processes the tests start, read
+# METASYNC_CACHE_DIR. Set on import, before any test module makes its Settings.
+_CACHE_DIR = tempfile.mkdtemp(prefix="metasync-test-cache-")
+os.environ["METASYNC_CACHE_DIR"] = _CACHE_DIR
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    shutil.rmtree(_CACHE_HOME, ignore_errors=True)
+    shutil.rmtree(_CACHE_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

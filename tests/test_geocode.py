@@ -9,6 +9,7 @@ from lookups_support import LOOKUPS
 
 from metasync.config import Settings
 from metasync.detect.place import place_groups
+from metasync.engine import Engine
 from metasync.lookups import Lookups
 from metasync.lookups import gazetteer as geocode
 from metasync.lookups.gazetteer import CITY_MAX_M, Gazetteer
@@ -139,6 +140,14 @@ def test_gazetteer_is_cached_and_read_back_without_the_dataset(cache_dir, monkey
 
     monkeypatch.setattr(geocode, "_read_dataset", no_dataset)
     assert Gazetteer.from_dataset(cache_dir).reverse_geocode(points) == fresh
+
+
+def test_the_engine_reads_the_gazetteer_through_the_cache_in_its_settings(tmp_path):
+    settings = Settings(db_path=tmp_path / "index.db", cache_dir=tmp_path / "cache")
+    with Engine(settings) as engine:
+        [place] = engine.lookups.gazetteer.reverse_geocode([(48.8584, 2.2945)])
+    assert place.city == "Paris"
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [geocode.cache_path(settings.cache_dir).name]
 
 
 def test_a_damaged_gazetteer_cache_is_rebuilt(cache_dir):
