@@ -32,10 +32,10 @@ from demokit.library import Truth, generate_library
 from metasync.config import Settings
 from metasync.detect.place import place_groups
 from metasync.engine import Engine
+from metasync.fields import CAMERA_FIELDS, GPS_FIELDS, PLACE_FIELDS
 from metasync.lookups.gazetteer import Gazetteer, Place
-from metasync.models import FieldChange, Group, Plan
+from metasync.models import FieldChange, Group, GroupKind, Plan
 from metasync.plan import plan_group
-from metasync.plan.place import PLACE_FIELDS
 from metasync.timeutil import parse_local, parse_offset
 from metasync.track import distance_m
 
@@ -45,8 +45,7 @@ GPS_OK_M = 100.0  # a proposed position this close to the truth counts as right
 ALT_OK_M = 10.0
 TIME_OK_S = 60.0  # a proposed capture time this close (in UTC) counts as right
 FAR_S = 60.0  # interpolated this far from any fix: the track's gaps, not a phone twin seconds away
-CAMERA_FIELDS = ("make", "model", "serial_number", "lens_model", "iso", "f_number", "exposure_time", "focal_length")
-FAMILIES = {"gps_latitude": "gps", "gps_longitude": "gps", "gps_altitude": "gps", "datetime_original": "time",
+FAMILIES = {**{f: "gps" for f in GPS_FIELDS}, "datetime_original": "time",
             "offset_time": "offset", **{f: "camera" for f in CAMERA_FIELDS}, **{f: "place" for f in PLACE_FIELDS}}
 
 
@@ -109,7 +108,7 @@ def suggest_places(engine: Engine, paths: list[Path]) -> list[dict[str, Any]]:
     "files", "changes", "reasons"}]. Run after suggest (which covers photos in no event group itself)."""
     photos = engine.index.photos(under=[str(Path(p).expanduser().resolve()) for p in paths])
     pending = engine.index.groups(status="pending")
-    covered = {m.photo_id for g in pending if g.kind != "time_shift" for m in g.targets}
+    covered = {m.photo_id for g in pending if g.kind != GroupKind.TIME_SHIFT for m in g.targets}
     by_id = {p.id: p for p in photos}
     out = []
     for group in place_groups(photos, covered, engine.settings, engine.lookups):
@@ -260,11 +259,11 @@ def _judge_shift(truth: Truth, group: Group, by_rel: dict[str, Any], key: Any, r
     devices = {by_rel[key(m.path)].device for m in group.targets if key(m.path) in by_rel}
     errors = [truth.cameras[d] for d in devices if d in truth.cameras]
     if len(errors) != 1:
-        res.wrong.append(f"time shift {group.options.get('camera')}: cameras {sorted(map(str, devices))}")
+        res.wrong.append(f"time shift {group.evidence.camera}: cameras {sorted(map(str, devices))}")
         return
-    res.clock_errors.append(abs(float(group.options["shift_s"]) + errors[0]))
-    res.clock_pairs.append(int(group.options["pairs"]))
-    for cam, ref, _ in group.options.get("matches", ()):
+    res.clock_errors.append(abs(group.evidence.shift_s + errors[0]))
+    res.clock_pairs.append(group.evidence.pairs)
+    for cam, ref, _ in group.evidence.matches:
         a, b = by_rel.get(key(cam)), by_rel.get(key(ref))
         if a is not None and b is not None and a.event != b.event:
             res.cross_event += 1

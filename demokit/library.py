@@ -30,6 +30,7 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageDraw
 
+from metasync.fields import CAMERA_FIELDS
 from metasync.scan.exif import ExifTool
 from metasync.timeutil import format_offset, iso_local, parse_offset
 
@@ -661,7 +662,7 @@ def _add_whatsapp(writer: _Writer, rel: str, original_image: Image.Image, src: P
 # (what the engine should conclude, by role). `expected["added"][role]` lists fields a plan must fill (it may fill
 # more, e.g. place names); `expected["kept"][role]` lists fields it must leave alone.
 _SCENARIO_SIZE = (640, 480)
-_CAMERA_FIELDS = ["make", "model", "serial_number", "lens_model", "iso", "f_number", "exposure_time", "focal_length"]
+_CAMERA_FIELDS = list(CAMERA_FIELDS)
 _GPS = ["gps_latitude", "gps_longitude", "gps_altitude"]
 
 
@@ -698,7 +699,7 @@ class _Scene:
 
 def scenario_phone_and_dslr(dest: Path, *, size: tuple[int, int] = _SCENARIO_SIZE,
                             exiftool: ExifTool | None = None) -> Truth:
-    """Seed example 1: an iPhone photo with GPS and a DSLR photo (correct clock, no GPS) 2 min later.
+    """An iPhone photo with GPS and a DSLR photo (correct clock, no GPS) 2 min later.
 
     Expected: one group, the phone is the source; the DSLR receives GPS and keeps its own time and camera EXIF.
     """
@@ -723,7 +724,7 @@ def scenario_phone_and_dslr(dest: Path, *, size: tuple[int, int] = _SCENARIO_SIZ
 
 def scenario_birthday_party(dest: Path, *, size: tuple[int, int] = _SCENARIO_SIZE,
                             exiftool: ExifTool | None = None) -> Truth:
-    """Seed example 2: 15 photos of one garden party within about an hour and 40 m.
+    """15 photos of one garden party within about an hour and 40 m.
 
     5 full (phone: GPS + EXIF), 5 GPS only (exports without camera EXIF or time), 3 EXIF only (DSLR, correct
     clock, no GPS), 2 WhatsApp copies of full photos (no metadata). Expected: one group, the 5 full photos are
@@ -778,7 +779,7 @@ def scenario_birthday_party(dest: Path, *, size: tuple[int, int] = _SCENARIO_SIZ
 
 def scenario_paris_london(dest: Path, *, size: tuple[int, int] = _SCENARIO_SIZE,
                           exiftool: ExifTool | None = None) -> Truth:
-    """Seed example 3: similar images one hour apart, GPS in Paris (12:00 UTC) and London (13:00 UTC).
+    """Similar images one hour apart, GPS in Paris (12:00 UTC) and London (13:00 UTC).
 
     A third, similar phone photo without GPS ("target", 12:25 UTC, really in Paris) sits between them. Expected:
     one low-confidence group whose GPS for the target is a conflict (alternatives Paris and London), which the

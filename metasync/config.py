@@ -34,7 +34,7 @@ def default_db_path() -> Path:
 
 @dataclass(frozen=True)
 class Settings:
-    # proximity (seed defaults)
+    # proximity: when two photos count as near in time, place and picture
     time_window_s: float = 1800.0
     gps_radius_m: float = 500.0
     phash_similar: int = 10

@@ -1,17 +1,16 @@
 """The preview as a pure diff: per file and field, `+` added, `-` removed, `=` unchanged; rendered as text.
 
 Works on the preview dictionary (Engine.preview), so the CLI and any other front end render the same data.
-Floats are compared with an epsilon (a re-encoded 48.8584000001 is unchanged); lists diff item by item.
+Values are compared by their field's equality (a re-encoded 48.8584000001 is unchanged); lists diff item by item.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from .fields import FIELDS
 from .models import CANONICAL_FIELDS, band
 
-EPSILON = 1e-7
 _COLOURS = {"+": "32", "-": "31", "=": "34", "!": "33"}  # green, red, blue; yellow for conflicts
 _ORDER = {f: k for k, f in enumerate(CANONICAL_FIELDS)}
 
@@ -22,14 +21,6 @@ class FieldDiff:
     op: str  # "+" added, "-" removed, "=" unchanged
     value: Any
     change: dict[str, Any] | None = None  # the planned change behind a "+" (source, reason, confidence, conflict)
-
-
-def same_value(a: Any, b: Any) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        if a is None or b is None:
-            return a is b
-        return math.isclose(float(a), float(b), rel_tol=0.0, abs_tol=EPSILON)
-    return a == b
 
 
 def field_diffs(current: dict[str, Any], changes: Iterable[dict[str, Any]]) -> list[FieldDiff]:
@@ -44,7 +35,7 @@ def field_diffs(current: dict[str, Any], changes: Iterable[dict[str, Any]]) -> l
             old = list(old or ())
             out += [FieldDiff(field, "=" if item in new else "-", item) for item in old]
             out += [FieldDiff(field, "+", item, change) for item in new if item not in old]
-        elif change is None or same_value(old, change["new"]):
+        elif change is None or FIELDS[field].same(old, change["new"], exact=True):
             if old is not None:
                 out.append(FieldDiff(field, "=", old))
         else:

@@ -90,7 +90,7 @@ class AIUnavailableError(MetasyncError):
 
 
 class RemoteAIRefusedError(MetasyncError):
-    """An AI server off this machine was configured without --allow-remote-ai: photos would leave the machine."""
+    """An AI server off this machine was configured without allow_remote_ai: photos would leave the machine."""
 
     code = "remote_ai_refused"
     status = 403

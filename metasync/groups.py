@@ -14,18 +14,15 @@ from typing import Any
 
 from .config import Settings
 from .detect.clock import with_pending_shifts
-from .detect.events import GPS_CONFLICT, assign_roles
+from .detect.events import assign_roles
 from .detect.score import source_priority
 from .errors import InvalidRequestError, NotIndexedError
-from .fields import FIELD_SPECS
+from .fields import FIELDS
 from .index import Index
 from .lookups import Lookups
-from .models import CANONICAL_FIELDS, Group, GroupMember, Photo, Plan, band
+from .models import CANONICAL_FIELDS, EventEvidence, Group, GroupKind, GroupMember, GroupOptions, Photo, Plan, band
 from .plan import plan_group
 from .plan.time_shift import with_clock_corrections
-from .timeutil import parse_local
-
-GROUP_OPTIONS = {"copy_camera": bool}  # what a user may set on a group
 
 
 def resolve(path: Path | str) -> str:
@@ -72,7 +69,7 @@ def keep_ids(groups: list[Group], previous: list[Group]) -> list[Group]:
 def stored(index: Index, settings: Settings, lookups: Lookups, wanted: set[int]) -> list[dict[str, Any]]:
     """The stored automatic suggestions touching `wanted`, planned as they stand (overrides included)."""
     groups = [g for g in index.groups(status="pending", files=wanted) if not g.user_created] if wanted else []
-    shifts = index.groups(kind="time_shift") if groups else []
+    shifts = index.groups(kind=GroupKind.TIME_SHIFT) if groups else []
     out = []
     for group in groups:
         plan = planned(index, settings, lookups, group, shifts)[0]
@@ -84,7 +81,8 @@ def stored(index: Index, settings: Settings, lookups: Lookups, wanted: set[int])
 def capped(detected: list[Group], refined: list[Group]) -> list[Group]:
     """Scene analysis may raise or lower confidences, but never raise a group whose GPS disagree: similar images
     are what joined it, and they must not count twice."""
-    caps = {frozenset(m.photo_id for m in g.members): g.confidence for g in detected if g.options.get(GPS_CONFLICT)}
+    caps = {frozenset(m.photo_id for m in g.members): g.confidence for g in detected
+            if isinstance(g.evidence, EventEvidence) and g.evidence.gps_conflict}
     out = []
     for g in refined:
         cap = caps.get(frozenset(m.photo_id for m in g.members))
@@ -105,7 +103,7 @@ def create_group(index: Index, files: list[str], sources: list[str] | None = Non
     if len(paths) < 2:
         raise InvalidRequestError("a group needs at least two files")
     photos = [index.photo_by_path(p) for p in paths]  # NotIndexedError names the first unknown file
-    options = _checked_options(options or {})
+    checked = GroupOptions.from_dict(options or {})
     if sources:
         chosen = {resolve(s) for s in sources}
         if len(chosen) == len(paths):
@@ -115,17 +113,7 @@ def create_group(index: Index, files: list[str], sources: list[str] | None = Non
         members = assign_roles(photos)
     reasons = ("created by hand" + (", sources chosen by hand" if sources else ", sources by priority"),)
     return index.save_group(Group(id=None, members=members, confidence=1.0, user_created=True,
-                                  options=options, reasons=reasons))
-
-
-def _checked_options(options: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(options) - set(GROUP_OPTIONS))
-    if unknown:
-        raise InvalidRequestError(f"unknown group option(s): {', '.join(unknown)} (known: {', '.join(GROUP_OPTIONS)})")
-    for name, kind in GROUP_OPTIONS.items():
-        if name in options and not isinstance(options[name], kind):
-            raise InvalidRequestError(f"group option {name} must be {kind.__name__}")
-    return dict(options)
+                                  options=checked, reasons=reasons))
 
 
 def planned(index: Index, settings: Settings, lookups: Lookups, group: Group, shifts: list[Group] | None = None
@@ -135,10 +123,10 @@ def planned(index: Index, settings: Settings, lookups: Lookups, group: Group, sh
     `shifts` (the index's time-shift groups) may be passed when many groups are planned."""
     photos = index.photos_by_id([m.photo_id for m in group.members])
     overrides = index.overrides(group.id) if group.id is not None else {}
-    if group.kind == "time_shift":
+    if group.kind == GroupKind.TIME_SHIFT:
         return plan_group(group, photos, settings, lookups, overrides), photos
     if shifts is None:  # only clock corrections of these photos matter (loading every group slowed previews)
-        shifts = index.groups(kind="time_shift", files=photos)
+        shifts = index.groups(kind=GroupKind.TIME_SHIFT, files=photos)
     shifted = {p.id: p for p in with_pending_shifts(list(photos.values()), shifts)}
     p = plan_group(group, shifted, settings, lookups, overrides)
     return with_clock_corrections(p, group, photos, shifted, shifts), shifted
@@ -151,7 +139,7 @@ def plan(index: Index, settings: Settings, lookups: Lookups, group_id: int) -> P
 def list_groups(index: Index, settings: Settings, lookups: Lookups) -> list[dict[str, Any]]:
     out = []
     groups = index.groups()
-    shifts = [g for g in groups if g.kind == "time_shift"]
+    shifts = [g for g in groups if g.kind == GroupKind.TIME_SHIFT]
     for group in groups:
         p = planned(index, settings, lookups, group, shifts)[0]
         out.append({"id": group.id, "status": group.status, "confidence": round(group.confidence, 3),
@@ -172,27 +160,14 @@ def preview(index: Index, settings: Settings, lookups: Lookups, group_id: int) -
     return {"group": group_id, "status": group.status, "changes": [c.to_dict() for c in p.changes],
             "conflicts": [c.to_dict() for c in p.conflicts], "confidence": round(group.confidence, 3),
             "band": band(group.confidence), "kind": group.kind, "user_created": group.user_created,
-            "options": group.options, "reasons": list(group.reasons), "files": files}
+            "options": group.options_dict(), "reasons": list(group.reasons), "files": files}
 
 
 def coerce(field: str, value: Any) -> Any:
     """A user's value for a canonical field, checked and typed (the CLI passes text). None means "leave as is"."""
     if field not in CANONICAL_FIELDS:
         raise InvalidRequestError(f"unknown field {field!r}; fields: {', '.join(CANONICAL_FIELDS)}")
-    if value is None:
-        return None
-    kind = FIELD_SPECS[field].kind
-    try:
-        if kind == "float":
-            return float(value)
-        if kind == "list":
-            items = value.split(",") if isinstance(value, str) else list(value)
-            return [str(i).strip() for i in items if str(i).strip()]
-    except (TypeError, ValueError) as exc:
-        raise InvalidRequestError(f"{field} needs a number, not {value!r}") from exc
-    if kind == "datetime" and parse_local(str(value)) is None:
-        raise InvalidRequestError(f"{field} needs an ISO 8601 time like 2024-05-12T14:03:07+02:00, not {value!r}")
-    return str(value)
+    return None if value is None else FIELDS[field].from_user(value)
 
 
 def set_override(index: Index, group_id: int, path: Path | str, field: str, value: Any) -> None:

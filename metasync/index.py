@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .errors import GroupNotFoundError, NotIndexedError, StorageError
-from .models import Group, GroupMember, Metadata, Photo
+from .models import Group, GroupKind, GroupMember, GroupOptions, Metadata, Photo, evidence_from_dict
 
 # (version, SQL). Append only; never edit a migration that has shipped.
 MIGRATIONS: list[tuple[int, str]] = [
@@ -59,7 +59,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         PRIMARY KEY (group_id, file_id, field)
     );
     """),
-    # issue 4: the history journal (metasync/history.py)
+    # the history journal (write/journal.py): one operation per apply or revert, one version per file written
     (2, """
     CREATE TABLE operations (
         id INTEGER PRIMARY KEY,
@@ -86,7 +86,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     CREATE INDEX versions_operation ON versions(operation_id);
     CREATE INDEX versions_file ON versions(file_id)
 """),
-    # issue 7: scene analysis results, keyed by image content hash (or a set of them) and analyzer name
+    # scene analysis results, keyed by image content hash (or a set of them) and analyzer name
     (3, """
     CREATE TABLE scene_cache (
         key TEXT NOT NULL,
@@ -103,7 +103,20 @@ MIGRATIONS: list[tuple[int, str]] = [
         value TEXT NOT NULL
     )
 """),
+    # a group's options hold what the user set; what detection found about it moves to its own column
+    (5, """
+    ALTER TABLE sync_groups ADD COLUMN evidence TEXT NOT NULL DEFAULT '{}';
+    UPDATE sync_groups SET
+        evidence = json_remove(options, '$.copy_camera'),
+        options = json_remove(options, '$.shift_s', '$.camera', '$.pairs', '$.spread_s', '$.matches',
+                              '$.camera_times', '$.scene', '$.gps_conflict')
+"""),
 ]
+
+
+def _options_json(group: Group) -> tuple[str, str]:
+    """The group's options and evidence columns."""
+    return json.dumps(group.options.to_dict()), json.dumps(group.evidence.to_dict() if group.evidence else {})
 
 
 def now_iso() -> str:
@@ -279,17 +292,17 @@ class Index:
             if group.id is None:
                 cur = c.execute(
                     """INSERT INTO sync_groups (created_at, updated_at, user_created, status, confidence, kind,
-                                                options, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (stamp, stamp, int(group.user_created), group.status, group.confidence, group.kind,
-                     json.dumps(group.options), json.dumps(list(group.reasons))))
+                                                options, evidence, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (stamp, stamp, int(group.user_created), group.status, group.confidence, group.kind.value,
+                     *_options_json(group), json.dumps(list(group.reasons))))
                 gid = int(cur.lastrowid)
             else:
                 gid = group.id
                 cur = c.execute(
                     """UPDATE sync_groups SET updated_at=?, user_created=?, status=?, confidence=?, kind=?,
-                                              options=?, reasons=? WHERE id=?""",
-                    (stamp, int(group.user_created), group.status, group.confidence, group.kind,
-                     json.dumps(group.options), json.dumps(list(group.reasons)), gid))
+                                              options=?, evidence=?, reasons=? WHERE id=?""",
+                    (stamp, int(group.user_created), group.status, group.confidence, group.kind.value,
+                     *_options_json(group), json.dumps(list(group.reasons)), gid))
                 if cur.rowcount == 0:
                     raise GroupNotFoundError(f"no group {gid}")
                 c.execute("DELETE FROM sync_group_files WHERE group_id=?", (gid,))
@@ -305,7 +318,7 @@ class Index:
             raise GroupNotFoundError(f"no group {group_id}; 'metasync suggest' lists the groups")
         return self._group(row)
 
-    def groups(self, status: str | None = None, kind: str | None = None,
+    def groups(self, status: str | None = None, kind: GroupKind | None = None,
                files: Iterable[int] | None = None) -> list[Group]:
         """Groups, optionally only those with a status, of a kind, or holding any of the file ids `files`."""
         where = [f"{column}=?" for column, value in (("status", status), ("kind", kind)) if value]
@@ -324,8 +337,11 @@ class Index:
                 """SELECT g.file_id, f.path, g.is_source, g.priority FROM sync_group_files g
                    JOIN files f ON f.id = g.file_id WHERE g.group_id=? ORDER BY g.priority DESC, f.path""",
                 (row["id"],)))
+        kind = GroupKind(row["kind"])
         return Group(id=row["id"], members=members, confidence=row["confidence"], status=row["status"],
-                     user_created=bool(row["user_created"]), kind=row["kind"], options=json.loads(row["options"]),
+                     user_created=bool(row["user_created"]), kind=kind,
+                     options=GroupOptions.from_dict(json.loads(row["options"])),
+                     evidence=evidence_from_dict(kind, json.loads(row["evidence"])),
                      reasons=tuple(json.loads(row["reasons"])), created_at=row["created_at"],
                      updated_at=row["updated_at"])
 
@@ -374,7 +390,7 @@ class Index:
                 self.conn.execute("SELECT file_id, field, value FROM overrides WHERE group_id=?", (group_id,))}
 
 
-    # -- scene analysis cache (issue 7) ------------------------------------------------------------
+    # -- scene analysis cache ----------------------------------------------------------------------
     def scene_cache_get(self, analyzer: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         """key (content hash) -> stored analysis payload for `analyzer`; absent keys are simply missing."""
         keys = list(dict.fromkeys(keys))

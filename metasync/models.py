@@ -3,29 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from dataclasses import fields as dc_fields
-from typing import Any
+from enum import StrEnum
+from typing import Any, Mapping
 
-# The canonical field names, used by the index, the engine, the bridge and the plugins.
-CANONICAL_FIELDS: tuple[str, ...] = (
-    "datetime_original",
-    "offset_time",
-    "gps_latitude",
-    "gps_longitude",
-    "gps_altitude",
-    "make",
-    "model",
-    "serial_number",
-    "lens_model",
-    "iso",
-    "f_number",
-    "exposure_time",
-    "focal_length",
-    "city",
-    "state",
-    "country",
-    "country_code",
-    "tags",
-)
+from .errors import InvalidRequestError
 
 
 @dataclass(frozen=True)
@@ -85,11 +66,14 @@ class Metadata:
 
     @property
     def has_exif(self) -> bool:
-        """Camera EXIF present (what the seed calls "EXIF" in source priority)."""
+        """Camera EXIF present: a camera and a capture time (the "EXIF" of source priority)."""
         return bool(self.make or self.model) and self.datetime_original is not None
 
 
-_METADATA_FIELDS = frozenset(f.name for f in dc_fields(Metadata))
+# The canonical field names, in the order of the field table (fields.py): the index, the engine, the bridge and the
+# plugins use them.
+CANONICAL_FIELDS: tuple[str, ...] = tuple(f.name for f in dc_fields(Metadata))
+_METADATA_FIELDS = frozenset(CANONICAL_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -122,17 +106,129 @@ class GroupMember:
     priority: int = 0
 
 
+class GroupKind(StrEnum):
+    """What a group is about, as the index stores it and the JSON names it; each kind has its own planner."""
+
+    EVENT = "event"  # photos of one event: sources give GPS, time, camera, place to targets
+    TIME_SHIFT = "time_shift"  # one camera's photos whose clock is off, and the phone shots that tell by how much
+    PLACE = "place"  # photos in no event that get GPS from a log, place names and time zones
+
+
+@dataclass(frozen=True)
+class GroupOptions:
+    """What a user may set on a group (each field's metadata names the type a user must give). None: not set."""
+
+    # copy make/model to targets even from sources that are not the same shot
+    copy_camera: bool | None = field(default=None, metadata={"type": bool})
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "GroupOptions":
+        """The options a user (CLI, bridge) gave, checked: unknown names and wrong types are refused."""
+        types = {f.name: f.metadata["type"] for f in dc_fields(cls)}
+        unknown = sorted(set(data) - set(types))
+        if unknown:
+            raise InvalidRequestError(f"unknown group option(s): {', '.join(unknown)} (known: {', '.join(types)})")
+        for name, kind in types.items():
+            if name in data and not isinstance(data[name], kind):
+                raise InvalidRequestError(f"group option {name} must be {kind.__name__}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dc_fields(self) if getattr(self, f.name) is not None}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Scene analysis: do these photos show one event? `clusters` (paths) is how the analyzer would split them
+    when not."""
+
+    same: bool
+    confidence: float
+    analyzer: str
+    reasons: tuple[str, ...] = ()
+    clusters: tuple[tuple[str, ...], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"same": self.same, "confidence": round(self.confidence, 3), "analyzer": self.analyzer,
+                "reasons": list(self.reasons), "clusters": [list(c) for c in self.clusters]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Verdict":
+        return cls(same=bool(data["same"]), confidence=float(data["confidence"]), analyzer=str(data["analyzer"]),
+                   reasons=tuple(data.get("reasons", ())), clusters=tuple(tuple(c) for c in data.get("clusters", ())))
+
+
+@dataclass(frozen=True)
+class EventEvidence:
+    """What detection and scene analysis found about an event group beyond its confidence and reasons."""
+
+    gps_conflict: bool = False  # its photos' GPS disagree: similar images joined it, scene analysis may not raise it
+    scene: Verdict | None = None  # the last scene analyzer's verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**({"gps_conflict": True} if self.gps_conflict else {}),
+                **({"scene": self.scene.to_dict()} if self.scene is not None else {})}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "EventEvidence":
+        scene = data.get("scene")
+        return cls(gps_conflict=bool(data.get("gps_conflict", False)),
+                   scene=Verdict.from_dict(scene) if scene is not None else None)
+
+
+@dataclass(frozen=True)
+class ClockEvidence:
+    """What a camera clock correction rests on: the shift, the pairs of shots that agree on it, and the times the
+    camera wrote (a photo whose time is no longer one of those has been corrected already)."""
+
+    shift_s: float  # add to the camera's times
+    camera: str  # its label, e.g. "Canon EOS R6 #0123"
+    spread_s: float  # how far the pairs' differences spread around the shift
+    matches: tuple[tuple[str, str, float], ...] = ()  # (camera photo, reference photo, difference in s)
+    camera_times: Mapping[str, str] = field(default_factory=dict)  # camera photo path -> datetime_original
+
+    @property
+    def pairs(self) -> int:
+        return len(self.matches)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"shift_s": self.shift_s, "camera": self.camera, "pairs": self.pairs, "spread_s": self.spread_s,
+                "matches": [list(m) for m in self.matches], "camera_times": dict(self.camera_times)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ClockEvidence":
+        return cls(shift_s=float(data["shift_s"]), camera=str(data["camera"]), spread_s=float(data["spread_s"]),
+                   matches=tuple((str(c), str(r), float(d)) for c, r, d in data.get("matches", ())),
+                   camera_times=dict(data.get("camera_times", {})))
+
+
+Evidence = EventEvidence | ClockEvidence | None  # place groups and a user's groups carry none
+
+
+_EVIDENCE: dict[GroupKind, type[EventEvidence] | type[ClockEvidence]] = {
+    GroupKind.EVENT: EventEvidence, GroupKind.TIME_SHIFT: ClockEvidence}
+
+
+def evidence_from_dict(kind: GroupKind, data: Mapping[str, Any]) -> Evidence:
+    """A group's evidence, of its kind's dataclass, from its stored JSON (None when there is none)."""
+    evidence = _EVIDENCE.get(kind)
+    return evidence.from_dict(data) if evidence is not None and data else None
+
+
 @dataclass(frozen=True)
 class Group:
-    """A sync group: photos of one event (or one camera's time shift) and who gives to whom."""
+    """A sync group: photos of one event, one camera's time shift or one folder's places, and who gives to whom.
+
+    `options` are the user's; `evidence` is what detection found (its kind's dataclass)."""
 
     id: int | None
     members: tuple[GroupMember, ...]
     confidence: float = 1.0
     status: str = "pending"  # pending | applied | reverted
     user_created: bool = False
-    kind: str = "event"  # event | time_shift
-    options: dict[str, Any] = field(default_factory=dict)
+    kind: GroupKind = GroupKind.EVENT
+    options: GroupOptions = field(default_factory=GroupOptions)
+    evidence: Evidence = None
     reasons: tuple[str, ...] = ()
     created_at: str | None = None
     updated_at: str | None = None
@@ -144,6 +240,11 @@ class Group:
     @property
     def targets(self) -> tuple[GroupMember, ...]:
         return tuple(m for m in self.members if not m.is_source)
+
+    def options_dict(self) -> dict[str, Any]:
+        """The "options" object of the JSON the bridge and the CLI give plugins: the user's options and the
+        evidence side by side, as one flat object."""
+        return {**self.options.to_dict(), **(self.evidence.to_dict() if self.evidence is not None else {})}
 
 
 @dataclass(frozen=True)
@@ -185,7 +286,7 @@ class Plan:
 
 
 def band(confidence: float) -> str:
-    """The seed's confidence bands."""
+    """The confidence bands the plugins show: high from 0.9, medium from 0.7, low below."""
     if confidence >= 0.9:
         return "high"
     if confidence >= 0.7:

@@ -7,18 +7,32 @@ from datetime import datetime, timedelta, timezone
 
 from .models import Metadata
 
-_OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
+# The one pattern of a UTC offset ending a time (or standing alone): "+02:00", "+0200" or "Z".
+_OFFSET = re.compile(r"(?:Z|([+-])(\d{2}):?(\d{2}))$")
 _EXIF_DATE = re.compile(r"^\d{4}:\d{2}:\d{2}")
 
 
 def parse_offset(text: str | None) -> timedelta | None:
-    if not text:
-        return None
-    m = _OFFSET.match(text.strip())
-    if not m:
+    """An offset standing alone ("+02:00", "+0200"; not "Z", which only a time carries) as a timedelta."""
+    m = _OFFSET.match(text.strip()) if text else None
+    if not m or not m.group(1):
         return None
     sign = -1 if m.group(1) == "-" else 1
     return sign * timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+
+
+def canonical_offset(text: str | None) -> str | None:
+    """An offset standing alone written as "+02:00" (None when it is not one)."""
+    m = _OFFSET.match(text.strip()) if text else None
+    return f"{m.group(1)}{m.group(2)}:{m.group(3)}" if m and m.group(1) else None
+
+
+def split_offset(text: str) -> tuple[str, str | None]:
+    """A time without the offset it ends with, and that offset as "+02:00" ("Z" is "+00:00"; None: it has none)."""
+    m = _OFFSET.search(text)
+    if not m:
+        return text, None
+    return text[:m.start()], f"{m.group(1)}{m.group(2)}:{m.group(3)}" if m.group(1) else "+00:00"
 
 
 def format_offset(delta: timedelta) -> str:
@@ -39,14 +53,18 @@ def parse_local(text: str | None) -> datetime | None:
 def _parse_local(text: str) -> datetime | None:
     """Remembered: detection, planning and time zones read the same photos' times again and again (datetimes are
     immutable, so sharing them is safe)."""
-    t = text.strip()
-    if _EXIF_DATE.match(t):
-        t = t[:10].replace(":", "-") + t[10:]
-    t = t.replace(" ", "T", 1).replace("Z", "+00:00")
+    t = exif_to_iso(text.strip()).replace("Z", "+00:00")
     try:
         return datetime.fromisoformat(t)
     except ValueError:
         return None
+
+
+def exif_to_iso(text: str) -> str:
+    """An EXIF-style time ("2024:05:12 14:03:07") in ISO 8601 form; other text as it is but for the "T"."""
+    if _EXIF_DATE.match(text):
+        text = text[:10].replace(":", "-") + text[10:]
+    return text.replace(" ", "T", 1)
 
 
 def utc_epoch(meta: Metadata, assume_offset: timedelta | None = None) -> float | None:

@@ -9,8 +9,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+from support.apply import Library, build_library
+from support.bridge import Server, detected
+from support.photos import beach_then_dinner
 
 from demokit.library import SCENARIOS, Truth, generate_library
+from metasync.models import Photo
+from metasync.scan.exif import ExifTool
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -43,22 +48,20 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 # -- generated libraries (demokit.library) ---------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def _demo_exiftool() -> Iterator[object]:
-    """One ExifTool process for every library the session generates."""
-    from metasync.scan.exif import ExifTool
-
+def exiftool() -> Iterator[ExifTool]:
+    """One ExifTool process for the session (generated libraries, apply tests): starting one costs about a second."""
     with ExifTool() as et:
         yield et
 
 
 @pytest.fixture(scope="session")
-def demo_library(tmp_path_factory: pytest.TempPathFactory, _demo_exiftool) -> Truth:
+def demo_library(tmp_path_factory: pytest.TempPathFactory, exiftool) -> Truth:
     """A small generated library (3 events x 6 photos at 640x480, plus WhatsApp copies), made once per session.
 
     Read-only: tests that write (sidecars, index next to it) use `library`, a private copy.
     """
     return generate_library(tmp_path_factory.mktemp("demo-library"), seed=7, events=3, photos_per_event=6,
-                            size=(640, 480), exiftool=_demo_exiftool)
+                            size=(640, 480), exiftool=exiftool)
 
 
 @pytest.fixture()
@@ -68,13 +71,13 @@ def library(demo_library: Truth, tmp_path: Path) -> Truth:
 
 
 @pytest.fixture(scope="session")
-def _scenario_originals(tmp_path_factory: pytest.TempPathFactory, _demo_exiftool) -> Callable[[str], Truth]:
+def _scenario_originals(tmp_path_factory: pytest.TempPathFactory, exiftool) -> Callable[[str], Truth]:
     """Scenario libraries, each generated on first use and kept for the session (never written to)."""
     made: dict[str, Truth] = {}
 
     def get(name: str) -> Truth:
         if name not in made:
-            made[name] = SCENARIOS[name](tmp_path_factory.mktemp(f"scenario-{name}"), exiftool=_demo_exiftool)
+            made[name] = SCENARIOS[name](tmp_path_factory.mktemp(f"scenario-{name}"), exiftool=exiftool)
         return made[name]
 
     return get
@@ -101,3 +104,24 @@ def _named_scenario(name: str):
 # one fixture per scenario: phone_and_dslr, birthday_party, paris_london, two_events_same_day, dst_camera
 for _name in SCENARIOS:
     globals()[f"_scenario_{_name}"] = _named_scenario(_name)
+
+
+@pytest.fixture(scope="module")
+def two_events(tmp_path_factory: pytest.TempPathFactory) -> list[Photo]:
+    """Beach then dinner, time-chained (see support.photos.beach_then_dinner): real files, rows as indexed."""
+    return beach_then_dinner(tmp_path_factory.mktemp("two_events"))
+
+
+@pytest.fixture()
+def lib(tmp_path: Path, exiftool: ExifTool) -> Iterator[Library]:
+    """The apply tests' library (support.apply.build_library): one source, two targets, one group, in tmp_path."""
+    library = build_library(tmp_path / "photos", tmp_path / "index.db", exiftool)
+    yield library
+    library.close()
+
+
+@pytest.fixture()
+def bridge(phone_and_dslr: Truth, tmp_path: Path) -> Iterator[tuple[Server, Truth]]:
+    """Scenario phone_and_dslr behind a real `metasync serve` that has auto-detected it (the plugins' view)."""
+    with detected(phone_and_dslr.root, tmp_path) as srv:
+        yield srv, phone_and_dslr

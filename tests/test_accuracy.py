@@ -36,11 +36,11 @@ bench = _bench()
 
 
 @pytest.fixture(scope="module")
-def planned(tmp_path_factory, _demo_exiftool):
+def planned(tmp_path_factory, exiftool):
     """(truth, [(group, plan)], settings) of the library, suggested and planned once."""
     root = tmp_path_factory.mktemp("accuracy")
     truth = generate_library(root / "lib", seed=1, events=2, photos_per_event=24, size=(320, 240),
-                             dslr_clock_offset_s=CLOCK_ERROR_S, exiftool=_demo_exiftool)
+                             dslr_clock_offset_s=CLOCK_ERROR_S, exiftool=exiftool)
     settings = Settings(db_path=root / "index.db", library_roots=(root / "lib",))
     with Engine(settings) as engine:
         plans = bench.plans_for(engine, root / "lib")
@@ -68,9 +68,9 @@ def test_clock_offsets_are_found_within_30_s(planned):
     devices = {truth.photo(_rel(truth, m.path)).device for g in shifts for m in g.targets}
     assert devices == {d for d in truth.cameras if any(p.device == d for p in truth.of_kind("dslr"))}
     for g in shifts:
-        assert g.options["pairs"] >= 2
-        assert abs(g.options["shift_s"] + CLOCK_ERROR_S) <= 30, g.reasons
-        assert g.reasons[0].startswith(g.options["camera"] + ": -1 h 0")
+        assert g.evidence.pairs >= 2
+        assert abs(g.evidence.shift_s + CLOCK_ERROR_S) <= 30, g.reasons
+        assert g.reasons[0].startswith(g.evidence.camera + ": -1 h 0")
 
 
 def test_shift_gives_the_right_time_then_the_right_place(planned):
@@ -161,29 +161,29 @@ def test_camera_without_offset_gets_it_across_a_dst_change(dst_camera):
 
 
 @pytest.mark.parametrize("seed", [2, 4, 7])
-def test_clock_bar_holds_on_more_seeds(seed, tmp_path, _demo_exiftool):
+def test_clock_bar_holds_on_more_seeds(seed, tmp_path, exiftool):
     """The bench's library shape (4 events x 12 photos: per event 3 DSLR twins 1-8 s from a phone shot, 1 DSLR shot
     on its own), smaller pictures: every wrong camera clock found within 30 s, from at least 2 pairs."""
     truth, plans, _ = bench.run_library(tmp_path, seed, events=4, photos_per_event=12, size=(256, 192),
-                                        dslr_clock_offset_s=CLOCK_ERROR_S, exiftool=_demo_exiftool)
+                                        dslr_clock_offset_s=CLOCK_ERROR_S, exiftool=exiftool)
     res = bench.evaluate(truth, plans)
     assert res.cameras_missed == 0 and res.cross_event == 0
     assert res.clock_errors and max(res.clock_errors) <= 30 and min(res.clock_pairs) >= 2
 
 
-def test_a_dslr_with_its_own_gps_is_also_paired_by_the_track(tmp_path, _demo_exiftool):
+def test_a_dslr_with_its_own_gps_is_also_paired_by_the_track(tmp_path, exiftool):
     """The DSLR geotags its photos (no offset, its clock 1 h 03 min 20 s ahead): it is no reference, and the
     phones' track pairs even its shots that have no phone twin, next to the lookalike twins."""
     truth, plans, _ = bench.run_library(tmp_path, 5, events=2, photos_per_event=12, size=(256, 192),
-                                        dslr_clock_offset_s=CLOCK_ERROR_S, dslr_gps=True, exiftool=_demo_exiftool)
+                                        dslr_clock_offset_s=CLOCK_ERROR_S, dslr_gps=True, exiftool=exiftool)
     assert all(p.meta.get("gps_latitude") is not None for p in truth.of_kind("dslr"))
     shifts = [g for g, _ in plans if g.kind == "time_shift"]
     assert len(shifts) == 2
     phones = [p.utc_epoch for p in truth.of_kind("phone")]
     for g in shifts:
-        assert abs(g.options["shift_s"] + CLOCK_ERROR_S) <= 30
+        assert abs(g.evidence.shift_s + CLOCK_ERROR_S) <= 30
         assert "placed together by the GPS track" in g.reasons[0]
         alone = [m.path for m in g.targets
                  if min(abs(truth.photo(_rel(truth, m.path)).utc_epoch - t) for t in phones) > 60]
-        assert alone and set(alone) <= {cam for cam, _, _ in g.options["matches"]}
+        assert alone and set(alone) <= {cam for cam, _, _ in g.evidence.matches}
     assert bench.evaluate(truth, plans).cross_event == 0

@@ -9,25 +9,19 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from apply_helpers import TARGET_VALUES, build_library, exiftool, read_tags, temp_files, tree_state  # noqa: F401
+from support.apply import TARGET_VALUES, read_tags, temp_files, tree_state
 
 from metasync.errors import ConflictError, LockedError, MetasyncError
+from metasync.fields import FIELDS
 from metasync.models import GroupMember, Photo
 from metasync.write import apply as apply_module
 from metasync.write import journal
-from metasync.write.apply import revert_group, same_value
+from metasync.write.apply import revert_group
 from metasync.write.lock import library_lock
 
 
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture()
-def lib(tmp_path, exiftool):
-    library = build_library(tmp_path / "photos", tmp_path / "index.db", exiftool)
-    yield library
-    library.close()
 
 
 def host_edit(exiftool, path: Path, **tags) -> None:
@@ -233,7 +227,7 @@ def test_second_writer_waits_then_fails_with_a_clear_message(lib):
     pytest.param("city", None, None, True, id="absent"),
 ])
 def test_same_value(field, planned, read, same):
-    assert same_value(field, planned, read) is same
+    assert FIELDS[field].same(planned, read) is same
 
 
 def test_write_original_puts_values_into_the_image_and_revert_restores_its_bytes(lib, tmp_path, exiftool):

@@ -42,13 +42,13 @@ def _ids(groups: list[dict], engine: Engine) -> tuple[list[int], list[int]]:
 
 
 @pytest.fixture(scope="module", params=["demo", "details-1", "details-2"])
-def ordered_library(request, demo_library: Truth, tmp_path_factory, _demo_exiftool) -> Truth:
+def ordered_library(request, demo_library: Truth, tmp_path_factory, exiftool) -> Truth:
     """The demo library, and libraries whose camera mostly shoots details like no phone shot (two seeds)."""
     if request.param == "demo":
         return demo_library
     seed = int(request.param.split("-")[1])
     return generate_library(tmp_path_factory.mktemp(request.param) / "lib", seed=seed, events=3, photos_per_event=12,
-                            size=(320, 240), dslr_details=True, exiftool=_demo_exiftool)
+                            size=(320, 240), dslr_details=True, exiftool=exiftool)
 
 
 def test_any_apply_order_writes_the_corrected_camera_time(ordered_library: Truth, tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from bridge_support import DARKTABLE_HISTORY, TOKEN, photos_under
 from PIL import Image
+from support.bridge import DARKTABLE_HISTORY, TOKEN, photos_under
 
 from metasync.bridge import close_app, create_app
 from metasync.bridge.security import load_or_create_token
@@ -413,3 +413,30 @@ def test_a_damaged_journal_is_the_servers_fault_a_5xx_not_a_400(client, lib, app
         blob.write_bytes(b"damaged")
     resp = post(client, f"/api/metadata-sync/groups/{group['id']}/revert")
     assert resp.status_code == 500 and error_code(resp) == "journal", resp.get_json()
+
+
+# -- messages the plugins show in their dialogs ---------------------------------------------------------------
+def test_messages_for_plugin_dialogs_name_no_command_line_flag(lib, paris_london, tmp_path):
+    """darktable, Lightroom and digiKam show the bridge's messages as they are: none may say `--some-flag`."""
+    remote_ai = create_app(Settings(db_path=tmp_path / "remote.db", library_roots=(lib,), ai="ollama",
+                                    ai_url="http://192.0.2.10:11434"), token=TOKEN, background_above=1000)
+    try:
+        refused = post(remote_ai.test_client(), "/api/metadata-sync/auto-detect", {"path": str(lib)})
+    finally:
+        close_app(remote_ai)
+    assert refused.status_code == 403 and error_code(refused) == "remote_ai_refused", refused.get_json()
+    message = refused.get_json()["error"]["message"]
+    assert "allow_remote_ai" in message and "--" not in message
+
+    conflicted = create_app(Settings(db_path=tmp_path / "conflict.db", library_roots=(paris_london.root,)),
+                            token=TOKEN, background_above=1000)
+    try:
+        client = conflicted.test_client()
+        group = detect(client, paris_london.root)[0]
+        applied = post(client, f"/api/metadata-sync/groups/{group['id']}/apply", {})
+    finally:
+        close_app(conflicted)
+    assert applied.status_code == 200, applied.get_json()
+    reasons = [s["reason"] for s in applied.get_json()["skipped"]]
+    assert any("conflicting sources" in r for r in reasons), reasons
+    assert not any("--" in r for r in reasons), reasons

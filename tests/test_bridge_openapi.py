@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from bridge_support import TOKEN
 from hypothesis import HealthCheck, given, settings
+from support.bridge import TOKEN
 
 from metasync.bridge import close_app, create_app
 from metasync.config import Settings

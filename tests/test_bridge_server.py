@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from bridge_support import photos_under, serve
+from support.bridge import photos_under, serve
 
 from demokit.library import generate_library
 

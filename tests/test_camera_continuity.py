@@ -1,4 +1,4 @@
-"""Issue 14, part 2: a DSLR that shoots details like no phone shot (only 1-2 twins per event, clock 1 h 03 min
+"""A DSLR that shoots details like no phone shot (only 1-2 twins per event, clock 1 h 03 min
 fast, no GPS). Its photos between the phone shots are the same event whatever they look like: scene analysis must
 not split them off, and each gets GPS interpolated from the phones' track at its corrected time."""
 from __future__ import annotations
@@ -14,10 +14,10 @@ GPS_OK_M = 100.0
 
 
 @pytest.fixture(scope="module", params=[1, 2])
-def planned(request, tmp_path_factory, _demo_exiftool):
+def planned(request, tmp_path_factory, exiftool):
     root = tmp_path_factory.mktemp(f"continuity{request.param}")
     truth = generate_library(root / "lib", seed=request.param, events=4, photos_per_event=12, size=(320, 240),
-                             dslr_clock_offset_s=3780.0, dslr_details=True, exiftool=_demo_exiftool)
+                             dslr_clock_offset_s=3780.0, dslr_details=True, exiftool=exiftool)
     with Engine(Settings(db_path=root / "index.db", library_roots=(root / "lib",))) as engine:
         engine.suggest([root / "lib"])
         plans = [(g, engine.plan(g.id)) for g in engine.index.groups(status="pending")]

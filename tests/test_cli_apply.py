@@ -4,17 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from apply_helpers import build_library, exiftool, tree_state  # noqa: F401
+from support.apply import tree_state
 
 from metasync.cli import main
-
-
-@pytest.fixture()
-def lib(tmp_path, exiftool):
-    library = build_library(tmp_path / "photos", tmp_path / "index.db", exiftool)
-    yield library
-    library.close()
 
 
 def cli_json(capsys, *argv: str):
@@ -58,3 +50,15 @@ def test_revert_and_history_human_output(lib, tmp_path, capsys):
 
     assert main(["revert", str(lib.group.id), "--db", db]) == 1
     assert "nothing applied to revert" in capsys.readouterr().err
+
+
+def test_a_change_skipped_for_its_conflict_names_the_flag_that_writes_it():
+    """The engine's reason names no flag (plugin dialogs show it too); the command line adds its own."""
+    from metasync.cli.apply import render
+    from metasync.write.apply import CONFLICTING
+
+    result = {"group": 3, "applied": 0, "sidecars": [],
+              "skipped": [{"path": "/photos/IMG_0001.jpg", "field": "gps_latitude", "reason": CONFLICTING}]}
+    assert "--" not in CONFLICTING
+    assert "IMG_0001.jpg gps_latitude: conflicting sources disagree" in render(result)
+    assert "--include-conflicts" in render(result)

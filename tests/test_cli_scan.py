@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_exif import make_bad_files, make_dslr, make_phone, make_stripped
+from support.photos import make_bad_files, make_dslr, make_phone, make_stripped
 
 from metasync.models import CANONICAL_FIELDS
 from metasync.progress import drawing, make_progress
@@ -26,11 +26,10 @@ def metasync(*args: str, env_db: Path | None = None) -> subprocess.CompletedProc
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def library(tmp_path_factory: pytest.TempPathFactory, exiftool: ExifTool) -> Path:
     root = tmp_path_factory.mktemp("cli-lib")
-    with ExifTool() as et:
-        make_phone(root / "IMG_0001.jpg", et)
-        make_dslr(root / "sub" / "_MG_0001.JPG", et)
+    make_phone(root / "IMG_0001.jpg", exiftool)
+    make_dslr(root / "sub" / "_MG_0001.JPG", exiftool)
     make_stripped(root / "IMG-20240512-WA0003.jpg")
     make_bad_files(root / "bad")
     return root

@@ -166,8 +166,8 @@ def test_group_and_plan():
     [est] = estimate_clock_offsets(photos, S)
     group = time_shift_group(est)
     assert group.kind == "time_shift" and group.reasons == (est.text,)
-    assert {"shift_s", "camera", "pairs", "spread_s"} <= set(group.options)
-    assert group.options["pairs"] == 5 and group.options["camera"] == "Canon EOS R6 #0123"
+    assert {"shift_s", "camera", "pairs", "spread_s"} <= set(group.options_dict())
+    assert group.evidence.pairs == 5 and group.evidence.camera == "Canon EOS R6 #0123"
     assert {m.path for m in group.targets} == set(est.paths)
     assert {(m.photo_id, m.path) for m in group.sources} == {(p.reference_id, p.reference_path) for p in est.pairs}
     first = group.targets[0]

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from bridge_support import DARKTABLE_HISTORY, serve
+from support.bridge import DARKTABLE_HISTORY, serve
 
 from demokit.library import Truth, generate_library
 

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bridge_support import serve
+from support.bridge import serve
 
 CHROMIUM = os.environ.get("METASYNC_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -24,9 +24,9 @@ def hamming(a: int, b: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def tags(demo_library: Truth, _demo_exiftool: ExifTool) -> dict[str, dict[str, Any]]:
+def tags(demo_library: Truth, exiftool: ExifTool) -> dict[str, dict[str, Any]]:
     """Raw `-G -n` tags of every generated file, keyed by relative path."""
-    raw = _demo_exiftool.read_raw([demo_library.path(p) for p in demo_library.photos])
+    raw = exiftool.read_raw([demo_library.path(p) for p in demo_library.photos])
     return {p.path: raw[str(demo_library.path(p))] for p in demo_library.photos}
 
 
@@ -119,9 +119,9 @@ def test_dslr_twins_are_seconds_from_a_lookalike_phone_shot_and_the_others_are_a
     assert min(apart) < 0 < max(apart)  # before and after their phone shot
 
 
-def test_larger_events_also_have_dslr_shots_without_a_phone_twin(tmp_path: Path, _demo_exiftool: ExifTool) -> None:
+def test_larger_events_also_have_dslr_shots_without_a_phone_twin(tmp_path: Path, exiftool: ExifTool) -> None:
     truth = generate_library(tmp_path / "lib", seed=5, events=1, photos_per_event=12, size=(160, 120),
-                             exiftool=_demo_exiftool)
+                             exiftool=exiftool)
     phones = [p.utc_epoch for p in truth.of_kind("phone")]
     gaps = sorted(min(abs(c.utc_epoch - t) for t in phones) for c in truth.of_kind("dslr"))
     assert len(gaps) == 4 and max(gaps[:3]) <= 8.5 and gaps[3] >= 89
@@ -142,11 +142,11 @@ def test_ground_truth_walks_and_same_day_events(demo_library: Truth) -> None:
     assert distance_m(*first.track[0][1:3], *second.track[0][1:3]) > 20_000  # ...far apart
 
 
-def test_generation_is_deterministic_for_a_seed(tmp_path: Path, _demo_exiftool: ExifTool) -> None:
+def test_generation_is_deterministic_for_a_seed(tmp_path: Path, exiftool: ExifTool) -> None:
     def digest(truth: Truth) -> dict[str, str]:
         return {p.path: hashlib.sha256(truth.path(p).read_bytes()).hexdigest() for p in truth.photos}
 
-    kw = dict(events=2, photos_per_event=3, size=(320, 240), exiftool=_demo_exiftool)
+    kw = dict(events=2, photos_per_event=3, size=(320, 240), exiftool=exiftool)
     a = generate_library(tmp_path / "a", seed=3, **kw)
     b = generate_library(tmp_path / "b", seed=3, **kw)
     c = generate_library(tmp_path / "c", seed=4, **kw)
@@ -174,8 +174,8 @@ def has(tags: dict[str, Any], *names: str) -> bool:
     return all(any(k.endswith(":" + n) for k in tags) for n in names)
 
 
-def test_scenario_phone_and_dslr(phone_and_dslr: Truth, _demo_exiftool: ExifTool) -> None:
-    t = read(phone_and_dslr, _demo_exiftool)
+def test_scenario_phone_and_dslr(phone_and_dslr: Truth, exiftool: ExifTool) -> None:
+    t = read(phone_and_dslr, exiftool)
     assert has(t["phone"], "GPSLatitude", "OffsetTimeOriginal", "Make")
     assert has(t["dslr"], "SerialNumber", "LensModel") and not has(t["dslr"], "GPSLatitude")
     phone, dslr = phone_and_dslr.photo("phone"), phone_and_dslr.photo("dslr")
@@ -185,10 +185,10 @@ def test_scenario_phone_and_dslr(phone_and_dslr: Truth, _demo_exiftool: ExifTool
     assert hamming(phash_file(phone_and_dslr.path("phone")), phash_file(phone_and_dslr.path("dslr"))) <= 10
 
 
-def test_scenario_birthday_party(birthday_party: Truth, _demo_exiftool: ExifTool) -> None:
+def test_scenario_birthday_party(birthday_party: Truth, exiftool: ExifTool) -> None:
     exp = birthday_party.expected
     assert len(birthday_party.roles) == 15 and len(exp["sources"]) == 5 and len(exp["targets"]) == 10
-    t = read(birthday_party, _demo_exiftool)
+    t = read(birthday_party, exiftool)
     counts = {"full": 0, "gps_only": 0, "exif_only": 0, "whatsapp": 0}
     for role, tags in t.items():
         kind = role.rsplit("_", 1)[0]
@@ -227,8 +227,8 @@ def test_scenario_two_events_same_day(two_events_same_day: Truth) -> None:
     assert "gps_latitude" not in two_events_same_day.photo("a_dslr").meta
 
 
-def test_scenario_dst_camera(dst_camera: Truth, _demo_exiftool: ExifTool) -> None:
-    t = read(dst_camera, _demo_exiftool)
+def test_scenario_dst_camera(dst_camera: Truth, exiftool: ExifTool) -> None:
+    t = read(dst_camera, exiftool)
     assert not any(has(tags, "OffsetTimeOriginal") for tags in t.values())
     assert all(has(tags, "GPSLatitude") for tags in t.values())
     assert dst_camera.expected["offset_time"] == {
@@ -268,10 +268,10 @@ def _equal(a: Any, b: Any) -> bool:
 
 @pytest.mark.parametrize("name", ["library", "birthday_party", "paris_london", "dst_camera"])
 def test_index_reads_back_exactly_the_truths_meta(name: str, request: pytest.FixtureRequest,
-                                                   _demo_exiftool: ExifTool) -> None:
+                                                   exiftool: ExifTool) -> None:
     """The canonical fields the index reads from each file are the ones ground_truth.json says were written."""
     truth: Truth = request.getfixturevalue("demo_library" if name == "library" else name)
-    read = _demo_exiftool.read_metadata([truth.path(p) for p in truth.photos])
+    read = exiftool.read_metadata([truth.path(p) for p in truth.photos])
     for p in truth.photos:
         got = read[str(truth.path(p))].to_dict()
         present = {k: v for k, v in got.items() if v not in (None, [], ())}

@@ -5,6 +5,7 @@ import random
 from datetime import datetime, timedelta
 
 import pytest
+from support.rows import copy_of, dslr, phone, when
 
 from metasync.config import Settings
 from metasync.detect.events import HammingIndex, assign_roles, detect_groups, gps_cell
@@ -12,32 +13,6 @@ from metasync.detect.score import capture_times, score_pair, source_priority
 from metasync.models import Metadata, Photo
 
 S = Settings(db_path="/nonexistent/index.db")
-T0 = datetime(2024, 5, 12, 14, 0, 0)
-
-
-def when(minutes: float, offset: str | None = "+02:00", base: datetime = T0) -> str:
-    t = (base + timedelta(minutes=minutes)).isoformat(timespec="seconds")
-    return t + offset if offset else t
-
-
-def phone(pid: int, minutes: float, lat: float = 48.8584, lon: float = 2.2945, phash: int | None = None,
-          folder: str = "/lib/a", **kw) -> Photo:
-    meta = Metadata(datetime_original=when(minutes), offset_time="+02:00", gps_latitude=lat, gps_longitude=lon,
-                    make="Apple", model="iPhone 13", **kw)
-    return Photo(pid, f"{folder}/IMG_{pid:04d}.HEIC", meta, phash=phash)
-
-
-def dslr(pid: int, minutes: float, phash: int | None = None, folder: str = "/lib/a", **kw) -> Photo:
-    meta = Metadata(datetime_original=when(minutes, None), make="Canon", model="EOS R6", iso=400.0, **kw)
-    return Photo(pid, f"{folder}/DSC_{pid:04d}.JPG", meta, phash=phash)
-
-
-def copy_of(pid: int, original: Photo, flips: int = 2, folder: str = "/lib/wa") -> Photo:
-    h = original.phash
-    for b in range(flips):
-        h ^= 1 << (7 * b + 3)
-    return Photo(pid, f"{folder}/IMG-20240512-WA{pid:04d}.jpg", Metadata(), phash=h)
-
 
 def by_path(groups):
     return [sorted(m.path.rsplit("/", 1)[-1] for m in g.members) for g in groups]

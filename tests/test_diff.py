@@ -1,7 +1,8 @@
 """Preview diff: signs, epsilon, list items, meter, colours only when asked."""
 from __future__ import annotations
 
-from metasync.diff import field_diffs, meter, render_preview, same_value
+from metasync.diff import field_diffs, meter, render_preview
+from metasync.fields import FIELDS
 
 
 def change(field, new, old=None, conflict=False, alternatives=()):
@@ -28,9 +29,10 @@ def test_added_removed_unchanged():
 
 
 def test_floats_within_epsilon_are_unchanged():
-    assert same_value(48.8584, 48.85840000001)
-    assert not same_value(48.8584, 48.8585)
-    assert not same_value(None, 0.0)
+    same = FIELDS["gps_latitude"].same
+    assert same(48.8584, 48.85840000001)
+    assert not same(48.8584, 48.8585)
+    assert not same(None, 0.0)
     assert ops(field_diffs({"gps_latitude": 48.8584}, [change("gps_latitude", 48.85840000001)])) == [
         ("gps_latitude", "=", 48.8584)]
 
@@ -86,3 +88,12 @@ def test_render_names_who_gave_a_value_without_a_source_photo():
     text = render_preview({**PREVIEW, "conflicts": [], "changes": [shift, mine]})
     assert "<- derived (0.78): camera clock corrected" in text
     assert "<- you (1.00): set by hand" in text
+
+
+def test_a_time_that_only_gains_its_offset_is_shown_as_a_change():
+    current = {"datetime_original": "2024-05-12T14:00:00"}
+    diffs = field_diffs(current, [change("datetime_original", "2024-05-12T14:00:00+02:00")])
+    assert ops(diffs) == [("datetime_original", "-", "2024-05-12T14:00:00"),
+                          ("datetime_original", "+", "2024-05-12T14:00:00+02:00")]
+    # a read-back, where hosts drop the offset, still counts it as the value written
+    assert FIELDS["datetime_original"].same("2024-05-12T14:00:00+02:00", "2024-05-12T14:00:00")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-from bridge_support import Server, serve
+from support.bridge import Server, serve
 
 from demokit.library import Truth
 from metasync.plugins import install

@@ -1,7 +1,4 @@
-"""exif.py: canonical fields from real phone / DSLR / stripped JPEGs, sidecar merging, corpus files.
-
-The small photo builders here are also used by test_scan.py and test_cli_scan.py.
-"""
+"""exif.py: canonical fields from real phone / DSLR / stripped JPEGs, sidecar merging, corpus files."""
 from __future__ import annotations
 
 import logging
@@ -10,117 +7,18 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
+from support.photos import make_bad_files, make_dslr, make_phone, make_stripped, write_sidecar
 
 from metasync.errors import ExifReadError
 from metasync.models import Metadata
 from metasync.scan.exif import ExifTool, merge, normalize
 
-PHONE_TAGS = {
-    "EXIF:Make": "Apple", "EXIF:Model": "iPhone 13",
-    "EXIF:DateTimeOriginal": "2024:05:12 14:03:07", "EXIF:SubSecTimeOriginal": "120",
-    "EXIF:OffsetTimeOriginal": "+02:00",
-    "EXIF:GPSLatitude": 48.8584, "EXIF:GPSLatitudeRef": "N",
-    "EXIF:GPSLongitude": 2.2945, "EXIF:GPSLongitudeRef": "W",  # W on purpose: the sign comes from the ref
-    "EXIF:GPSAltitude": 35.5, "EXIF:GPSAltitudeRef": 0,
-    "EXIF:ISO": 50, "EXIF:FNumber": 1.6, "EXIF:ExposureTime": 0.001, "EXIF:FocalLength": 5.1,
-}
-DSLR_TAGS = {
-    "EXIF:Make": "Canon", "EXIF:Model": "Canon EOS 5D Mark IV", "EXIF:SerialNumber": "032021001234",
-    "EXIF:LensModel": "EF24-105mm f/4L IS II USM",
-    "EXIF:DateTimeOriginal": "2024:05:12 13:58:41",
-    "EXIF:ISO": 400, "EXIF:FNumber": 8.0, "EXIF:ExposureTime": 0.004, "EXIF:FocalLength": 35.0,
-}
-
-
-def scene_image(seed: int, size: tuple[int, int] = (160, 120), shift: int = 0) -> Image.Image:
-    """A simple scene; the same seed with a small shift looks alike, different seeds do not."""
-    w, h = size
-    img = Image.new("RGB", size, ((seed * 70) % 256, (seed * 130) % 256, (seed * 200) % 256))
-    d = ImageDraw.Draw(img)
-    for i in range(6):
-        k = seed * 7 + i * 13
-        x, y = (k * 37) % w + shift, (k * 53) % h
-        d.ellipse([x, y, x + w // 3, y + h // 3], fill=((k * 90) % 256, (k * 20) % 256, (k * 150) % 256))
-    d.rectangle([shift, h * 2 // 3, w // 2 + shift, h], fill=(255 - (seed * 40) % 256, 40, 90))
-    return img
-
-
-def make_jpeg(path: Path, exif: ExifTool | None = None, tags: dict | None = None, seed: int = 1,
-              size: tuple[int, int] = (160, 120)) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scene_image(seed, size).save(path, "JPEG", quality=85)
-    if tags:
-        assert exif is not None
-        exif.write_tags(path, tags)
-    return path
-
-
-def make_phone(path: Path, exif: ExifTool, seed: int = 1, **overrides: object) -> Path:
-    return make_jpeg(path, exif, {**PHONE_TAGS, **overrides}, seed)
-
-
-def make_dslr(path: Path, exif: ExifTool, seed: int = 1, **overrides: object) -> Path:
-    return make_jpeg(path, exif, {**DSLR_TAGS, **overrides}, seed)
-
-
-def make_stripped(path: Path, seed: int = 1) -> Path:
-    """A WhatsApp-style copy: pixels only, no EXIF at all."""
-    return make_jpeg(path, None, None, seed)
-
-
-def make_bad_files(folder: Path) -> dict[str, Path]:
-    """Corrupt, truncated, zero-byte and non-image files that carry a photo extension."""
-    folder.mkdir(parents=True, exist_ok=True)
-    good = make_stripped(folder / "_source.jpg")
-    data = good.read_bytes()
-    files = {
-        "truncated": folder / "truncated.jpg",
-        "zero": folder / "zero.jpg",
-        "text": folder / "text.jpg",
-        "corrupt": folder / "corrupt.jpg",
-    }
-    files["truncated"].write_bytes(data[: len(data) // 2])
-    files["zero"].write_bytes(b"")
-    files["text"].write_text("this is not a photo\n")
-    files["corrupt"].write_bytes(data[:20] + bytes(range(256)) * 8)
-    good.unlink()
-    return files
-
-
-XMP_SIDECAR = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about=""
-    xmlns:exif="http://ns.adobe.com/exif/1.0/"
-    xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"
-    xmlns:dc="http://purl.org/dc/elements/1.1/"
-    exif:GPSLatitude="{lat}" exif:GPSLongitude="{lon}"
-    photoshop:City="{city}" photoshop:Country="France">
-   <dc:subject><rdf:Bag><rdf:li>{tag}</rdf:li></rdf:Bag></dc:subject>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-<?xpacket end="w"?>
-"""
-
-
-def write_sidecar(path: Path, lat: str = "43,17.82N", lon: str = "5,22.2E", city: str = "Marseille",
-                  tag: str = "Sea") -> Path:
-    path.write_text(XMP_SIDECAR.format(lat=lat, lon=lon, city=city, tag=tag), encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def exif():
-    with ExifTool() as et:
-        yield et
-
 
 # -- generated files ---------------------------------------------------------------------------------------------
-def test_phone_fields(tmp_path: Path, exif: ExifTool) -> None:
-    p = make_phone(tmp_path / "IMG_0001.jpg", exif)
-    meta = exif.read_metadata([p])[str(p)]
+def test_phone_fields(tmp_path: Path, exiftool: ExifTool) -> None:
+    p = make_phone(tmp_path / "IMG_0001.jpg", exiftool)
+    meta = exiftool.read_metadata([p])[str(p)]
     assert meta.datetime_original == "2024-05-12T14:03:07.120+02:00"
     assert meta.offset_time == "+02:00"
     assert meta.gps_latitude == pytest.approx(48.8584)
@@ -130,9 +28,9 @@ def test_phone_fields(tmp_path: Path, exif: ExifTool) -> None:
     assert (meta.iso, meta.f_number, meta.exposure_time) == (50, 1.6, pytest.approx(0.001))
 
 
-def test_dslr_fields(tmp_path: Path, exif: ExifTool) -> None:
-    p = make_dslr(tmp_path / "IMG_1234.JPG", exif)
-    meta = exif.read_metadata([p])[str(p)]
+def test_dslr_fields(tmp_path: Path, exiftool: ExifTool) -> None:
+    p = make_dslr(tmp_path / "IMG_1234.JPG", exiftool)
+    meta = exiftool.read_metadata([p])[str(p)]
     assert meta.serial_number == "032021001234"
     assert meta.lens_model == "EF24-105mm f/4L IS II USM"
     assert (meta.iso, meta.f_number, meta.exposure_time, meta.focal_length) == (400, 8.0, 0.004, 35.0)
@@ -140,15 +38,15 @@ def test_dslr_fields(tmp_path: Path, exif: ExifTool) -> None:
     assert meta.offset_time is None and not meta.has_gps
 
 
-def test_stripped_copy_has_no_metadata(tmp_path: Path, exif: ExifTool) -> None:
+def test_stripped_copy_has_no_metadata(tmp_path: Path, exiftool: ExifTool) -> None:
     p = make_stripped(tmp_path / "IMG-20240512-WA0003.jpg")
-    assert exif.read_metadata([p])[str(p)] == Metadata()
+    assert exiftool.read_metadata([p])[str(p)] == Metadata()
 
 
-def test_sidecar_overrides_embedded_and_tags_union(tmp_path: Path, exif: ExifTool) -> None:
-    p = make_phone(tmp_path / "IMG_0002.jpg", exif, **{"XMP:City": "Paris", "XMP:Subject": ["Trip"]})
+def test_sidecar_overrides_embedded_and_tags_union(tmp_path: Path, exiftool: ExifTool) -> None:
+    p = make_phone(tmp_path / "IMG_0002.jpg", exiftool, **{"XMP:City": "Paris", "XMP:Subject": ["Trip"]})
     write_sidecar(tmp_path / "IMG_0002.jpg.xmp")
-    meta = exif.read_metadata([p])[str(p)]
+    meta = exiftool.read_metadata([p])[str(p)]
     assert meta.city == "Marseille"
     assert meta.gps_latitude == pytest.approx(43.297) and meta.gps_longitude == pytest.approx(5.37)
     assert meta.country == "France"
@@ -156,23 +54,23 @@ def test_sidecar_overrides_embedded_and_tags_union(tmp_path: Path, exif: ExifToo
     assert meta.tags == ("Trip", "Sea")
 
 
-def test_lightroom_style_sidecar_name(tmp_path: Path, exif: ExifTool) -> None:
+def test_lightroom_style_sidecar_name(tmp_path: Path, exiftool: ExifTool) -> None:
     p = make_stripped(tmp_path / "DSC_0001.jpg")
     write_sidecar(tmp_path / "DSC_0001.xmp", city="Lyon")
-    assert exif.read_metadata([p])[str(p)].city == "Lyon"
+    assert exiftool.read_metadata([p])[str(p)].city == "Lyon"
 
 
-def test_unreadable_sidecar_keeps_embedded(tmp_path: Path, exif: ExifTool, caplog) -> None:
-    p = make_phone(tmp_path / "IMG_0003.jpg", exif)
+def test_unreadable_sidecar_keeps_embedded(tmp_path: Path, exiftool: ExifTool, caplog) -> None:
+    p = make_phone(tmp_path / "IMG_0003.jpg", exiftool)
     (tmp_path / "IMG_0003.jpg.xmp").write_bytes(b"")
-    meta = exif.read_metadata([p])[str(p)]
+    meta = exiftool.read_metadata([p])[str(p)]
     assert meta.make == "Apple" and meta.has_gps
 
 
-def test_bad_files_become_read_errors_without_failing_the_batch(tmp_path: Path, exif: ExifTool) -> None:
+def test_bad_files_become_read_errors_without_failing_the_batch(tmp_path: Path, exiftool: ExifTool) -> None:
     bad = make_bad_files(tmp_path)
-    good = make_phone(tmp_path / "good.jpg", exif)
-    res = exif.read_metadata([bad["zero"], good, bad["text"], tmp_path / "missing.jpg"])
+    good = make_phone(tmp_path / "good.jpg", exiftool)
+    res = exiftool.read_metadata([bad["zero"], good, bad["text"], tmp_path / "missing.jpg"])
     assert isinstance(res[str(bad["zero"])], ExifReadError) and "empty" in res[str(bad["zero"])].reason
     assert isinstance(res[str(bad["text"])], ExifReadError) and "not an image" in res[str(bad["text"])].reason
     assert isinstance(res[str(tmp_path / "missing.jpg")], ExifReadError)
@@ -239,13 +137,13 @@ def test_merge_keeps_gps_pair_and_unions_tags() -> None:
 
 
 # -- real-world corpus -------------------------------------------------------------------------------------------
-def test_corpus_known_values(corpus: Path, exif: ExifTool) -> None:
+def test_corpus_known_values(corpus: Path, exiftool: ExifTool) -> None:
     img = corpus / "images"
     names = ["nikon_coolpix-p6000_gps_DSCN0010.jpg", "xiaomi_bad-gps-latitude-213.jpg",
              "samsung_gt-i9000_bad-usercomment_gps-zero.jpg", "apple_iphone7_gps.jpg", "IMG_7943.HEIC",
              "canon_eos_6d.dng", "canon_eos-350d_stripped.cr2", "nikon_d70_stripped.nef",
              "fujifilm_f601_unicode-tags.jpg"]
-    res = exif.read_metadata([img / n for n in names])
+    res = exiftool.read_metadata([img / n for n in names])
     m = {n: res[str(img / n)] for n in names}
     assert m["nikon_coolpix-p6000_gps_DSCN0010.jpg"].gps_latitude == pytest.approx(43.4674, abs=1e-3)
     assert not m["xiaomi_bad-gps-latitude-213.jpg"].has_gps
@@ -259,18 +157,18 @@ def test_corpus_known_values(corpus: Path, exif: ExifTool) -> None:
     assert m["fujifilm_f601_unicode-tags.jpg"].tags == ("Æske Øllegård", "æÆøØåÅéÉüÜäÄöÖïÏñÑ")
 
 
-def test_corpus_digikam_sidecar_tags_union(corpus: Path, tmp_path: Path, exif: ExifTool) -> None:
+def test_corpus_digikam_sidecar_tags_union(corpus: Path, tmp_path: Path, exiftool: ExifTool) -> None:
     photo = Path(shutil.copy(corpus / "images" / "20240107_110258.jpg", tmp_path))
     shutil.copy(corpus / "sidecars" / "digikam" / "20240107_110258.jpg.xmp", tmp_path)
-    meta = exif.read_metadata([photo])[str(photo)]
+    meta = exiftool.read_metadata([photo])[str(photo)]
     assert meta.tags == ("Výlet", "Travel")
     assert (meta.gps_latitude, meta.gps_longitude) == (pytest.approx(50.089587), pytest.approx(14.39741))
     assert meta.datetime_original == "2024-01-07T11:02:59.177+01:00"
 
 
-def test_raw_previews(corpus: Path, exif: ExifTool) -> None:
+def test_raw_previews(corpus: Path, exiftool: ExifTool) -> None:
     dng, cr2 = corpus / "images" / "canon_eos_6d.dng", corpus / "images" / "canon_eos-350d_stripped.cr2"
-    previews = exif.read_previews([dng, cr2])
+    previews = exiftool.read_previews([dng, cr2])
     data, orientation = previews[str(dng)]
     assert data[:2] == b"\xff\xd8" and orientation == 1
     assert previews[str(cr2)] is None  # image data stripped: no preview

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from bridge_support import TOKEN
+from support.bridge import TOKEN
 
 from demokit.library import Truth
 from metasync.bridge import close_app, create_app

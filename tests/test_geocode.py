@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from lookups_support import LOOKUPS
+from support.lookups import LOOKUPS
 
 from metasync.config import Settings
 from metasync.detect.place import place_groups

@@ -7,21 +7,14 @@ import os
 import re
 import subprocess
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
-from bridge_support import DARKTABLE_HISTORY, Server, detected
+from support.bridge import DARKTABLE_HISTORY, Server
 
 from demokit.library import Truth
 from metasync.scan.exif import ExifTool
 from tests.hosts.emulators import INTEGRATIONS, DarktableHost, LightroomHost
-
-
-@pytest.fixture()
-def bridge(phone_and_dslr: Truth, tmp_path: Path) -> Iterator[tuple[Server, Truth]]:
-    with detected(phone_and_dslr.root, tmp_path) as srv:
-        yield srv, phone_and_dslr
 
 
 def sha(path: Path) -> str | None:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from apply_helpers import build_library, exiftool, open_engine, temp_files, tree_state  # noqa: F401
+from support.apply import new_engine, temp_files, tree_state
 
 from metasync.index import Index
 from metasync.write import journal
@@ -61,12 +61,10 @@ def run(cmd: list[str], fault: str | None, stdin: str = "") -> subprocess.Comple
 
 
 @pytest.fixture()
-def lib(tmp_path, corpus, exiftool):
+def lib(lib, corpus):
     """Two targets: one with a darktable sidecar already, one without any."""
-    library = build_library(tmp_path / "photos", tmp_path / "index.db", exiftool)
-    shutil.copyfile(corpus / "sidecars/darktable/0175-agx.xmp", library.targets[0] + ".xmp")
-    yield library
-    library.close()
+    shutil.copyfile(corpus / "sidecars/darktable/0175-agx.xmp", lib.targets[0] + ".xmp")
+    return lib
 
 
 def assert_each_file_old_or_new(root: Path, old: dict[str, str], new: dict[str, str]) -> None:
@@ -99,7 +97,7 @@ def test_apply_killed_at_each_step_is_rolled_back_by_the_next_command(lib, tmp_p
             continue
         assert "Paris" in (photos / name).read_text(encoding="utf-8"), f"{name}: half-written sidecar"
 
-    with open_engine(db, exiftool) as engine:
+    with new_engine(db, exiftool) as engine:
         assert len(engine.recover()["rolled_back"]) == 1
         assert tree_state(photos) == old, "every sidecar wholly old again"
         assert temp_files(photos) == []
@@ -126,7 +124,7 @@ def test_revert_killed_at_each_step_is_rolled_back_by_the_next_command(lib, tmp_
         assert temp_files(photos)
 
     # the next command (here: history) finds the unfinished revert and rolls it back
-    with open_engine(db, exiftool) as engine:
+    with new_engine(db, exiftool) as engine:
         kinds = [v["kind"] for v in engine.history(lib.targets[0])]
         assert kinds == ["apply"]
         assert tree_state(photos) == applied

@@ -9,19 +9,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from bridge_support import Server, detected
 from lupa.lua51 import LuaError
+from support.bridge import Server
 
 from demokit.library import Truth
 from tests.hosts.emulators import LightroomHost
 
 BEFORE = {"gps": {"latitude": 1.25, "longitude": -2.5}, "gpsAltitude": 7, "city": "Oldtown", "country": "Nowhere"}
-
-
-@pytest.fixture()
-def bridge(phone_and_dslr: Truth, tmp_path: Path) -> Iterator[tuple[Server, Truth]]:
-    with detected(phone_and_dslr.root, tmp_path) as srv:
-        yield srv, phone_and_dslr
 
 
 def state(photo: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The opt-in AI analyzer against a real loopback HTTP server speaking Ollama's wire format (tests/ollama_server.py)."""
+"""The opt-in AI analyzer against a real loopback HTTP server speaking Ollama's wire format (support/ollama.py)."""
 from __future__ import annotations
 
 import base64
@@ -7,8 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from ollama_server import FakeOllama, prefix_judge
-from scene_photos import two_events  # noqa: F401 - fixture
+from support.ollama import FakeOllama, prefix_judge
 
 from metasync.config import Settings
 from metasync.detect.events import detect_groups
@@ -17,7 +16,7 @@ from metasync.detect.scene.local import LocalAnalyzer
 from metasync.detect.scene.ollama import OllamaAnalyzer, OllamaClient, is_loopback_url, parse_answer
 from metasync.errors import AIAnswerError, AIUnavailableError, RemoteAIRefusedError
 from metasync.index import Index
-from metasync.models import Group, GroupMember, Photo
+from metasync.models import Group, GroupKind, GroupMember, Photo
 
 FAST = (1.0, 0.5)  # connect, read timeouts for tests: "slow" mode sleeps longer than this
 
@@ -109,7 +108,7 @@ def test_ai_splits_what_the_local_analyzer_kept(beach_group: tuple[Group, dict[i
     assert names(local_only) == [[f"beach_{i}.jpg" for i in range(8)]]
     # beach_6 (phone, GPS) and beach_7 (DSLR) are another event for the model: two groups, each with a source
     assert names(with_ai) == [[f"beach_{i}.jpg" for i in range(6)], ["beach_6.jpg", "beach_7.jpg"]]
-    assert {g.options["scene"]["analyzer"] for g in with_ai} == {"ollama:llava"}
+    assert {g.evidence.scene.analyzer for g in with_ai} == {"ollama:llava"}
     assert all(any("ollama:llava" in r for r in g.reasons) for g in with_ai)
     # small batches, the first photo repeated in each as the reference, JPEGs small enough to send
     chats = server.chats
@@ -152,7 +151,7 @@ def test_only_groups_in_the_ambiguous_band_are_sent(beach_group: tuple[Group, di
         settings = ai_settings(server)
         out = refine_groups([sure, doubtful], by_id, settings, *analyzers(settings))
     assert server.chats == [] and len(out) == 2
-    assert all(g.options["scene"]["analyzer"] == "local" for g in out)
+    assert all(g.evidence.scene.analyzer == "local" for g in out)
 
 
 def test_answers_are_cached_so_a_rescan_never_asks_twice(beach_group: tuple[Group, dict[int, Photo]],
@@ -195,7 +194,7 @@ def test_a_failing_server_leaves_the_local_verdict(beach_group: tuple[Group, dic
     if expect == "unavailable":  # an unreachable server is not asked again for the second group
         assert len(server.chats) == 3 and out[1] == local_only[0]
     else:  # a bad answer costs only its own group
-        assert out[1].options["scene"]["analyzer"] == "ollama:llava"
+        assert out[1].evidence.scene.analyzer == "ollama:llava"
 
 
 def test_an_absent_server_falls_back(beach_group: tuple[Group, dict[int, Photo]],
@@ -206,7 +205,7 @@ def test_an_absent_server_falls_back(beach_group: tuple[Group, dict[int, Photo]]
         port = s.getsockname()[1]
     settings = Settings(ai="ollama", ai_url=f"http://127.0.0.1:{port}")
     out = refine_groups([group], by_id, settings, *analyzers(settings))
-    assert len(out) == 1 and out[0].options["scene"]["analyzer"] == "local"
+    assert len(out) == 1 and out[0].evidence.scene.analyzer == "local"
     assert "AI analyzer unavailable" in caplog.text
 
 
@@ -218,7 +217,7 @@ def test_hallucinated_outliers_do_not_split(beach_group: tuple[Group, dict[int, 
         settings = ai_settings(server)
         out = refine_groups([group], by_id, settings, *analyzers(settings))
     assert names(out) == [[f"beach_{i}.jpg" for i in range(8)]]
-    assert out[0].options["scene"]["analyzer"] == "ollama:llava" and out[0].options["scene"]["same"]
+    assert out[0].evidence.scene.analyzer == "ollama:llava" and out[0].evidence.scene.same
     assert "IMG_9999.JPG" in caplog.text
 
 
@@ -256,7 +255,7 @@ def test_a_remote_url_is_refused_before_any_connection(network_log: list[object]
     group, by_id = beach_group
     for url in ("http://192.0.2.10:11434", "http://ollama.example.com:11434"):
         settings = Settings(ai="ollama", ai_url=url)
-        with pytest.raises(RemoteAIRefusedError, match="--allow-remote-ai"):
+        with pytest.raises(RemoteAIRefusedError, match="allow_remote_ai = true"):
             analyzers(settings)
         with pytest.raises(RemoteAIRefusedError):
             OllamaClient(url)
@@ -272,7 +271,7 @@ def test_an_allowed_remote_url_warns_and_only_then_connects(network_log: list[ob
         out = refine_groups([group], by_id, settings, *analyzers(settings))
     assert "privacy" in caplog.text and "192.0.2.10" in caplog.text
     assert network_log and all("192.0.2.10" in str(a) for a in network_log)
-    assert out[0].options["scene"]["analyzer"] == "local"  # refused by our fake network: the local verdict stands
+    assert out[0].evidence.scene.analyzer == "local"  # refused by our fake network: the local verdict stands
 
 
 def test_an_unreadable_photo_is_not_sent(beach_group: tuple[Group, dict[int, Photo]], tmp_path: Path,
@@ -317,7 +316,7 @@ def test_cli_suggest_with_ai_uses_the_server(tmp_path: Path) -> None:
         assert main(["suggest", str(tmp_path / "lib"), "--db", str(db), "--config", str(config), "--ai", "ollama",
                      "--json"]) == 0
     with Index(db) as index:
-        verdicts = [g.options["scene"] for g in index.groups() if g.kind == "event"]  # time shifts: no scene
-    assert verdicts and all(v["analyzer"] == "ollama:llava" for v in verdicts)
+        verdicts = [g.evidence.scene for g in index.groups() if g.kind == GroupKind.EVENT]  # time shifts: no scene
+    assert verdicts and all(v.analyzer == "ollama:llava" for v in verdicts)
     assert len(server.chats) >= len(verdicts)
     assert all(1 < len(c["messages"][0]["images"]) <= 4 and c["format"] == "json" for c in server.chats)

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from PIL import Image
-from test_exif import make_bad_files, scene_image
+from support.photos import make_bad_files, scene_image
 
 from metasync.scan.phash import (
     IN_FLIGHT,

@@ -4,12 +4,21 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from lookups_support import LOOKUPS
-from test_detect import copy_of, dslr, phone, when
+from support.lookups import LOOKUPS
+from support.rows import copy_of, dslr, phone, when
 
 from metasync.config import Settings
 from metasync.detect.events import assign_roles
-from metasync.models import CANONICAL_FIELDS, Group, GroupMember, Metadata, Photo
+from metasync.models import (
+    CANONICAL_FIELDS,
+    ClockEvidence,
+    Group,
+    GroupKind,
+    GroupMember,
+    GroupOptions,
+    Metadata,
+    Photo,
+)
 from metasync.plan import plan_group
 from metasync.plan.events import CAMERA_FIELDS
 
@@ -181,7 +190,7 @@ def test_camera_only_from_the_same_shot():
 def test_copy_camera_option_forces_make_and_model_only():
     source = phone(1, 0, iso=50.0)
     other = Photo(2, "/lib/a/other.jpg", Metadata(datetime_original=when(1)))
-    g, photos = group_of(source, other, options={"copy_camera": True})
+    g, photos = group_of(source, other, options=GroupOptions(copy_camera=True))
     ch = changes(plan_group(g, photos, S, LOOKUPS))
     assert ch["make"].new == "Apple" and ch["model"].new == "iPhone 13"
     assert "iso" not in ch and ch["make"].reason.startswith("group option copy_camera")
@@ -249,8 +258,10 @@ def test_copy_equally_like_two_originals_of_two_cameras_is_a_camera_conflict():
 
 def test_time_shift_groups_go_to_the_clock_planner():
     camera = dslr(2, 2)
-    g, photos = group_of(phone(1, 0), camera, sources=(1,), kind="time_shift", reasons=("Canon EOS R6: +1 h",),
-                         options={"shift_s": 3600.0, "camera_times": {camera.path: camera.meta.datetime_original}})
+    g, photos = group_of(phone(1, 0), camera, sources=(1,), kind=GroupKind.TIME_SHIFT,
+                         reasons=("Canon EOS R6: +1 h",),
+                         evidence=ClockEvidence(shift_s=3600.0, camera="Canon EOS R6", spread_s=0.0,
+                                                camera_times={camera.path: camera.meta.datetime_original}))
     plan = plan_group(g, photos, S, LOOKUPS)
     assert [(c.field, c.new) for c in plan.changes] == [("datetime_original", when(62, None))]
 
@@ -281,7 +292,7 @@ photo_lists = st.lists(
 @given(photo_lists, st.booleans())
 def test_plan_never_removes_or_overwrites_except_by_the_rules(rows, copy_camera):
     photos = [Photo(k + 1, f"/lib/a/p{k}.jpg", meta, phash=h) for k, (meta, h) in enumerate(rows)]
-    g, by_id = group_of(*photos, options={"copy_camera": copy_camera})
+    g, by_id = group_of(*photos, options=GroupOptions(copy_camera=copy_camera))
     plan = plan_group(g, by_id, S, LOOKUPS)
     sources = {m.photo_id for m in g.members if m.is_source}
     by_path = {p.path: p for p in photos}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_exif import make_bad_files, make_dslr, make_phone, make_stripped, scene_image, write_sidecar
+from support.photos import make_bad_files, make_dslr, make_phone, make_stripped, scene_image, write_sidecar
 
 from metasync.config import Settings
 from metasync.detect.scene.local import LocalAnalyzer
@@ -23,14 +23,13 @@ SUMMARY_KEYS = {"photos", "new", "changed", "unchanged", "removed", "with_gps", 
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def template(tmp_path_factory: pytest.TempPathFactory, exiftool: ExifTool) -> Path:
     """A small library made once: 2 phone, 2 DSLR, 1 stripped copy, in two folders (one upper-case .JPG)."""
     root = tmp_path_factory.mktemp("template")
-    with ExifTool() as et:
-        make_phone(root / "day1" / "IMG_0001.jpg", et, seed=1)
-        make_phone(root / "day1" / "IMG_0002.jpg", et, seed=2, **{"EXIF:DateTimeOriginal": "2024:05:12 14:05:00"})
-        make_dslr(root / "day1" / "dslr" / "_MG_1001.JPG", et, seed=1)
-        make_dslr(root / "day2" / "_MG_2001.jpg", et, seed=3)
+    make_phone(root / "day1" / "IMG_0001.jpg", exiftool, seed=1)
+    make_phone(root / "day1" / "IMG_0002.jpg", exiftool, seed=2, **{"EXIF:DateTimeOriginal": "2024:05:12 14:05:00"})
+    make_dslr(root / "day1" / "dslr" / "_MG_1001.JPG", exiftool, seed=1)
+    make_dslr(root / "day2" / "_MG_2001.jpg", exiftool, seed=3)
     make_stripped(root / "day2" / "IMG-20240512-WA0003.jpg", seed=1)
     return root
 

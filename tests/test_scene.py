@@ -4,11 +4,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pytest
-from scene_photos import PARK, epoch, scene_image, two_events  # noqa: F401 - two_events is a fixture
+from support.photos import PARK, palette_shot
 
 from metasync.config import Settings
 from metasync.detect.events import detect_groups
@@ -17,6 +18,10 @@ from metasync.detect.scene.local import LocalAnalyzer, average_linkage, exposure
 from metasync.index import Index
 from metasync.models import Group, GroupMember, Metadata, Photo
 from metasync.scan.pixels import pixel_features
+
+
+def epoch(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
 
 
 # -- sun and light -----------------------------------------------------------------------------------------------
@@ -126,7 +131,7 @@ def test_refine_splits_the_group_that_detect_chained(two_events: list[Photo]) ->
     after = refine_groups(before, {p.id: p for p in two_events}, settings, LocalAnalyzer(settings))
     assert pair_precision(after, truth) == 1.0
     assert len(after) == 2
-    assert all(g.options["scene"]["analyzer"] == "local" for g in after)
+    assert all(g.evidence.scene.analyzer == "local" for g in after)
     assert any("split" in r for g in after for r in g.reasons)
     for g in after:
         assert any(m.is_source for m in g.members) and not all(m.is_source for m in g.members)
@@ -163,7 +168,7 @@ def test_cache_in_the_index_means_a_rescan_decodes_nothing(two_events: list[Phot
 def test_unreadable_image_is_judged_by_metadata_only(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    good = scene_image(tmp_path / "ok.jpg", PARK, 3, 0)
+    good = palette_shot(tmp_path / "ok.jpg", PARK, 3, 0)
     meta = Metadata(datetime_original="2024-07-14T12:00:00", f_number=8.0, exposure_time=1 / 250, iso=100)
     photos = [Photo(1, str(bad), meta), Photo(2, str(good), meta)]
     descs = LocalAnalyzer(Settings()).describe(photos)
@@ -197,7 +202,7 @@ def test_scene_analysis_improves_grouping_on_generated_libraries(tmp_path: Path)
     assert after.precision > before.precision + 0.2 and after.f1 > before.f1
 
 
-def test_engine_refine_splits_and_caches_in_its_index(two_events: list[Photo], tmp_path: Path) -> None:  # noqa: F811
+def test_engine_refine_splits_and_caches_in_its_index(two_events: list[Photo], tmp_path: Path) -> None:
     from metasync.engine import Engine
 
     settings = Settings(db_path=tmp_path / "index.db")

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from metasync.errors import SidecarError
-from metasync.fields import FIELD_SPECS
+from metasync.fields import FIELDS
+from metasync.models import CANONICAL_FIELDS
 from metasync.scan.exif import ExifTool
 from metasync.timeutil import parse_local
-from metasync.write import sidecar
 from metasync.write.sidecar import (
     METASYNC_NS,
     NAMESPACES,
@@ -89,7 +89,7 @@ _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _TAG_LISTS = (f"{{{NAMESPACES['dc']}}}subject", "{http://ns.adobe.com/lightroom/1.0/}hierarchicalSubject",
               "{http://www.digikam.org/ns/1.0/}TagsList")
 OWNED = {f"{{{NAMESPACES[p.split(':')[0]]}}}{p.split(':')[1]}"
-         for spec in FIELD_SPECS.values() for p in spec.xmp_props} | {
+         for spec in FIELDS.values() for p in spec.xmp_props} | {
     f"{{{NAMESPACES['exif']}}}GPSLatitudeRef", f"{{{NAMESPACES['exif']}}}GPSLongitudeRef", *_TAG_LISTS}
 
 
@@ -150,12 +150,6 @@ def assert_values(got: dict, want: dict, tags_superset: bool = True) -> None:
             assert got[field] == pytest.approx(value, rel=1e-9, abs=1e-9), field
         else:
             assert got[field] == value, field
-
-
-@pytest.fixture(scope="module")
-def exiftool():
-    with ExifTool() as et:
-        yield et
 
 
 def exiftool_xmp(et: ExifTool, path: Path) -> dict:
@@ -483,11 +477,15 @@ def test_values_xmp_cannot_hold_are_refused(values: dict, reason: str) -> None:
         merge_values(None, values, PROV)
 
 
+def test_the_field_table_holds_every_metadata_field_in_order() -> None:
+    assert tuple(FIELDS) == CANONICAL_FIELDS
+
+
 def test_every_field_is_written_to_the_properties_of_the_field_table() -> None:
-    for field, spec in FIELD_SPECS.items():
+    for field, spec in FIELDS.items():
         if field in ("tags", "offset_time"):
             continue
-        assert tuple(sidecar._encode(field, VALUES[field])) == spec.xmp_props
+        assert tuple(spec.to_xmp(VALUES[field])) == spec.xmp_props
 
 
 # -- hostile input ---------------------------------------------------------------------------------------------

@@ -15,7 +15,10 @@ import sqlite3
 import sys
 
 from .. import __version__
-from ..errors import MetasyncError
+from ..errors import MetasyncError, RemoteAIRefusedError
+
+# Errors name no flag (the bridge shows the same messages in plugin dialogs); the command line adds its own.
+FLAG_HINTS = {RemoteAIRefusedError: "or pass --allow-remote-ai for this run"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except MetasyncError as exc:
-        print(f"metasync: {exc}", file=sys.stderr)
+        hint = next((h for kind, h in FLAG_HINTS.items() if isinstance(exc, kind)), None)
+        print(f"metasync: {exc}" + (f"; {hint}" if hint else ""), file=sys.stderr)
         return 1
     except BrokenPipeError:  # `metasync suggest ... --json | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes

@@ -6,9 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import Engine
+from ..write.apply import CONFLICTING
 from ._common import add_common, emit_json, settings_from
 
 HOSTS = ("darktable", "digikam", "lightroom")
+# the engine's skip reasons name no flag (plugin dialogs show them too); here the flag that changes the outcome
+FLAG_HINTS = {CONFLICTING: " (--include-conflicts writes the most likely value)"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,7 +46,8 @@ def render(result: dict[str, Any]) -> str:
     lines += [f"  {s}" for s in result["sidecars"]]
     if result["skipped"]:
         lines.append(f"skipped {len(result['skipped'])} change(s):")
-        lines += [f"  {Path(s['path']).name} {s['field']}: {s['reason']}" for s in result["skipped"]]
+        lines += [f"  {Path(s['path']).name} {s['field']}: {s['reason']}{FLAG_HINTS.get(s['reason'], '')}"
+                  for s in result["skipped"]]
     if result["applied"]:
         lines.append(f"undo with: metasync revert {result['group']}")
     return "\n".join(lines)

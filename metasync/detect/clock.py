@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..config import Settings
-from ..models import Group, GroupMember, Metadata, Photo
+from ..models import ClockEvidence, Group, GroupKind, GroupMember, Metadata, Photo
 from ..timeutil import format_duration, has_known_offset, shift_datetime, utc_epoch, wall_epoch
 from ..track import FixGrid, passages, photo_fixes
 
@@ -372,11 +372,10 @@ def time_shift_group(estimate: ClockEstimate) -> Group:
     members = tuple(GroupMember(pid, path, is_source=False) for pid, path in zip(estimate.photo_ids, estimate.paths))
     members += tuple(GroupMember(pid, path, is_source=True) for pid, path in refs)
     return Group(
-        id=None, members=members, confidence=estimate.confidence, kind="time_shift",
-        options={"shift_s": estimate.shift_s, "camera": estimate.camera, "pairs": len(estimate.pairs),
-                 "spread_s": estimate.spread_s,
-                 "matches": [[p.camera_path, p.reference_path, p.diff_s] for p in estimate.pairs],
-                 "camera_times": dict(zip(estimate.paths, estimate.times))},
+        id=None, members=members, confidence=estimate.confidence, kind=GroupKind.TIME_SHIFT,
+        evidence=ClockEvidence(shift_s=estimate.shift_s, camera=estimate.camera, spread_s=estimate.spread_s,
+                               matches=tuple((p.camera_path, p.reference_path, p.diff_s) for p in estimate.pairs),
+                               camera_times=dict(zip(estimate.paths, estimate.times))),
         reasons=(estimate.text,))
 
 
@@ -390,10 +389,11 @@ def suggest_time_shifts(photos: Sequence[Photo], settings: Settings) -> tuple[li
 def shift_target(group: Group, photo: Photo) -> str | None:
     """The corrected time for one of the group's photos; None when its time is no longer the camera's (the shift,
     or another edit, already reached it), so a shift can never be applied twice."""
-    written = group.options.get("camera_times", {}).get(photo.path)
+    evidence = group.evidence
+    written = evidence.camera_times.get(photo.path) if isinstance(evidence, ClockEvidence) else None
     if written is None or photo.meta.datetime_original != written:
         return None
-    return shift_datetime(written, float(group.options["shift_s"]))
+    return shift_datetime(written, evidence.shift_s)
 
 
 # A clock correction stands until it is applied or deleted: one taken back (reverted) may be applied again, and
@@ -404,7 +404,7 @@ STANDING = ("pending", "reverted")
 def with_pending_shifts(photos: Sequence[Photo], groups: Iterable[Group]) -> list[Photo]:
     """The photos as they will be once the standing time shifts are applied (in memory), so that grouping, GPS
     interpolation and time zones use corrected times."""
-    shifts = [g for g in groups if g.kind == "time_shift" and g.status in STANDING]
+    shifts = [g for g in groups if g.kind == GroupKind.TIME_SHIFT and g.status in STANDING]
     if not shifts:
         return list(photos)
     by_path = {p.path: p for p in photos}

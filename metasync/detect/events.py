@@ -22,7 +22,7 @@ import numpy as np
 
 from ..config import Settings
 from ..gcpause import collector_paused
-from ..models import Group, GroupMember, Photo
+from ..models import EventEvidence, Group, GroupMember, Photo
 from ..track import EARTH_RADIUS_M, distance_m
 from .score import VISUAL_REACH, PairScores, capture_times, source_priority
 
@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 MAX_NEIGHBOURS = 6
 # A group whose photos' GPS disagree (joined only by visual evidence) keeps this fraction of its confidence.
 CONFLICT_FACTOR = 0.5
-# Group option set on groups whose photos' GPS disagree: no later evidence may raise their confidence.
-GPS_CONFLICT = "gps_conflict"
 # Reasons listed per group (one per target, best link first).
 MAX_REASONS = 12
 
@@ -310,7 +308,7 @@ def _make_group(photos: list[Photo], idx: list[int], best: dict[int, tuple[int, 
         return None
     confidence = fmean(float(scores.confidence[best[i][0]]) for i in idx) * (CONFLICT_FACTOR if conflicted else 1.0)
     return Group(id=None, members=members, confidence=round(min(1.0, max(0.0, confidence)), 4),
-                 options={GPS_CONFLICT: True} if conflicted else {},
+                 evidence=EventEvidence(gps_conflict=True) if conflicted else None,
                  reasons=(_gps_spread([photos[i] for i in idx]),) if conflicted else ())
 
 

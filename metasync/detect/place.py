@@ -7,9 +7,10 @@ from datetime import timedelta, timezone
 from typing import Sequence
 
 from ..config import Settings
+from ..fields import PLACE_FIELDS
 from ..lookups import Lookups
-from ..lookups.gazetteer import PLACE_CONFIDENCE, PLACE_FIELDS
-from ..models import Group, GroupMember, Photo
+from ..lookups.gazetteer import PLACE_CONFIDENCE
+from ..models import Group, GroupKind, GroupMember, Photo
 from ..timeutil import has_known_offset, parse_local
 from ..track import gps_changes
 from .score import capture_times
@@ -33,7 +34,7 @@ def place_groups(photos: Sequence[Photo], covered: set[int], settings: Settings,
         elif all(getattr(m, f) is None for f in PLACE_FIELDS) or (m.datetime_original and not has_known_offset(m)):
             by_folder.setdefault(p.folder, []).append(p)
     return [Group(id=None, members=tuple(GroupMember(p.id, p.path, is_source=False) for p in ps),
-                  confidence=PLACE_CONFIDENCE, kind="place",
+                  confidence=PLACE_CONFIDENCE, kind=GroupKind.PLACE,
                   reasons=(_place_reason(folder, ps),))
             for folder, ps in sorted(by_folder.items())]
 

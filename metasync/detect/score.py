@@ -254,6 +254,6 @@ def capture_times(photos: Iterable[Photo]) -> dict[int, float]:
 
 
 def source_priority(photo: Photo) -> int:
-    """The seed's source priority: GPS + EXIF (3) > GPS only (2) > EXIF only (1) > AI-detected or nothing (0)."""
+    """Source priority, what a photo can give: GPS + EXIF (3) > GPS only (2) > EXIF only (1) > nothing (0)."""
     m = photo.meta
     return (2 if m.has_gps else 0) + (1 if m.has_exif else 0)

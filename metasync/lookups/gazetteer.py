@@ -24,6 +24,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 import numpy as np
 
 from ..errors import GeocodeDataError
+from ..fields import PLACE_FIELDS
 from ..track import EARTH_RADIUS_M
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,7 @@ class Place:
 
     def to_fields(self) -> dict[str, str]:
         """The canonical fields this place fills (absent names left out)."""
-        out = {"city": self.city, "state": self.state, "country": self.country, "country_code": self.country_code}
-        return {k: v for k, v in out.items() if v}
+        return {f: getattr(self, f) for f in PLACE_FIELDS if getattr(self, f)}
 
 
 def _unit_vectors(coords: np.ndarray) -> np.ndarray:
@@ -201,6 +201,5 @@ class Gazetteer:
         return out
 
 
-PLACE_FIELDS = ("city", "state", "country", "country_code")
 # Names come from the nearest towns (points, not boundaries): a little less sure than the GPS they come from.
 PLACE_CONFIDENCE = 0.9

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 from ..config import Settings
 from ..gcpause import collector_paused
 from ..lookups import Lookups
-from ..models import Group, Photo, Plan
+from ..models import Group, GroupKind, Photo, Plan
 from .events import batches, plan_events
 from .place import plan_place_group
 from .time_shift import plan_time_shift
@@ -21,9 +21,9 @@ def plan_group(group: Group, photos: dict[int, Photo], settings: Settings, looku
     """The changes the group's targets should receive, with reasons, confidences and conflicts.
 
     `lookups`: the towns, zones and GPS track log points the plan may look up (built once by the Engine)."""
-    if group.kind == "time_shift":
+    if group.kind == GroupKind.TIME_SHIFT:
         return plan_time_shift(group, list(photos.values()), settings, overrides)
-    if group.kind == "place":
+    if group.kind == GroupKind.PLACE:
         return plan_place_group(group, photos, settings, lookups, overrides)
     return plan_events([group], photos, settings, lookups, [overrides or {}])[0]
 
@@ -35,12 +35,12 @@ def plan_groups(groups: Sequence[Group], photos: dict[int, Photo], settings: Set
 
     `as_shot`: the photos with the clocks they came with, for time-shift groups (default `photos`), when `photos`
     already carries proposed clock corrections."""
-    events = [k for k, g in enumerate(groups) if g.kind not in ("time_shift", "place")]
+    events = [k for k, g in enumerate(groups) if g.kind == GroupKind.EVENT]
     planned: dict[int, Plan] = {}
     with collector_paused():
         for chunk in batches(events, [groups[k] for k in events]):
             planned.update(zip(chunk, plan_events([groups[k] for k in chunk], photos, settings, lookups,
                                                    [{} for _ in chunk])))
     return [planned[k] if k in planned else
-            plan_group(g, (as_shot or photos) if g.kind == "time_shift" else photos, settings, lookups)
+            plan_group(g, (as_shot or photos) if g.kind == GroupKind.TIME_SHIFT else photos, settings, lookups)
             for k, g in enumerate(groups)]

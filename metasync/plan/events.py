@@ -1,4 +1,4 @@
-"""What each target of a group should receive, by the seed's transfer rules. A plan is data; nothing is written here.
+"""What each target of a group should receive, by the transfer rules below. A plan is data; nothing is written here.
 
 Rules (per target and field; a target never loses or changes a value except where a rule says so):
 - GPS when the target has none, from the best source (see choose_gps).
@@ -10,7 +10,7 @@ Rules (per target and field; a target never loses or changes a value except wher
 - Sources that disagree (GPS beyond conflict_gps_m, same-shot times beyond time_fix_min_s): the most likely value
   (majority of sources, then nearest in time) is proposed with conflict=True and the alternatives.
 - Per-field user overrides win over everything.
-Time and place (issue 6): a target whose time falls between two GPS fixes of the group (any device, close in time,
+Time and place: a target whose time falls between two GPS fixes of the group (any device, close in time,
 at a plausible speed) gets a position interpolated along the track, even where sources further away disagree (a copy
 has its original's time: it is never interpolated, it takes the original's GPS). Targets with GPS (own or planned)
 and a local time without offset get the zone's offset; targets that name no place get names from an offline
@@ -27,16 +27,14 @@ import numpy as np
 
 from ..config import Settings
 from ..detect.score import VISUAL_REACH, PairScores, capture_times, describe, haversine, source_priority
+from ..fields import CAMERA_FIELDS, FIELDS, GPS_FIELDS, PLACE_FIELDS, POSITION_FIELDS
 from ..lookups import Lookups
 from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
 from ..timeutil import format_duration
 from ..track import Fix, distance_m, gps_changes, merge_fixes, photo_fixes
 from .place import plan_locations_batch
 
-GPS_FIELDS = ("gps_latitude", "gps_longitude", "gps_altitude")
-CAMERA_FIELDS = ("make", "model", "serial_number", "lens_model", "iso", "f_number", "exposure_time", "focal_length")
 FORCED_CAMERA_FIELDS = ("make", "model")
-PLACE_FIELDS = ("city", "state", "country", "country_code")
 # Event groups are planned together in batches of about this many (target, source) pairs.
 PAIRS_PER_BATCH = 20_000
 # A change in conflict is proposed at this fraction of its confidence.
@@ -317,7 +315,7 @@ def _finish(group: Group, photos: dict[int, Photo], changes: list[FieldChange], 
     """Zone offsets and place names follow the GPS as the plan (and the user) leave it; from a disputed GPS they
     are disputed too, and a field the user set stays theirs."""
     hand = {(photos[pid].path, f) for pid, f in overrides if pid in photos}
-    disputed = {c.path for c in changes if c.field in ("gps_latitude", "gps_longitude") and c.conflict}
+    disputed = {c.path for c in changes if c.field in POSITION_FIELDS and c.conflict}
     for c in located:
         if (c.path, c.field) not in hand:
             changes.append(FieldChange(c.path, c.field, c.old, c.new, c.source, f"{c.reason} (from a disputed GPS)",
@@ -405,7 +403,7 @@ def _target_changes(target: Photo, ranked: Ranked, ctx: _Context) -> list[FieldC
     located = [] if meta.gps_latitude is not None or meta.gps_longitude is not None else \
         gps_changes(target, ctx.times.get(target.id), ctx.track, settings)
     gps = None if located else choose_gps(target, ranked, settings, ctx.gps_agree)
-    if located:  # between two fixes of the track, close and consistent: interpolated (issue 6)
+    if located:  # between two fixes of the track, close and consistent: interpolated
         out.extend(located)
     elif gps is not None:
         for f in GPS_FIELDS:
@@ -431,10 +429,10 @@ def _target_changes(target: Photo, ranked: Ranked, ctx: _Context) -> list[FieldC
             continue
         givers = [c for c in same if getattr(c.photo.meta, f) is not None]
         rule = "camera of the same shot"
-        if not givers and f in FORCED_CAMERA_FIELDS and group.options.get("copy_camera"):
+        if not givers and f in FORCED_CAMERA_FIELDS and group.options.copy_camera:
             givers, rule = [c for c in ranked if getattr(c.photo.meta, f) is not None], "group option copy_camera"
         if givers and rule == "camera of the same shot":  # equally near originals may disagree: say so
-            out.append(_change(target, f, most_likely(givers, _same_value(f)), rule, group))
+            out.append(_change(target, f, most_likely(givers, _agree_on(f)), rule, group))
         elif givers:
             out.append(_change(target, f, Choice(givers[0]), rule, group))
     out.extend(_place_changes(target, ranked, gps, ctx))
@@ -444,8 +442,9 @@ def _target_changes(target: Photo, ranked: Ranked, ctx: _Context) -> list[FieldC
     return out
 
 
-def _same_value(field: str) -> Callable[[Photo, Photo], bool]:
-    return lambda a, b: getattr(a.meta, field) == getattr(b.meta, field)
+def _agree_on(field: str) -> Callable[[Photo, Photo], bool]:
+    same = FIELDS[field].same
+    return lambda a, b: same(getattr(a.meta, field), getattr(b.meta, field))
 
 
 def _place_changes(target: Photo, ranked: Ranked, gps: Choice | None, ctx: _Context) -> list[FieldChange]:
@@ -490,7 +489,7 @@ def _apply_overrides(changes: list[FieldChange], group: Group, photos: dict[int,
         return changes
     paths = {m.photo_id: photos[m.photo_id].path for m in group.members if m.photo_id in photos}
     set_by_hand = {(paths[pid], f) for pid, f in overrides if pid in paths}
-    located = {p for p, f in set_by_hand if f in ("gps_latitude", "gps_longitude")}
+    located = {p for p, f in set_by_hand if f in POSITION_FIELDS}
     kept = [c for c in changes if (c.path, c.field) not in set_by_hand
             and not (c.path in located and c.field in (*GPS_FIELDS, *PLACE_FIELDS) and c.conflict)]
     for (pid, f), value in sorted(overrides.items()):

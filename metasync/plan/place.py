@@ -8,8 +8,9 @@ from typing import Any, Sequence
 
 from ..config import Settings
 from ..detect.place import log_capture_times
+from ..fields import PLACE_FIELDS
 from ..lookups import Lookups
-from ..lookups.gazetteer import PLACE_CONFIDENCE, PLACE_FIELDS, Gazetteer
+from ..lookups.gazetteer import PLACE_CONFIDENCE, Gazetteer
 from ..lookups.zones import offset_changes
 from ..models import FieldChange, Group, Metadata, Photo, Plan
 from ..track import gps_changes

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..config import Settings
 from ..detect.clock import STANDING, shift_target
-from ..models import FieldChange, Group, Photo, Plan
+from ..models import FieldChange, Group, GroupKind, Photo, Plan
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ def with_clock_corrections(plan: Plan, group: Group, as_shot: Mapping[int, Photo
     corrected times also writes those times, so the order in which groups are applied cannot lose a correction
     (the time-shift group then finds the time already corrected and leaves it)."""
     timed = {c.path for c in plan.changes if c.field == "datetime_original"}
-    by_path = {g_path: g for g in shifts if g.kind == "time_shift" and g.status in STANDING
+    by_path = {g_path: g for g in shifts if g.kind == GroupKind.TIME_SHIFT and g.status in STANDING
                for g_path in (m.path for m in g.targets)}
     extra = []
     for m in group.targets:

@@ -4,11 +4,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import math
-import re
 import shutil
 import threading
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -16,10 +13,10 @@ import exiftool
 from exiftool.exceptions import ExifToolException, ExifToolExecuteError
 
 from ..errors import ExifReadError, ExifToolError, ExifToolMissingError, MetasyncError
-from ..fields import FIELD_SPECS
+from ..fields import FIELDS, GPS_FIELDS, POSITION_FIELDS
 from ..models import Metadata
 from ..naming import find_existing_sidecar
-from ..timeutil import format_offset, parse_offset
+from ..timeutil import split_offset
 
 log = logging.getLogger(__name__)
 
@@ -27,20 +24,9 @@ BATCH = 200
 PREVIEW_BATCH = 16  # raw previews are base64 in JSON: keep batches small
 PREVIEW_TAGS = ("PreviewImage", "JpgFromRaw", "OtherImage", "ThumbnailImage")  # preferred first
 
-# Tags read besides FIELD_SPECS: companions that complete a value (sub-seconds, offsets, GPS refs) and what
-# tells an image from anything else.
-_DATETIME_COMPANIONS = {  # datetime tag -> (sub-second tag, offset tag)
-    "EXIF:DateTimeOriginal": ("EXIF:SubSecTimeOriginal", "EXIF:OffsetTimeOriginal"),
-    "EXIF:CreateDate": ("EXIF:SubSecTimeDigitized", "EXIF:OffsetTimeDigitized"),
-}
-_EXTRA_TAGS = (
-    *(t for pair in _DATETIME_COMPANIONS.values() for t in pair),
-    "EXIF:GPSLatitudeRef", "EXIF:GPSLongitudeRef", "EXIF:GPSAltitudeRef",
-    "XMP:GPSLatitudeRef", "XMP:GPSLongitudeRef", "XMP:GPSAltitudeRef",
-    "XMP:HierarchicalSubject", "File:MIMEType", "ExifTool:Error",
-)
+# Besides each field's tags and their companions: what tells an image from anything else.
 READ_TAGS: tuple[str, ...] = tuple(dict.fromkeys(
-    [t for spec in FIELD_SPECS.values() for t in spec.read_tags] + list(_EXTRA_TAGS)))
+    [t for f in FIELDS.values() for t in (*f.read_tags, *f.companion_tags)] + ["File:MIMEType", "ExifTool:Error"]))
 # Requested without their group: ExifTool then matches names only (~30% less CPU a file) and still reports
 # every group's copy under its `-G` name, which normalize() looks up.
 _REQUEST_TAGS = tuple(dict.fromkeys(t.split(":", 1)[1] for t in READ_TAGS))
@@ -248,27 +234,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 # -- normalisation: raw `-G -n` tag dicts -> canonical Metadata ---------------------------------------------------
-_EXIF_DT = re.compile(
-    r"^(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?(?:[.,](\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$")
-_POSITIVE = frozenset({"iso", "f_number", "exposure_time", "focal_length"})  # 0 means "not recorded"
-
-
 def normalize(raw: dict[str, Any]) -> Metadata:
-    """Turn one file's `-G -n` tags into canonical fields, taking each field's tags in FIELD_SPECS order.
+    """Turn one file's `-G -n` tags into canonical fields, each from the first of its tags with a valid value.
 
     Invalid values (latitude 213, GPS 0,0, month 0) are treated as absent and logged.
     """
-    src = str(raw.get("SourceFile", "?"))
-    values: dict[str, Any] = {}
-    for name, spec in FIELD_SPECS.items():
-        if spec.kind == "str":
-            values[name] = _first(raw, spec.read_tags, _text)
-        elif spec.kind == "float" and name not in ("gps_latitude", "gps_longitude", "gps_altitude"):
-            values[name] = _first(raw, spec.read_tags, _positive if name in _POSITIVE else _number)
-    values["tags"] = _tags(raw)
-    values.update(_gps(raw, src))
-    dt, inline_offset = _datetime(raw, src)
-    offset = _first(raw, FIELD_SPECS["offset_time"].read_tags, _offset) or inline_offset
+    values = {name: f.read(raw) for name, f in FIELDS.items() if name not in GPS_FIELDS}
+    values.update(_gps(raw, str(raw.get("SourceFile", "?"))))
+    dt = values["datetime_original"]
+    offset = values["offset_time"] or (split_offset(dt)[1] if dt else None)
     values["datetime_original"] = _with_offset(dt, offset)
     values["offset_time"] = offset
     return Metadata(**values)
@@ -279,8 +253,8 @@ def merge(embedded: Metadata, sidecar: Metadata) -> Metadata:
 
     The GPS position is one value: latitude and longitude never come from different files.
     """
-    values = {name: getattr(sidecar, name) for name in FIELD_SPECS
-              if name not in ("tags", "gps_latitude", "gps_longitude") and getattr(sidecar, name) is not None}
+    values = {name: getattr(sidecar, name) for name in FIELDS
+              if name not in ("tags", *POSITION_FIELDS) and getattr(sidecar, name) is not None}
     if sidecar.has_gps:
         values.update(gps_latitude=sidecar.gps_latitude, gps_longitude=sidecar.gps_longitude)
     values["tags"] = tuple(dict.fromkeys(embedded.tags + sidecar.tags))
@@ -290,114 +264,19 @@ def merge(embedded: Metadata, sidecar: Metadata) -> Metadata:
 
 def _with_offset(dt: str | None, offset: str | None) -> str | None:
     """A capture time carries the photo's offset when it is known and the time has none of its own."""
-    if dt is None or offset is None or re.search(r"(Z|[+-]\d{2}:\d{2})$", dt):
+    if dt is None or offset is None or split_offset(dt)[1] is not None:
         return dt
     return dt + offset
 
 
-def _first(raw: dict[str, Any], tags: Iterable[str], convert: Any) -> Any:
-    for tag in tags:
-        if tag in raw:
-            value = convert(raw[tag])
-            if value is not None:
-                return value
-    return None
-
-
-def _scalar(value: Any) -> Any:
-    """ExifTool gives repeated values (an ISO array) as a list: the first counts."""
-    while isinstance(value, list):
-        if not value:
-            return None
-        value = value[0]
-    return value
-
-
-def _text(value: Any) -> str | None:
-    value = _scalar(value)
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).replace("\x00", "").strip()
-    return text or None
-
-
-def _number(value: Any) -> float | None:
-    value = _scalar(value)
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        num, _, den = text.partition("/")
-        try:
-            value = float(num) / float(den) if den else float(text)
-        except (ValueError, ZeroDivisionError):
-            return None
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _positive(value: Any) -> float | None:
-    num = _number(value)
-    return num if num is not None and num > 0 else None
-
-
-def _offset(value: Any) -> str | None:
-    delta = parse_offset(_text(value))
-    return format_offset(delta) if delta is not None and abs(delta.total_seconds()) <= 14 * 3600 else None
-
-
-def _tags(raw: dict[str, Any]) -> tuple[str, ...]:
-    """dc:subject + IPTC Keywords + digiKam TagsList leaves, de-duplicated in order.
-
-    darktable puts the words of its automatic tags ("darktable|format|cr2") into dc:subject; those are dropped.
-    """
-    auto: set[str] = set()
-    keep: set[str] = set()
-    for h in _strings(raw.get("XMP:HierarchicalSubject")):
-        parts = h.split("|")
-        if parts[0] == "darktable":
-            auto.update(parts)
-        else:
-            keep.add(parts[-1])
-    auto -= keep
-    out: list[str] = []
-    for tag in FIELD_SPECS["tags"].read_tags:
-        for item in _strings(raw.get(tag)):
-            if tag.startswith("IPTC:"):
-                item = _unmojibake(item)
-            leaf = item.rsplit("/", 1)[-1].strip() if tag == "XMP:TagsList" else item
-            if leaf and leaf not in auto:
-                out.append(leaf)
-    return tuple(dict.fromkeys(out))
-
-
-def _unmojibake(text: str) -> str:
-    """IPTC without a charset marker is read as Latin-1, but digiKam and phones write UTF-8 ("VÃ½let")."""
-    try:
-        return text.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return text
-
-
-def _strings(value: Any) -> list[str]:
-    items = value if isinstance(value, list) else [value]
-    return [t for t in (_text(i) for i in items) if t]
-
-
 def _gps(raw: dict[str, Any], src: str) -> dict[str, float | None]:
     """Latitude and longitude from the first group holding both (signed by their refs); altitude likewise."""
-    out: dict[str, float | None] = {"gps_latitude": None, "gps_longitude": None, "gps_altitude": None}
-    lat_tags = FIELD_SPECS["gps_latitude"].read_tags
-    lon_tags = FIELD_SPECS["gps_longitude"].read_tags
+    out: dict[str, float | None] = dict.fromkeys(GPS_FIELDS)
+    lat_field, lon_field = FIELDS["gps_latitude"], FIELDS["gps_longitude"]
     rejected: list[str] = []
-    for lat_tag, lon_tag in zip(lat_tags, lon_tags):
-        lat = _signed(raw, lat_tag, "S")
-        lon = _signed(raw, lon_tag, "W")
+    for lat_tag, lon_tag in zip(lat_field.read_tags, lon_field.read_tags):
+        lat = lat_field.from_exiftool(raw, lat_tag)
+        lon = lon_field.from_exiftool(raw, lon_tag)
         if lat is None or lon is None:
             continue
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
@@ -409,50 +288,6 @@ def _gps(raw: dict[str, Any], src: str) -> dict[str, float | None]:
             break
     if rejected:
         log.warning("%s: ignoring GPS %s", src, rejected[0])
-    if out["gps_latitude"] is None:
-        return out  # an altitude without a position (or with a rejected one) says nothing
-    for tag in FIELD_SPECS["gps_altitude"].read_tags:
-        alt = _signed(raw, tag, "1")
-        if alt is not None and abs(alt) < 100_000:
-            out["gps_altitude"] = alt
-            break
+    if out["gps_latitude"] is not None:  # an altitude without a position (or with a rejected one) says nothing
+        out["gps_altitude"] = FIELDS["gps_altitude"].read(raw)
     return out
-
-
-def _signed(raw: dict[str, Any], tag: str, negative_ref: str) -> float | None:
-    """EXIF (and XMP written with a separate ref) store an unsigned value plus a ref: S, W, altitude ref 1.
-
-    (ExifTool's Composite tags would be signed already, but computing them costs ~15% of a read.)
-    """
-    value = _number(raw.get(tag))
-    ref = _text(raw.get(tag + "Ref"))
-    if value is not None and ref is not None and ref.upper().startswith(negative_ref) and value > 0:
-        value = -value
-    return value
-
-
-def _datetime(raw: dict[str, Any], src: str) -> tuple[str | None, str | None]:
-    """(ISO 8601 capture time with sub-seconds and offset when known, the offset it carries)."""
-    for tag in FIELD_SPECS["datetime_original"].read_tags:
-        text = _text(raw.get(tag))
-        if text is None:
-            continue
-        m = _EXIF_DT.match(text)
-        if not m:
-            if not re.match(r"^\d{4}(:\d{2}){0,2}$", text):  # a bare date is no capture time: not worth a warning
-                log.warning("%s: ignoring unreadable %s %r", src, tag, text)
-            continue
-        y, mo, d, h, mi, sec, frac, off = m.groups()
-        try:
-            datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec or 0))
-        except ValueError:
-            log.warning("%s: ignoring invalid %s %r", src, tag, text)
-            continue
-        sub_tag, off_tag = _DATETIME_COMPANIONS.get(tag, (None, None))
-        if frac is None and sub_tag:
-            sub = _text(raw.get(sub_tag))
-            frac = sub if sub and sub.isdigit() else None
-        offset = "+00:00" if off == "Z" else _offset(off) if off else _offset(raw.get(off_tag)) if off_tag else None
-        iso = f"{y}-{mo}-{d}T{h}:{mi}:{sec or '00'}" + (f".{frac}" if frac else "") + (offset or "")
-        return iso, offset
-    return None, None

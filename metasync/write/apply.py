@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -19,13 +18,13 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from ..config import Settings
 from ..errors import ConflictError, InvalidRequestError, MetasyncError, SidecarError, StorageError
-from ..fields import FIELD_SPECS
+from ..fields import FIELDS
 from ..groups import set_override
 from ..index import Index, now_iso
-from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
+from ..models import CANONICAL_FIELDS, FieldChange, Group, GroupKind, Photo, Plan
 from ..naming import sidecar_path_for
 from ..scan.exif import ExifTool, normalize
-from ..timeutil import parse_local
+from ..timeutil import split_offset
 from . import journal, sidecar
 from .faults import fault_point
 from .journal import fsync_dir, sha256, write_new_file
@@ -35,6 +34,8 @@ log = logging.getLogger(__name__)
 
 TMP_SUFFIX = ".metasync-tmp"
 MAX_SIDECAR_BYTES = sidecar.MAX_SIDECAR_BYTES
+# why a change whose sources disagree is skipped; the CLI adds its own flag for writing it anyway
+CONFLICTING = "conflicting sources disagree; choose a value (override) or include conflicting changes"
 
 
 @dataclass
@@ -111,7 +112,7 @@ def _apply(index: Index, exif: ExifTool, settings: Settings, group: Group, plan:
         else:
             wanted.setdefault(change.path, []).append(change)
 
-    kind = "time_shift" if group.kind == "time_shift" else "apply"
+    kind = "time_shift" if group.kind == GroupKind.TIME_SHIFT else "apply"
     op_id = journal.begin(index, group.id, kind)
     fault_point("apply:begin")
     try:
@@ -165,10 +166,10 @@ def _skip_reason(change: FieldChange, photos: Mapping[str, Photo], min_confidenc
         return "not a member of this group"
     if change.field not in CANONICAL_FIELDS:
         return f"unknown field {change.field!r}"
-    if not FIELD_SPECS[change.field].xmp_props and change.field != "offset_time":
+    if not FIELDS[change.field].xmp_props and change.field != "offset_time":
         return f"{change.field} has no place in an XMP sidecar"
     if change.conflict and not include_conflicts:
-        return "conflicting sources disagree; choose a value (override) or pass --include-conflicts"
+        return CONFLICTING
     if change.confidence < min_confidence:
         return f"confidence {change.confidence:.2f} is below the minimum {min_confidence:.2f}"
     if not Path(change.path).is_file():
@@ -223,14 +224,11 @@ def _prepare_photo(exif: ExifTool, settings: Settings, photos: Mapping[str, Phot
     return targets, applied
 
 
-_OFFSET_SUFFIX = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
-
-
 def _carry_offset(photo: Photo, changes: list[FieldChange], skipped: list[dict[str, Any]]) -> list[FieldChange]:
     """XMP has no offset tag: a new offset travels inside the capture time, so that time is written too."""
     offset = next((c for c in changes if c.field == "offset_time" and c.new is not None), None)
     timed = next((c for c in changes if c.field == "datetime_original"), None)
-    if offset is None or (timed is not None and (not timed.new or _OFFSET_SUFFIX.search(str(timed.new)))):
+    if offset is None or (timed is not None and (not timed.new or split_offset(str(timed.new))[1])):
         return changes
     if timed is not None:  # a corrected time without an offset takes the new one
         carried = replace(timed, new=str(timed.new) + offset.new, reason=f"{timed.reason}; {offset.reason}")
@@ -241,7 +239,7 @@ def _carry_offset(photo: Photo, changes: list[FieldChange], skipped: list[dict[s
                         "reason": "the photo has no capture time to carry the offset (XMP keeps it inside "
                                   "exif:DateTimeOriginal)"})
         return [c for c in changes if c is not offset]
-    carried = FieldChange(photo.path, "datetime_original", current, _OFFSET_SUFFIX.sub("", current) + offset.new,
+    carried = FieldChange(photo.path, "datetime_original", current, split_offset(current)[0] + offset.new,
                           offset.source, f"carries the offset: {offset.reason}", offset.confidence)
     return [*changes, carried]
 
@@ -286,33 +284,10 @@ def _read_sidecar(path: Path) -> bytes | None:
 
 
 # -- write into the image itself (--write-original) -------------------------------------------------------
-_XMP_GROUPS = {"exif": "XMP-exif", "tiff": "XMP-tiff", "exifEX": "XMP-exifEX", "aux": "XMP-aux",
-               "photoshop": "XMP-photoshop", "Iptc4xmpCore": "XMP-iptcCore", "dc": "XMP-dc"}
-_XMP_TAG_NAMES = {"ISOSpeedRatings": "ISO", "BodySerialNumber": "SerialNumber"}  # ExifTool's names for them
-
-
 def original_tags(values: Mapping[str, Any]) -> dict[str, Any]:
     """ExifTool tags (numeric, -n) that put canonical values into an image's embedded XMP, where hosts that
-    ignore sidecars for JPEGs (Lightroom) read them; derived from the same field table as the sidecar."""
-    tags: dict[str, Any] = {}
-    for name, value in values.items():
-        for prop in FIELD_SPECS[name].xmp_props if name in FIELD_SPECS else ():
-            prefix, _, prop_name = prop.partition(":")
-            tag = f"{_XMP_GROUPS[prefix]}:{_XMP_TAG_NAMES.get(prop_name, prop_name)}"
-            if prop_name == "GPSAltitudeRef":
-                tags[tag] = 1 if value is not None and value < 0 else 0
-            elif prop_name == "GPSAltitude" and value is not None:
-                tags[tag] = abs(value)
-            elif FIELD_SPECS[name].kind == "datetime" and value is not None:
-                tags[tag] = _exif_datetime(str(value))
-            else:
-                tags[tag] = list(value) if isinstance(value, tuple) else value
-    return tags
-
-
-def _exif_datetime(iso: str) -> str:
-    """ExifTool writes dates only in its own form: "2024:05:12 14:03:07+02:00"."""
-    return iso[:10].replace("-", ":") + " " + iso[11:] if len(iso) > 10 and iso[10] == "T" else iso
+    ignore sidecars for JPEGs (Lightroom) read them; the same properties as the sidecar's."""
+    return {tag: v for name, value in values.items() for tag, v in FIELDS[name].to_exiftool(value).items()}
 
 
 def _prepare_original(exif: ExifTool, photo: Photo, values: Mapping[str, Any], changes: dict[str, dict[str, Any]],
@@ -410,38 +385,11 @@ def _verify(exif: ExifTool, targets: list[_Target]) -> None:
         meta = normalize(tags)
         for name, change in t.changes.items():
             got = getattr(meta, name)
-            if not same_value(name, change["new"], got):
+            if not FIELDS[name].same(change["new"], got):
                 problems.append(f"{t.path}: {name} reads back as {got!r}, planned {change['new']!r}")
     if problems:
         raise MetasyncError("the written files do not read back as planned, so nothing was changed: "
                             + "; ".join(problems[:5]))
-
-
-def same_value(name: str, expected: Any, got: Any) -> bool:
-    """Whether two values of a canonical field mean the same (ExifTool, our parser and the plan differ in form)."""
-    kind = FIELD_SPECS[name].kind if name in FIELD_SPECS else "str"
-    if expected is None or expected == [] or expected == ():
-        return got is None or got == [] or got == ()
-    if got is None:
-        return False
-    if kind == "list":
-        got_items = got if isinstance(got, (list, tuple)) else [got]
-        return {str(x) for x in expected} <= {str(x) for x in got_items}
-    if kind == "datetime":
-        a, b = parse_local(str(expected)), parse_local(str(got))
-        if a is None or b is None:
-            return False
-        if a.tzinfo is not None and b.tzinfo is not None and a.utcoffset() != b.utcoffset():
-            return False
-        return a.replace(tzinfo=None, microsecond=0) == b.replace(tzinfo=None, microsecond=0)
-    if kind == "float":
-        try:
-            x, y = float(expected), float(got)
-        except (TypeError, ValueError):
-            return False
-        tolerance = 1e-5 if name.startswith("gps_l") else max(0.05 if name == "gps_altitude" else 0.0, abs(x) * 1e-3)
-        return abs(x - y) <= tolerance
-    return str(expected).strip() == str(got).strip()
 
 
 # -- index view after an operation ------------------------------------------------------------------------
@@ -535,7 +483,7 @@ def _revert_target(index: Index, v: journal.Version, photo: Photo | None,
 def _unmerge(index: Index, v: journal.Version, current: bytes, back: dict[str, dict[str, Any]]) -> bytes | None:
     """Take our fields out of a sidecar a host edited since; a field the host changed is the host's now."""
     now_values = sidecar.read_values(current)
-    ours = [name for name, c in v.changes.items() if same_value(name, c["new"], now_values.get(name))]
+    ours = [name for name, c in v.changes.items() if FIELDS[name].same(c["new"], now_values.get(name))]
     for name in set(back) - set(ours):
         back[name]["new"] = _jsonable(now_values.get(name))
     previous = sidecar.read_values(journal.get_blob(index, v.before_sha256)) if v.before_sha256 else {}

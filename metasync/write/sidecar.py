@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import codecs
 import logging
-import math
 import re
 import xml.etree.ElementTree as std_et
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any, Iterable, Mapping
 from xml.parsers import expat
 
@@ -28,9 +26,9 @@ from defusedxml import DTDForbidden
 from lxml import etree
 
 from ..errors import SidecarError
-from ..fields import FIELD_SPECS
+from ..fields import FIELDS, NOT_XML_CHAR, first_text
 from ..models import CANONICAL_FIELDS
-from ..timeutil import parse_local, parse_offset
+from ..timeutil import parse_local, split_offset
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +64,7 @@ _CONTAINERS = {f"{{{RDF_NS}}}{k}" for k in ("Bag", "Seq", "Alt")}
 _RDF_ATTRS = {f"{{{RDF_NS}}}{k}" for k in ("about", "ID", "nodeID", "parseType", "resource")}
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
-# Properties that carry part of a field's value in other writers' layouts and go away when we write the field.
-_ALSO_OWNED = {"gps_latitude": ("exif:GPSLatitudeRef",), "gps_longitude": ("exif:GPSLongitudeRef",)}
-_DATETIME_PROPS = FIELD_SPECS["datetime_original"].xmp_props
+_TIME = FIELDS["datetime_original"]
 
 
 def _clark(prop: str) -> str:
@@ -81,7 +77,7 @@ def _ms(local: str) -> str:
 
 
 # Our property order (the field table's): createdProperties is listed in it, so output is deterministic.
-_PROP_ORDER = [p for f in CANONICAL_FIELDS for p in FIELD_SPECS[f].xmp_props]
+_PROP_ORDER = [p for f in FIELDS.values() for p in f.xmp_props]
 
 
 def _prop_rank(prop: str) -> tuple[int, str]:
@@ -439,181 +435,14 @@ def _has_properties(desc: etree._Element, but_ours: bool = False) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Canonical values <-> XMP text
-
-
-def _fail(field: str, value: Any, why: str) -> SidecarError:
-    return SidecarError(f"cannot write {field}={value!r} to XMP: {why}")
-
-
-_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _escape(text: str) -> str:
-    """A path as XML can hold it: characters XML cannot carry (undecodable file-name bytes) become \\uXXXX."""
-    return _NOT_XML_CHAR.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-def _xml_text(field: str, value: Any) -> str:
-    text = str(value).strip()
-    if not text:
-        raise _fail(field, value, "empty text")
-    if _NOT_XML_CHAR.search(text):
-        raise _fail(field, value, "control characters cannot be stored in XML")
-    return text
-
-
-def _rational(value: float, max_den: int = 1_000_000) -> str:
-    frac = Fraction(value).limit_denominator(max_den)
-    return f"{frac.numerator}/{frac.denominator}"
-
-
-def _number(field: str, value: Any, positive: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise _fail(field, value, "not a number") from None
-    if not math.isfinite(v) or (positive and v <= 0):
-        raise _fail(field, value, "not a positive number" if positive else "not a finite number")
-    return v
-
-
-def _gps_coord(field: str, value: Any, pos: str, neg: str, limit: float) -> str:
-    v = _number(field, value)
-    if not -limit <= v <= limit:
-        raise _fail(field, value, f"outside -{limit:g}..{limit:g}")
-    deg, minutes = divmod(abs(v) * 60, 60)
-    return f"{int(deg)},{minutes:.8f}{neg if v < 0 else pos}"
-
-
-def _iso_datetime(value: Any, offset: str | None) -> str:
-    """Canonical ISO text (an EXIF-style "YYYY:MM:DD HH:MM:SS" is converted); `offset` replaces any offset."""
-    text = _xml_text("datetime_original", value)
-    if re.match(r"^\d{4}:\d{2}:\d{2}", text):
-        text = text[:10].replace(":", "-") + text[10:]
-    text = text.replace(" ", "T", 1)
-    if parse_local(text) is None:
-        raise _fail("datetime_original", value, "not an ISO 8601 date and time")
-    if offset is not None:
-        text = _strip_offset(text) + offset
-    return text
-
-
-def _strip_offset(text: str) -> str:
-    return re.sub(r"(Z|[+-]\d{2}:?\d{2})$", "", text)
-
-
-def _check_offset(value: Any) -> str:
-    if parse_offset(str(value)) is None:
-        raise _fail("offset_time", value, 'not an offset like "+02:00"')
-    sign, hh, mm = re.match(r"^([+-])(\d{2}):?(\d{2})$", str(value).strip()).groups()
-    return f"{sign}{hh}:{mm}"
-
-
-def _encode(field: str, value: Any, offset: str | None = None) -> dict[str, str | list[str]]:
-    """Canonical value -> {prefixed XMP property: text or Seq items}, written where the hosts read them.
-
-    `offset` ("+02:00") goes into the capture time: XMP has no tag of its own for it.
-    """
-    props = FIELD_SPECS[field].xmp_props
-    if field == "datetime_original":
-        text = _iso_datetime(value, offset)
-        return {p: text for p in props}
-    if field == "gps_latitude":
-        return {props[0]: _gps_coord(field, value, "N", "S", 90)}
-    if field == "gps_longitude":
-        return {props[0]: _gps_coord(field, value, "E", "W", 180)}
-    if field == "gps_altitude":
-        v = _number(field, value)
-        return {props[0]: _rational(abs(v), 10_000), props[1]: "1" if v < 0 else "0"}
-    if field == "iso":
-        return {props[0]: [str(round(_number(field, value, positive=True)))]}
-    if field in ("f_number", "exposure_time", "focal_length"):
-        return {props[0]: _rational(_number(field, value, positive=True))}
-    text = _xml_text(field, value)
-    return {p: text for p in props}
-
-
-def _parse_rational(text: str) -> float | None:
-    try:
-        if "/" in text:
-            num, den = text.split("/", 1)
-            return float(num) / float(den)
-        return float(text)
-    except (ValueError, ZeroDivisionError):
-        return None
-
-
-_GPS_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*(?:,\s*(\d+(?:\.\d+)?)\s*)?([NSEW])\s*$", re.I)
-
-
-def _parse_gps(text: str, ref: str | None) -> float | None:
-    m = _GPS_TEXT.match(text)
-    if m:
-        v = float(m.group(1)) + float(m.group(2)) / 60 + float(m.group(3) or 0) / 3600
-        neg = m.group(4).upper() in "SW"
-    else:
-        try:
-            v = float(text)
-        except ValueError:
-            return None
-        neg = bool(ref) and ref.strip().upper()[:1] in ("S", "W")
-    return round(-v if neg else v, 9)
-
-
-def _first(value: str | list[str] | None) -> str | None:
-    if isinstance(value, list):
-        return value[0] if value else None
-    return value or None
-
-
-def _first_date(texts: list[str]) -> str | None:
-    """The first text that is a date (hosts sometimes write locale strings like "ne led 28 10:54:20 2024")."""
-    for text in texts:
-        try:
-            return _iso_datetime(text, None)
-        except SidecarError:
-            continue
-    return None
+# Canonical values (each field's XMP codec is in the field table)
 
 
 def read_values(data: bytes | XmpDoc) -> dict[str, Any]:
     """The canonical values present in a sidecar (absent fields are left out; tags present even when empty)."""
     doc = data if isinstance(data, XmpDoc) else parse_sidecar(data)
-    out: dict[str, Any] = {}
-    for field in CANONICAL_FIELDS:
-        spec = FIELD_SPECS[field]
-        if field == "offset_time":
-            continue
-        if field == "tags":
-            tags = _get(doc, _clark("dc:subject"))
-            if tags is not None:
-                out[field] = [tags] if isinstance(tags, str) else tags
-            continue
-        texts = [v for p in spec.xmp_props if (v := _first(_get(doc, _clark(p)))) is not None]
-        if not texts:
-            continue
-        raw, value = texts[0], None
-        if field == "datetime_original":
-            value = _first_date(texts)
-            m = re.search(r"(Z|[+-]\d{2}:?\d{2})$", value or "")
-            if m and "T" in value:
-                out["offset_time"] = "+00:00" if m.group(1) == "Z" else _check_offset(m.group(1))
-        elif field in ("gps_latitude", "gps_longitude"):
-            ref = _first(_get(doc, _clark(_ALSO_OWNED[field][0])))
-            value = _parse_gps(raw, ref)
-        elif field == "gps_altitude":
-            value = _parse_rational(raw)
-            ref = _first(_get(doc, _clark("exif:GPSAltitudeRef")))
-            if value is not None and ref == "1":
-                value = -value
-        elif spec.kind == "float":
-            value = _parse_rational(raw)
-        else:
-            value = raw
-        if value is not None:
-            out[field] = value
-    return out
+    values = {name: f.from_xmp(lambda prop: _get(doc, _clark(prop))) for name, f in FIELDS.items()}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -639,7 +468,7 @@ def _as_list(value: str | list[str] | None) -> list[str]:
 def read_provenance(data: bytes | XmpDoc) -> Provenance | None:
     """Our provenance record, or None when the sidecar has none (or only a damaged one)."""
     doc = data if isinstance(data, XmpDoc) else parse_sidecar(data)
-    group = _first(_get(doc, _ms("group")))
+    group = first_text(_get(doc, _ms("group")))
     if group is None:
         return None
     sources: list[tuple[str, str, str | None]] = []
@@ -652,8 +481,8 @@ def read_provenance(data: bytes | XmpDoc) -> Provenance | None:
     try:
         return Provenance(
             group_id=int(group),
-            operation_id=int(_first(_get(doc, _ms("operation"))) or 0),
-            applied_at=_first(_get(doc, _ms("appliedAt"))) or "",
+            operation_id=int(first_text(_get(doc, _ms("operation"))) or 0),
+            applied_at=first_text(_get(doc, _ms("appliedAt"))) or "",
             sources=tuple(sources),
             fields=tuple(_as_list(_get(doc, _ms("fields")))),
         )
@@ -674,11 +503,16 @@ class _Bookkeeping:
     def read(cls, doc: XmpDoc) -> "_Bookkeeping":
         return cls(set(_as_list(_get(doc, _ms("createdProperties")))),
                    {lst: _as_list(_get(doc, _ms(name))) for lst, name in _ADDED_TAGS.items()},
-                   _first(_get(doc, _ms("createdSidecar"))) == "True")
+                   first_text(_get(doc, _ms("createdSidecar"))) == "True")
 
 
 _PROVENANCE_PROPS = ("group", "operation", "appliedAt", "fields", "sources",
                      "createdProperties", *_ADDED_TAGS.values(), "createdSidecar")
+
+
+def _escape(text: str) -> str:
+    """A path as XML can hold it: characters XML cannot carry (undecodable file-name bytes) become \\uXXXX."""
+    return NOT_XML_CHAR.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _write_provenance(doc: XmpDoc, prov: Provenance | None, book: _Bookkeeping) -> None:
@@ -716,7 +550,7 @@ _NEW_PACKET = (f'<?xpacket begin="\ufeff" id="{XPACKET_ID}"?>\n'
 
 def _tag_union(doc: XmpDoc, tags: str | Iterable[str], book: _Bookkeeping) -> None:
     """dc:subject gets every tag (created as a Bag if absent); host tag lists get them only where present."""
-    wanted = list(dict.fromkeys(_xml_text("tags", t) for t in ([tags] if isinstance(tags, str) else tags)))
+    wanted = FIELDS["tags"].to_xmp(tags)["dc:subject"]
     for clark in _ADDED_TAGS:
         occ = _occurrences(doc, clark)
         if not occ and clark not in _TAG_LISTS_IF_PRESENT and wanted:
@@ -764,13 +598,11 @@ def _remove_tags(doc: XmpDoc, keep: set[str], book: _Bookkeeping) -> None:
 def _set_offset(doc: XmpDoc, offset: str | None) -> bool:
     """Put an offset into the datetime properties that exist (XMP has no OffsetTimeOriginal); False if none."""
     found = False
-    for prop in _DATETIME_PROPS:
+    for prop in _TIME.xmp_props:
         for occ in _occurrences(doc, _clark(prop)):
             current = _occ_value(occ, _clark(prop))
             if isinstance(current, str) and parse_local(current) is not None:
-                text = _iso_datetime(current, None)
-                text = _strip_offset(text) + offset if offset else _strip_offset(text)
-                _set(doc, _clark(prop), text)
+                _set(doc, _clark(prop), _TIME.to_xmp(split_offset(current)[0], offset)[prop])
                 found = True
                 break
     return found
@@ -778,9 +610,9 @@ def _set_offset(doc: XmpDoc, offset: str | None) -> bool:
 
 def _write_field(doc: XmpDoc, field: str, value: Any, book: _Bookkeeping, offset: str | None) -> None:
     """Write a field's properties; one that did not exist before is recorded as created by us."""
-    for extra in _ALSO_OWNED.get(field, ()):
+    for extra in FIELDS[field].also_owned:
         _set(doc, _clark(extra), None)
-    for prop, text in _encode(field, value, offset).items():
+    for prop, text in FIELDS[field].to_xmp(value, offset).items():
         if _set(doc, _clark(prop), text, "Seq"):
             book.created_props.add(prop)
 
@@ -790,10 +622,10 @@ def _restore_field(doc: XmpDoc, field: str, previous: Any, book: _Bookkeeping, o
 
     A property a host deleted since stays deleted.
     """
-    for extra in _ALSO_OWNED.get(field, ()):
+    for extra in FIELDS[field].also_owned:
         _set(doc, _clark(extra), None)
-    encoded = _encode(field, previous, offset) if previous is not None else {}
-    for prop in FIELD_SPECS[field].xmp_props:
+    encoded = FIELDS[field].to_xmp(previous, offset) if previous is not None else {}
+    for prop in FIELDS[field].xmp_props:
         if prop in book.created_props or prop not in encoded:
             _set(doc, _clark(prop), None)
         elif _occurrences(doc, _clark(prop)):
@@ -814,7 +646,7 @@ def merge_values(existing: bytes | None, values: Mapping[str, Any], provenance: 
     doc = parse_sidecar(existing if existing is not None else _NEW_PACKET.encode("utf-8"))
     book = _Bookkeeping.read(doc)
     book.created_sidecar = book.created_sidecar or existing is None
-    offset = _check_offset(values["offset_time"]) if values.get("offset_time") is not None else None
+    offset = FIELDS["offset_time"].checked(values["offset_time"]) if values.get("offset_time") is not None else None
     for field in CANONICAL_FIELDS:
         if field not in values:
             continue
@@ -846,7 +678,7 @@ def remove_values(current: bytes, fields: Iterable[str], restore: Mapping[str, A
     prov = read_provenance(doc)
     wanted = set(fields)
     fields = [f for f in CANONICAL_FIELDS if f in wanted]
-    offset = (_check_offset(restore["offset_time"])
+    offset = (FIELDS["offset_time"].checked(restore["offset_time"])
               if "offset_time" in fields and restore.get("offset_time") is not None else None)
     for field in fields:
         value = restore.get(field)
@@ -854,7 +686,7 @@ def remove_values(current: bytes, fields: Iterable[str], restore: Mapping[str, A
             _remove_tags(doc, set(_as_list(value)), book)
         elif field == "offset_time":
             if "datetime_original" not in fields:
-                _set_offset(doc, _check_offset(value) if value is not None else None)
+                _set_offset(doc, FIELDS["offset_time"].checked(value) if value is not None else None)
         else:
             _restore_field(doc, field, value, book, offset)
     remaining = None

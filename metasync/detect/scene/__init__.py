@@ -14,10 +14,10 @@ from typing import Any, Mapping, Sequence
 
 from ...config import Settings
 from ...errors import AIAnswerError, AIUnavailableError, ConfigError
-from ...models import Group, Photo
+from ...models import EventEvidence, Group, Photo, Verdict
 from ...scan.pixels import LOCAL
 from ..events import assign_roles
-from .base import Analyzer, SceneCache, Verdict
+from .base import Analyzer, SceneCache
 from .local import LocalAnalyzer
 from .ollama import OllamaAnalyzer
 
@@ -33,8 +33,8 @@ def _adjusted(confidence: float, verdict: Verdict) -> float:
 
 
 def _with_verdict(group: Group, verdict: Verdict, confidence: float, members: Sequence[Any] | None = None) -> Group:
-    options = {**group.options, "scene": verdict.to_dict()}
-    return replace(group, confidence=confidence, options=options,
+    evidence = replace(group.evidence if isinstance(group.evidence, EventEvidence) else EventEvidence(), scene=verdict)
+    return replace(group, confidence=confidence, evidence=evidence,
                    members=tuple(members) if members is not None else group.members,
                    reasons=group.reasons + tuple(f"{verdict.analyzer}: {r}" for r in verdict.reasons))
 

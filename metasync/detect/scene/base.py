@@ -1,5 +1,6 @@
 """The scene-analysis contract: what an analyzer sees in a photo (Descriptor), its same-event Verdict, and the
-cache results live in between runs. The local and the AI analyzers both build on this module only.
+cache results live in between runs (the Verdict itself is models.Verdict: groups carry it as evidence). The local
+and the AI analyzers both build on this module only.
 """
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
-from ...models import Photo
+from ...models import Photo, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +29,6 @@ class Descriptor:
     brightness: float | None = None  # mean L*, 0..100
     ev: float | None = None  # exposure value at ISO 100 from EXIF
     sun_elevation: float | None = None  # degrees at the photo's place and time
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Do these photos show one event? `clusters` (paths) is how the analyzer would split them when not."""
-
-    same: bool
-    confidence: float
-    analyzer: str
-    reasons: tuple[str, ...] = ()
-    clusters: tuple[tuple[str, ...], ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"same": self.same, "confidence": round(self.confidence, 3), "analyzer": self.analyzer,
-                "reasons": list(self.reasons), "clusters": [list(c) for c in self.clusters]}
 
 
 class Analyzer(Protocol):

@@ -10,13 +10,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ...config import Settings
-from ...models import Photo
+from ...models import Photo, Verdict
 from ...scan.phash import thumbnail_image
 from ...scan.pixels import AB_BINS, FEATURES_VERSION, GRID, L_BINS, LOCAL, SIZE, pixel_features
 from ...timeutil import parse_local, utc_epoch
 from ...track import distance_m
 from ..score import capture_times
-from .base import Descriptor, SceneCache, Verdict
+from .base import Descriptor, SceneCache
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The opt-in AI analyzer: a vision model on a local Ollama server, asked only about groups the fast path doubts.
 
-Privacy first: the server URL must be loopback unless the user passed --allow-remote-ai, and that is checked before
+Privacy first: the server URL must be loopback unless the settings allow remote AI, and that is checked before
 any socket is opened (a host name other than "localhost" is not even resolved: a DNS query already leaves the
 machine). The model's answer is validated like any untrusted input: not JSON, missing keys or file names that were
 never sent make it ignored with a warning, and the local analyzer's verdict stands.
@@ -20,9 +20,9 @@ import requests
 
 from ...config import Settings
 from ...errors import AIAnswerError, AIUnavailableError, ConfigError, RemoteAIRefusedError
-from ...models import Photo
+from ...models import Photo, Verdict
 from ...scan.phash import thumbnail_jpeg
-from .base import Descriptor, SceneCache, Verdict
+from .base import Descriptor, SceneCache
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,9 @@ def check_url(url: str, allow_remote: bool) -> None:
     if not allow_remote:
         raise RemoteAIRefusedError(
             f"AI server {url} is not on this machine: your photos would be sent there. Use a local Ollama "
-            f"(http://127.0.0.1:11434), or pass --allow-remote-ai (allow_remote_ai = true) if you trust that server")
+            "(http://127.0.0.1:11434), or set allow_remote_ai = true if you trust that server")
     log.warning("privacy: photos of ambiguous groups will be sent to %s, a server outside this machine "
-                "(--allow-remote-ai)", url)
+                "(allow_remote_ai)", url)
 
 
 # -- the wire ------------------------------------------------------------------------------------------------------

@@ -2,19 +2,16 @@
 from __future__ import annotations
 
 import hashlib
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
-
-import pytest
-from PIL import Image
+from typing import Any
 
 from metasync.config import Settings
 from metasync.engine import Engine
 from metasync.models import FieldChange, Group, GroupMember, Metadata, Photo, Plan
 from metasync.scan.exif import ExifTool
 from metasync.write.apply import apply_plan
+from support.photos import make_canon_swatch
 
 TARGET_VALUES = {
     "gps_latitude": 48.858370,
@@ -52,21 +49,9 @@ class Library:
         self.engine.close()
 
 
-@pytest.fixture(scope="session")
-def exiftool() -> Iterator[ExifTool]:
-    """One ExifTool process for all apply tests: starting one costs about a second."""
-    with ExifTool() as et:
-        yield et
-
-
 def new_engine(db_path: Path, exif: ExifTool) -> Engine:
-    return Engine(Settings(db_path=db_path), exif=exif)  # shared, see the exiftool fixture; close leaves it running
-
-
-@contextmanager
-def open_engine(db_path: Path, exif: ExifTool) -> Iterator[Engine]:
-    with new_engine(db_path, exif) as engine:
-        yield engine
+    """An engine on the shared ExifTool (the exiftool fixture in conftest.py), which closing it leaves running."""
+    return Engine(Settings(db_path=db_path), exif=exif)
 
 
 def read_tags(exif: ExifTool, path: Path, *tags: str) -> list[Any]:
@@ -75,18 +60,10 @@ def read_tags(exif: ExifTool, path: Path, *tags: str) -> list[Any]:
     return [raw.get(t) for t in tags]
 
 
-def make_jpeg(path: Path, shade: int) -> Path:
-    exif = Image.Exif()
-    exif[0x010F] = "Canon"
-    exif[0x0110] = "Canon EOS R5"
-    Image.new("RGB", (32, 24), (shade, 120, 200 - shade)).save(path, "JPEG", exif=exif.tobytes())
-    return path
-
-
 def build_library(root: Path, db_path: Path, exif: ExifTool, n_targets: int = 2) -> Library:
     """One source photo with GPS and place, `n_targets` photos without; indexed and grouped."""
     root.mkdir(parents=True, exist_ok=True)
-    paths = [make_jpeg(root / f"IMG_{i:04d}.jpg", 10 * i).resolve() for i in range(n_targets + 1)]
+    paths = [make_canon_swatch(root / f"IMG_{i:04d}.jpg", 10 * i).resolve() for i in range(n_targets + 1)]
     engine = new_engine(db_path, exif)
     base = Metadata(datetime_original="2024-05-12T14:03:07", make="Canon", model="Canon EOS R5")
     rows = []
