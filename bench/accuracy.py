@@ -9,15 +9,26 @@ the pending time shifts applied in memory, and compare each proposed value with 
 - camera clocks: absolute error of each recovered offset;
 - cross-event transfers: a value given by a photo of another event (must be 0).
 
-    .venv/bin/python bench/accuracy.py --seeds 1 2 3 [--events 4 --photos-per-event 12] [--dst] [--dslr-gps] [--dslr-details]
+`--trips` runs the real pipeline instead on demokit.trips' two-week trip: scan, suggest, apply every
+group, read the sidecars back, and judge what a host reads (sidecar over file) against each photo's `want`: per field
+precision (written values that are right) and recall (wanted values present and right), and the trip bars:
+no trip photo placed at home, no distractor changed, camera times and offsets, copies, no own value overwritten.
+`--orders id reverse random` applies the groups in each order on fresh copies and says whether the figures agree.
+
+    .venv/bin/python bench/accuracy.py --seeds 1 2 3 [--events 4 --photos-per-event 12] [--dst] [--dslr-gps]
+        [--dslr-details]
+    .venv/bin/python bench/accuracy.py --trips --seeds 1 2 3 4 5 [--days 14] [--orders id reverse random] [--out F]
 """
 from __future__ import annotations
 
 import argparse
 import functools
+import json
 import logging
 import math
 import os
+import platform
+import random
 import statistics
 import sys
 import tempfile
@@ -29,15 +40,18 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from demokit.library import Truth, generate_library
+from demokit.trips import at_home, generate_trip
 from metasync.config import Settings
 from metasync.detect.place import place_groups
 from metasync.engine import Engine
 from metasync.fields import CAMERA_FIELDS, GPS_FIELDS, PLACE_FIELDS
 from metasync.lookups.gazetteer import Gazetteer, Place
 from metasync.models import FieldChange, Group, GroupKind, Plan
+from metasync.naming import find_existing_sidecar
 from metasync.plan import plan_group
 from metasync.timeutil import parse_local, parse_offset
 from metasync.track import distance_m
+from metasync.write import sidecar
 
 log = logging.getLogger("bench.accuracy")
 
@@ -288,6 +302,281 @@ def evaluate(truth: Truth, plans: list[tuple[Group, Plan]]) -> Result:
     return res
 
 
+# -- trips: the real pipeline on demokit.trips, applied, read back from the sidecars --------------------------
+TRIP_TIME_OK_S = 30.0  # camera (and copy) times this close in UTC count as right
+ORDERS = ("id", "reverse", "random")
+DISTRACTORS = ("scan", "screenshot", "old")
+CAMERA_KINDS = ("dslr", "camera2")
+TRIP_FIELDS = (*GPS_FIELDS, "datetime_original", "offset_time", *CAMERA_FIELDS, *PLACE_FIELDS)
+
+
+def apply_all(engine: Engine, root: Path, order: str = "id", seed: int = 0) -> list[int]:
+    """Scan, suggest (events, time shifts, places) and apply every pending group, conflicts left out, in `order`:
+    by id, reversed, or shuffled (`seed`). Returns the ids in the order applied."""
+    engine.suggest([root])
+    suggest_places(engine, [root])
+    ids = sorted(g.id for g in engine.index.groups(status="pending"))
+    if order == "reverse":
+        ids.reverse()
+    elif order == "random":
+        random.Random(seed).shuffle(ids)
+    for gid in ids:
+        engine.apply(gid, min_confidence=0.0)
+    return ids
+
+
+def sidecar_values(truth: Truth) -> dict[str, dict[str, Any]]:
+    """Relative photo path -> the canonical values its sidecar holds (photos without a sidecar left out)."""
+    out = {}
+    for p in truth.photos:
+        xmp = find_existing_sidecar(truth.path(p))
+        if xmp is not None:
+            out[p.path] = sidecar.read_values(xmp.read_bytes())
+    return out
+
+
+@dataclass
+class TripResult:
+    """Field-by-field counts and the trip bars over one or more trips (they add up)."""
+
+    written: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # a value differing from the file's
+    right: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    wanted: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    filled: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # bars' numerators and denominators
+    wrong: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # category -> examples
+
+    def add(self, other: "TripResult") -> None:
+        for name in ("written", "right", "wanted", "filled", "counts"):
+            for k, v in getattr(other, name).items():
+                getattr(self, name)[k] += v
+        for k, v in other.wrong.items():
+            self.wrong[k].extend(v)
+
+    def ratio(self, num: str, den: str) -> float:
+        return self.counts[num] / self.counts[den] if self.counts[den] else float("nan")
+
+    def fields(self) -> dict[str, dict[str, int]]:
+        """Per field: written, right, wanted, filled (fields neither written nor wanted left out)."""
+        return {f: {"written": self.written.get(f, 0), "right": self.right.get(f, 0),
+                    "wanted": self.wanted.get(f, 0), "filled": self.filled.get(f, 0)}
+                for f in TRIP_FIELDS if self.written.get(f) or self.wanted.get(f)}
+
+    def figures(self) -> str:
+        """Everything reported, as one comparable text (the bars hold nan where nothing was counted)."""
+        return repr((self.bars(), self.fields()))
+
+    def bars(self) -> dict[str, float | int]:
+        c = self.counts
+        return {
+            "camera GPS precision": self.ratio("camera_gps_right", "camera_gps_written"),
+            "camera GPS recall": self.ratio("camera_gps_right", "camera_photos"),
+            "trip photos given a home position": c["home_given"],
+            "distractors changed": c["distractors_changed"],
+            "camera times within 30 s": self.ratio("camera_time_right", "camera_photos"),
+            "camera offsets right": self.ratio("camera_offset_right", "camera_photos"),
+            "copies' time right": self.ratio("copy_time_right", "copies"),
+            "copies' GPS right": self.ratio("copy_gps_right", "copies"),
+            "own values overwritten": c["overwritten"],
+        }
+
+
+def _wall(value: Any) -> datetime | None:
+    dt = parse_local(str(value)) if value is not None else None
+    return dt.replace(tzinfo=None) if dt is not None else None
+
+
+def _effective_utc(own: dict[str, Any], car: dict[str, Any], true_offset: str) -> float | None:
+    """The capture instant a host reads: the sidecar's time (else the file's) at the sidecar's offset (else the
+    file's; a time without any offset is read as the true local time, its offset judged on its own)."""
+    value = car.get("datetime_original", own.get("datetime_original"))
+    wall = _wall(value)
+    if wall is None:
+        return None
+    offset = car.get("offset_time") or own.get("offset_time") or true_offset
+    return wall.replace(tzinfo=timezone(parse_offset(offset) or timedelta(0))).timestamp()
+
+
+def _differs(name: str, new: Any, old: Any) -> bool:
+    if old is None:
+        return new is not None
+    if name == "datetime_original":
+        a, b = _wall(new), _wall(old)
+        return a is None or b is None or abs((a - b).total_seconds()) > 0.5
+    if isinstance(new, (int, float)) and isinstance(old, (int, float)):
+        return abs(float(new) - float(old)) > 1e-6
+    return new != old
+
+
+def _trip_right(p: Any, name: str, want: dict[str, Any], own: dict[str, Any], car: dict[str, Any]) -> bool:
+    """Is the value a host reads for `name` (sidecar over file) the one the truth wants?"""
+    if name not in want:
+        return False
+    if name in ("gps_latitude", "gps_longitude"):
+        lat, lon = car.get("gps_latitude", own.get("gps_latitude")), car.get("gps_longitude", own.get("gps_longitude"))
+        return lat is not None and lon is not None and distance_m(lat, lon, p.lat, p.lon) <= GPS_OK_M
+    value = car.get(name, own.get(name))
+    if value is None:
+        return False
+    if name == "gps_altitude":
+        return abs(float(value) - float(want[name])) <= ALT_OK_M
+    if name == "datetime_original":
+        utc = _effective_utc(own, car, p.offset)
+        return utc is not None and abs(utc - p.utc_epoch) <= TRIP_TIME_OK_S
+    if isinstance(value, (int, float)) and isinstance(want[name], (int, float)):
+        return abs(float(value) - float(want[name])) <= 1e-6
+    return value == want[name]
+
+
+def judge_trip(truth: Truth, sidecars: dict[str, dict[str, Any]]) -> TripResult:
+    """Compare what a host reads after the applies (sidecar over file) with each photo's `want`; place names are
+    wanted wherever a position is (had or wanted), from the gazetteer at the true position."""
+    res = TripResult()
+    places = dict(zip((p.path for p in truth.photos), reverse_geocode([(p.lat, p.lon) for p in truth.photos])))
+    for p in truth.photos:
+        own, car = p.meta, sidecars.get(p.path, {})
+        want = dict(p.want or {})
+        if p.kind not in DISTRACTORS and (own.get("gps_latitude") is not None or "gps_latitude" in want):
+            place = places[p.path]
+            want.update({f: getattr(place, f) for f in PLACE_FIELDS
+                         if place is not None and getattr(place, f, None) is not None})
+        written = [f for f in TRIP_FIELDS if f in car and _differs(f, car[f], own.get(f))]
+        for f in written:
+            ok = _trip_right(p, f, want, own, car)
+            res.written[f] += 1
+            res.right[f] += ok
+            if not ok:
+                res.wrong[f"{p.kind} {f} {'unwanted' if f not in want else 'wrong'}"].append(
+                    f"{p.path}: {own.get(f)!r} -> {car[f]!r} (want {want.get(f)!r})")
+            if own.get(f) is not None and f not in want:
+                res.counts["overwritten"] += 1
+        for f, value in want.items():
+            res.wanted[f] += 1
+            if _trip_right(p, f, want, own, car):
+                res.filled[f] += 1
+            elif f not in written:
+                res.wrong[f"{p.kind} {f} missing"].append(p.path)
+        _trip_bars(p, own, car, written, res)
+    return res
+
+
+def _trip_bars(p: Any, own: dict[str, Any], car: dict[str, Any], written: list[str], res: TripResult) -> None:
+    c = res.counts
+    gps = "gps_latitude" in written or "gps_longitude" in written
+    lat, lon = car.get("gps_latitude", own.get("gps_latitude")), car.get("gps_longitude", own.get("gps_longitude"))
+    if gps and lat is not None and lon is not None and not at_home(p.lat, p.lon) and at_home(lat, lon):
+        c["home_given"] += 1
+        res.wrong["trip photo given a home position"].append(p.path)
+    if p.kind in DISTRACTORS:
+        c["distractors_changed"] += bool(written)
+        if written:
+            res.wrong[f"{p.kind} changed"].append(f"{p.path}: {sorted(written)}")
+        return
+    wanted = p.want or {}
+    if p.kind in CAMERA_KINDS:
+        c["camera_photos"] += 1
+        c["camera_gps_written"] += gps
+        c["camera_gps_right"] += gps and _trip_right(p, "gps_latitude", wanted, own, car)
+        c["camera_time_right"] += _trip_right(p, "datetime_original", wanted, own, car)
+        c["camera_offset_right"] += _trip_right(p, "offset_time", wanted, own, car)
+    elif p.kind == "whatsapp":
+        c["copies"] += 1
+        c["copy_time_right"] += _trip_right(p, "datetime_original", wanted, own, car)
+        c["copy_gps_right"] += _trip_right(p, "gps_latitude", wanted, own, car)
+
+
+def run_trip(truth: Truth, workdir: Path, orders: Iterable[str] = ("id",)) -> dict[str, Any]:
+    """Per order: a fresh copy of the trip and a fresh index, every group applied, the sidecars judged.
+    {"results": {order: TripResult}, "sidecar_diffs": ["path field: value by order", ...], "seconds": {order: s}}."""
+    seed = truth.seed
+    results, seconds, seen = {}, {}, []
+    for order in orders:
+        copy = truth.copy_to(workdir / f"trip-{order}")
+        t0 = time.perf_counter()
+        with Engine(Settings(db_path=workdir / f"{order}.db", library_roots=(copy.root,))) as engine:
+            apply_all(engine, copy.root, order, seed)
+        seconds[order] = round(time.perf_counter() - t0, 1)
+        cars = sidecar_values(copy)
+        results[order] = judge_trip(copy, cars)
+        seen.append(cars)
+    return {"results": results, "seconds": seconds,
+            "sidecar_diffs": sidecar_diffs(dict(zip(orders, seen)))}
+
+
+def sidecar_diffs(by_order: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """Every (photo, field) whose sidecar value is not the same in all orders, with the value of each order."""
+    out = []
+    paths = sorted({path for cars in by_order.values() for path in cars})
+    for path in paths:
+        names = sorted({f for cars in by_order.values() for f in cars.get(path, {})})
+        for f in names:
+            values = {order: cars.get(path, {}).get(f) for order, cars in by_order.items()}
+            if len({repr(v) for v in values.values()}) > 1:
+                out.append(f"{path} {f}: " + ", ".join(f"{o} {v!r}" for o, v in values.items()))
+    return out
+
+
+def trip_table(res: TripResult) -> str:
+    def pct(x: float) -> str:
+        return "   -  " if x != x else f"{100 * x:5.1f}%"
+
+    lines = ["field               written  precision  wanted  recall"]
+    for f in TRIP_FIELDS:
+        if res.written.get(f) or res.wanted.get(f):
+            prec = res.right[f] / res.written[f] if res.written.get(f) else float("nan")
+            rec = res.filled[f] / res.wanted[f] if res.wanted.get(f) else float("nan")
+            lines.append(f"{f:<19} {res.written.get(f, 0):>7}  {pct(prec):>9}  {res.wanted.get(f, 0):>6}  "
+                         f"{pct(rec):>6}")
+    lines.append("")
+    bars = {"camera GPS precision": ">= 99%", "camera GPS recall": ">= 90%", "trip photos given a home position": "0",
+            "distractors changed": "0", "camera times within 30 s": ">= 95%", "camera offsets right": ">= 95%",
+            "copies' time right": ">= 90%", "copies' GPS right": ">= 90%", "own values overwritten": "0"}
+    for name, value in res.bars().items():
+        shown = pct(value) if isinstance(value, float) else str(value)
+        lines.append(f"{name:<36} {shown:>7}   bar {bars[name]}")
+    return "\n".join(lines)
+
+
+def trips_main(args: argparse.Namespace) -> int:
+    """--trips: the two-week trip for each seed; figures printed and, with --out, written as JSON."""
+    total, per_seed, t0 = TripResult(), [], time.perf_counter()
+    trip = {"days": args.days, "size": tuple(args.size_wh)}
+    for seed in args.seeds:
+        with tempfile.TemporaryDirectory(prefix=f"metasync-trips-{seed}-") as tmp:
+            truth = generate_trip(Path(tmp) / "trip", seed=seed, **trip)
+            run = run_trip(truth, Path(tmp), args.orders)
+        res = run["results"][args.orders[0]]
+        same = all(r.figures() == res.figures() for r in run["results"].values())
+        print(f"seed {seed}: {len(truth.photos)} photos, {run['seconds']} s; "
+              + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in res.bars().items())
+              + (f"; orders {'/'.join(args.orders)}: figures {'same' if same else 'DIFFER'}, sidecars "
+                 f"{len(run['sidecar_diffs'])} values differ" if len(args.orders) > 1 else ""), flush=True)
+        for line in run["sidecar_diffs"][:args.show_wrong]:
+            print("  differs:", line)
+        per_seed.append({"seed": seed, "photos": len(truth.photos), "seconds": run["seconds"],
+                         "bars": res.bars(), "orders_same_figures": same, "sidecar_diffs": run["sidecar_diffs"],
+                         **({"by_order": {o: {"bars": r.bars(), "fields": r.fields()}
+                                          for o, r in run["results"].items()}}
+                            if len(args.orders) > 1 else {})})
+        total.add(res)
+    elapsed = time.perf_counter() - t0
+    print(f"\n{len(args.seeds)} trips ({args.days} days) in {elapsed:.0f} s")
+    print(trip_table(total))
+    categories = sorted(total.wrong.items(), key=lambda kv: -len(kv[1]))
+    print("\nwrong or missing, by category:")
+    for name, examples in categories:
+        print(f"  {len(examples):>5}  {name}" + (f"   e.g. {examples[0]}" if args.show_wrong else ""))
+    if args.out:
+        report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                              "platform": platform.platform(),
+                              "date": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+                  "params": {"seeds": args.seeds, "orders": args.orders, **trip}, "seconds": round(elapsed, 1),
+                  "bars": total.bars(), "fields": total.fields(), "seeds": per_seed,
+                  "wrong_by_category": {k: len(v) for k, v in categories}}
+        Path(args.out).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
 # -- report -----------------------------------------------------------------------------------------------------
 def table(res: Result) -> str:
     def pct(x: float) -> str:
@@ -325,8 +614,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dslr-details", action="store_true",
                     help="the DSLR shoots details like no phone shot; only 1-2 per event are twins of a phone shot")
     ap.add_argument("--show-wrong", type=int, default=0, help="print this many wrong proposals")
+    ap.add_argument("--trips", action="store_true",
+                    help="the two-week trip (demokit.trips), every group applied, sidecars judged")
+    ap.add_argument("--days", type=int, default=14, help="--trips: length of the trip")
+    ap.add_argument("--size", type=int, nargs=2, default=[512, 384], metavar=("W", "H"), dest="size_wh",
+                    help="--trips: picture size")
+    ap.add_argument("--orders", nargs="+", choices=ORDERS, default=["id"],
+                    help="--trips: apply the groups in each of these orders (fresh copies) and compare")
+    ap.add_argument("--out", help="--trips: write the figures as JSON here")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.trips:
+        return trips_main(args)
     offset, start = (0.0, "2024-03-30") if args.dst else (args.clock_offset, args.start_date)
     total = Result()
     t0 = time.perf_counter()

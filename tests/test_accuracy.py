@@ -5,34 +5,24 @@ phone shot, the DSLR clock 1 h 03 min 20 s ahead and without offset or GPS), sca
 """
 from __future__ import annotations
 
-import importlib.util
 import re
 import statistics
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import gpxpy.gpx
 import pytest
+from support.bench import load
 
 from demokit.library import Truth, generate_library
 from metasync.config import Settings
 from metasync.engine import Engine
 from metasync.timeutil import parse_local, parse_offset
 
-REPO = Path(__file__).resolve().parent.parent
 CLOCK_ERROR_S = 3800.0  # 1 h 03 min 20 s
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_accuracy", REPO / "bench" / "accuracy.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _bench()
+bench = load("accuracy")
 
 
 @pytest.fixture(scope="module")
