@@ -101,7 +101,7 @@ def recover(index: Index, wait_s: float = WAIT_S) -> dict[str, Any]:
 def _apply(index: Index, exif: ExifTool, settings: Settings, group: Group, plan: Plan, *, min_confidence: float,
            include_conflicts: bool, host: str | None, write_original: bool) -> dict[str, Any]:
     if group.status == "applied":
-        raise ConflictError(f"group {group.id} is already applied; 'metasync revert {group.id}' first to change it")
+        raise ConflictError(f"group {group.id} is already applied; revert it first to change it")
     photos = {p.path: p for p in index.photos_by_id(m.photo_id for m in group.members).values()}
     skipped: list[dict[str, Any]] = []
     wanted: dict[str, list[FieldChange]] = {}
