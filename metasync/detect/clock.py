@@ -22,14 +22,12 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..config import Settings
-from ..models import ClockEvidence, Group, GroupKind, GroupMember, Metadata, Photo
+from ..models import CameraKey, ClockEvidence, Group, GroupKind, GroupMember, Metadata, Photo, camera_key, camera_label
 from ..timeutil import format_duration, has_known_offset, shift_datetime, utc_epoch, wall_epoch
 from ..track import FixGrid, passages, photo_fixes
 
 log = logging.getLogger(__name__)
 
-
-CameraKey = tuple[str, str, str]  # (make, model, serial)
 
 MIN_PAIRS = 2
 # Same-moment pairs of one camera are sought in a cluster this wide on either side of its median...
@@ -97,20 +95,6 @@ class ClockEstimate:
         by_track = f" ({placed} placed together by the GPS track)" if placed else ""
         return (f"{self.camera}: {format_duration(self.shift_s, signed=True)}, {n} matching pair{'s' * (n != 1)}"
                 f"{by_track}, spread {format_duration(self.spread_s)}")
-
-
-def camera_key(meta: Metadata) -> CameraKey | None:
-    if not (meta.make or meta.model):
-        return None
-    return (meta.make or "", meta.model or "", meta.serial_number or "")
-
-
-def camera_label(key: CameraKey) -> str:
-    make, model, serial = key
-    name = model if make and model.lower().startswith(make.lower()) else f"{make} {model}".strip()
-    return f"{name} #{serial}" if serial else name
-
-
 
 
 def _clock(meta: Metadata, both_offsets: bool) -> float | None:
