@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from support.lookups import LOOKUPS
 from support.rows import phone, when
 
 from demokit.library import View, draw_scene, render_view, whatsapp_copy
@@ -45,7 +46,7 @@ def _row(pid: int, path: str, meta: Metadata, phash: int, detail: int | None = N
 
 def _plan(*photos: Photo):
     group = Group(7, assign_roles(list(photos)), confidence=0.9)
-    return {(c.path.rsplit("/", 1)[-1], c.field): c for c in plan_group(group, {p.id: p for p in photos}, S).changes}
+    return {(c.path.rsplit("/", 1)[-1], c.field): c for c in plan_group(group, {p.id: p for p in photos}, S, LOOKUPS).changes}
 
 
 H = 0x0123456789ABCDEF

@@ -141,7 +141,8 @@ def _opinion(copy: Photo, f: str, rule: str, found: Original, planned: FieldChan
              settings: Settings) -> FieldChange | None:
     """The original's value of `f` for the copy; equally near originals that disagree make it a dispute (the most
     common value wins, ties go to the first)."""
-    given = [p for p in (found.photo, *found.alike) if getattr(p.meta, f) is not None]
+    given = [p for p in (found.photo, *found.alike)
+             if getattr(p.meta, f) is not None and (f not in GPS_FIELDS or p.meta.has_gps)]  # a position is one
     if not given:
         return None
     opinions: list[list[Photo]] = []
