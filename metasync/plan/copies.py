@@ -15,7 +15,7 @@ photo's time is no better.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any, Sequence
 
@@ -29,7 +29,7 @@ from ..track import distance_m
 # What a copy takes from its original.
 COPY_FIELDS = ("datetime_original", "offset_time", *GPS_FIELDS, *CAMERA_FIELDS, *PLACE_FIELDS)
 TIME_FIELDS = ("datetime_original", "offset_time")
-# A change in dispute is proposed at this fraction of its confidence (as the other rules do).
+# A change in dispute is proposed at this fraction of its confidence (as events.CONFLICT_FACTOR).
 CONFLICT_FACTOR = 0.5
 # A messenger copy is received the day its original was taken or up to this many days later.
 RECEIVED_WITHIN_DAYS = 2
@@ -70,7 +70,8 @@ def original_of(copy: Photo, members: Sequence[Photo], settings: Settings) -> Or
                                             received - timedelta(days=RECEIVED_WITHIN_DAYS) <= taken <= received)
         detail = (m.detail_hash ^ copy.detail_hash).bit_count() \
             if m.detail_hash is not None and copy.detail_hash is not None else None
-        ranked.append(((outside, detail if detail is not None else 1 << 16, hd), m.path, m, detail))
+        unknown = 1 << 16  # ranks after any known detail distance (a row indexed before detail hashes existed)
+        ranked.append(((outside, detail if detail is not None else unknown, hd), m.path, m, detail))
     if not ranked:
         return None
     ranked.sort(key=lambda r: r[:2])
@@ -181,8 +182,7 @@ def _as_planned(photo: Photo, changes: dict[str, FieldChange]) -> Photo:
     values: dict[str, Any] = {f: c.new for f, c in changes.items() if not c.conflict and f in COPY_FIELDS}
     if not values:
         return photo
-    return Photo(photo.id, photo.path, photo.meta.with_values(**values), photo.phash, photo.size, photo.mtime_ns,
-                 photo.content_hash, photo.error, photo.detail_hash)
+    return replace(photo, meta=photo.meta.with_values(**values))
 
 
 def _off(a: Any, b: Any, settings: Settings) -> bool:
