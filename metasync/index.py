@@ -212,6 +212,11 @@ class Index:
             detail_hash=int(row["detail_hash"], 16) if row["detail_hash"] else None,
         )
 
+    def hashed_before_details(self) -> set[str]:
+        """Paths with a pHash but no detail hash: indexed before detail hashes (and received days) were read."""
+        return {r["path"] for r in self.conn.execute(
+            "SELECT path FROM files WHERE phash IS NOT NULL AND detail_hash IS NULL")}
+
     def file_stats(self, under: Iterable[str] = ()) -> dict[str, tuple[int, int, str | None, int | None]]:
         """path -> (size, mtime_ns, sidecar_path, sidecar_mtime_ns): what a rescan compares against."""
         rows = self.conn.execute("SELECT path, size, mtime_ns, sidecar_path, sidecar_mtime_ns FROM files")

@@ -46,7 +46,8 @@ def _row(pid: int, path: str, meta: Metadata, phash: int, detail: int | None = N
 
 def _plan(*photos: Photo):
     group = Group(7, assign_roles(list(photos)), confidence=0.9)
-    return {(c.path.rsplit("/", 1)[-1], c.field): c for c in plan_group(group, {p.id: p for p in photos}, S, LOOKUPS).changes}
+    plan = plan_group(group, {p.id: p for p in photos}, S, LOOKUPS)
+    return {(c.path.rsplit("/", 1)[-1], c.field): c for c in plan.changes}
 
 
 H = 0x0123456789ABCDEF
@@ -167,3 +168,20 @@ def test_copies_on_disk_take_their_originals_values_never_their_received_day(tmp
     lonely = got["IMG-20240607-WA0002.jpg"]
     assert lonely["day"] == "2024-06-07" and lonely.get("datetime_original") is None
     assert got["IMG-20240607-WA0003.jpg"].get("datetime_original") in (None, "2024-06-05T14:05:30+01:00")
+
+
+def test_photos_indexed_before_detail_hashes_are_read_again_once(tmp_path: Path, exiftool: ExifTool):
+    root = tmp_path / "lib"
+    _messenger_copy(root / "IMG-20240606-WA0001.jpg", _shot(tmp_path / "o.jpg", exiftool, draw_scene(3, SIZE),
+                                                             View(), {"EXIF:Make": "Canon"}), datetime(2024, 6, 6))
+    with Engine(Settings(db_path=tmp_path / "index.db", library_roots=(root,))) as engine:
+        engine.scan([root])
+        path = str((root / "IMG-20240606-WA0001.jpg").resolve())
+        fresh = engine.index.photo_by_path(path)
+        assert fresh.detail_hash is not None and fresh.meta.received_day == "2024-06-06"
+        with engine.index.transaction() as c:  # the row as an index of the previous version holds it
+            c.execute("UPDATE files SET detail_hash = NULL, metadata = '{}' WHERE path = ?", (path,))
+        assert engine.scan([root])["changed"] == 1
+        again = engine.index.photo_by_path(path)
+        assert (again.detail_hash, again.meta.received_day) == (fresh.detail_hash, "2024-06-06")
+        assert engine.scan([root])["changed"] == 0

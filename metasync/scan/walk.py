@@ -89,7 +89,8 @@ def scan_library(index: Index, exif: ExifTool, paths: list[Path], progress: Prog
             size, _, sidecar, sidecar_mtime = known.pop(old)
             known[f.path] = (size, f.mtime_ns, sidecar, sidecar_mtime)
     new = [f for f in new if f.path not in moves]
-    changed = [f for f in found.values() if f.path in known and known[f.path] != f.stats]
+    older = index.hashed_before_details()  # read once more, so a copy's original can be told from look-alikes
+    changed = [f for f in found.values() if f.path in known and (known[f.path] != f.stats or f.path in older)]
     moved_from = set(moves.values())
     gone = [p for p in vanished if p not in moved_from]
     if gone:
@@ -97,7 +98,8 @@ def scan_library(index: Index, exif: ExifTool, paths: list[Path], progress: Prog
 
     to_read = new + changed
     if to_read:
-        same_pixels = [f for f in changed if known[f.path][:2] == (f.size, f.mtime_ns)]  # only the sidecar changed
+        # only the sidecar changed: the hashes stay
+        same_pixels = [f for f in changed if known[f.path][:2] == (f.size, f.mtime_ns) and f.path not in older]
         _read_and_store(index, exif, to_read, progress, _stored_hashes(index, same_pixels))
     summary = _summarize(index, found, errors)
     summary.new, summary.changed, summary.removed = len(new), len(changed), len(gone)
