@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any, Sequence
 
+import numpy as np
+
 from ..config import Settings
 from ..detect.score import SAME_SHOT_GPS_M, WEIGHTS
 from ..fields import CAMERA_FIELDS, FIELDS, GPS_FIELDS, PLACE_FIELDS, POSITION_FIELDS
@@ -91,11 +93,15 @@ def with_originals(changes: list[FieldChange], targets: Sequence[Photo], sources
     for c in changes:
         planned.setdefault(c.path, {})[c.field] = c
     final = [_as_planned(p, planned.get(p.path, {})) for p in (*sources, *targets)]
+    originals = [p for p in final if not is_copy(p) and p.phash is not None]
+    hashes = np.array([p.phash for p in originals], dtype=np.uint64)
     replaced: dict[str, list[FieldChange]] = {}
     for copy in targets:
         if not is_copy(copy):
             continue
-        found = original_of(copy, final, settings)
+        near = [] if copy.phash is None else np.flatnonzero(
+            np.bitwise_count(hashes ^ np.uint64(copy.phash)) <= settings.phash_same_shot).tolist()
+        found = original_of(copy, [originals[k] for k in near], settings)  # a big group holds thousands
         if found is not None:
             replaced[copy.path] = _taken(copy, found, planned.get(found.photo.path, {}), settings)
         elif copy.meta.received_day is not None:
