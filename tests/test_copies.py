@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from support.lookups import LOOKUPS
 from support.rows import phone, when
@@ -15,6 +16,8 @@ from demokit.library import View, draw_scene, render_view, whatsapp_copy
 from metasync.config import Settings
 from metasync.detect.events import assign_roles
 from metasync.engine import Engine
+from metasync.errors import InvalidRequestError
+from metasync.fields import FIELDS
 from metasync.models import Group, Metadata, Photo
 from metasync.naming import find_existing_sidecar, received_day
 from metasync.plan import plan_group
@@ -37,6 +40,8 @@ def test_received_day_is_read_from_messenger_names_only():
     assert received_day("IMG-20241305-WA0001.jpg") is None  # month 13
     assert received_day("IMG_20240605_143000.jpg") is None  # a phone's own name carries a capture time
     assert received_day("Screenshot_20240605-143000.png") is None
+    with pytest.raises(InvalidRequestError, match="read from the file name"):  # nobody sets it by hand
+        FIELDS["received_day"].from_user("2024-06-05")
 
 
 # -- the original among look-alikes, on Photo rows ---------------------------------------------------------------
