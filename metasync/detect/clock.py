@@ -256,19 +256,34 @@ def _false_alarm(candidates: dict[str, list[ClockPair]], agreeing: int, width: f
     the expected count in a window, and a Poisson tail the chance of `agreeing` or more; summed over every
     window position (a union bound: the search picked the best one).
     """
-    edges: list[tuple[float, float]] = []
-    for pairs in candidates.values():
-        diffs = [p.diff_s for p in pairs]
-        spread = max(max(diffs) - min(diffs), settings.time_window_s) + width
-        middle, p = (max(diffs) + min(diffs)) / 2, min(1.0, len(diffs) * width / spread)
-        edges += [(middle - spread / 2, p), (middle + spread / 2, -p)]
-    edges.sort()
+    edges = sorted(e for lo, hi, p in _stretches(candidates, width, settings) for e in ((lo, p), (hi, -p)))
     total, expected = 0.0, 0.0
     for (at, step), (nxt, _) in zip(edges, edges[1:]):
         expected = max(0.0, expected + step)
         if nxt > at and expected > 0:
             total += (nxt - at) / width * _poisson_tail(expected, agreeing)
     return min(1.0, total)
+
+
+def _stretches(candidates: dict[str, list[ClockPair]], width: float, settings: Settings
+               ) -> list[tuple[float, float, float]]:
+    """Per camera photo, the stretch of differences its lookalikes spread over and the chance that one window
+    `width` wide there catches one of them: (from, to, chance)."""
+    out = []
+    for pairs in candidates.values():
+        diffs = [p.diff_s for p in pairs]
+        spread = max(max(diffs) - min(diffs), settings.time_window_s) + width
+        middle = (max(diffs) + min(diffs)) / 2
+        out.append((middle - spread / 2, middle + spread / 2, min(1.0, len(diffs) * width / spread)))
+    return out
+
+
+def _chance_at(candidates: dict[str, list[ClockPair]], agreeing: int, width: float, at: float,
+               settings: Settings) -> float:
+    """_false_alarm for a difference known beforehand (give or take TOLERANCE_S): no search, so the windows
+    around `at` only."""
+    expected = sum(p for lo, hi, p in _stretches(candidates, width, settings) if lo <= at <= hi)
+    return min(1.0, (1 + 2 * TOLERANCE_S / width) * _poisson_tail(expected, agreeing)) if expected > 0 else 0.0
 
 
 def _poisson_tail(mean: float, k: int) -> float:
@@ -352,8 +367,10 @@ def estimate_clock_offsets(photos: Iterable[Photo], settings: Settings) -> list[
                 for path, pairs in _place_pairs(session, grids, by_path, settings).items():
                     candidates.setdefault(path, []).extend(pairs)
         estimates = []
-        for level, leg, leg_candidates in _legs(sessions, candidates, devices, settings):
-            estimate = _estimate(key, level, leg, leg_candidates, settings, devices)
+        legs = _legs(sessions, candidates, devices, settings)
+        proven = _beat_the_right_clock(legs)
+        for level, leg, leg_candidates in legs:
+            estimate = _estimate(key, level, leg, leg_candidates, devices) if level in proven else None
             if estimate is not None:
                 estimates.append(estimate)
         out += _explained(estimates, sessions)
@@ -390,20 +407,6 @@ class _Devices:
         near = min((j for j in (k - 1, k) if 0 <= j < len(times)), key=lambda j: abs(times[j] - clock))
         return offsets[near]
 
-    def zone_change(self, device: CameraKey | None, before: tuple[float, str], after: tuple[float, str],
-                    between: tuple[float, float]) -> float | None:
-        """Where on the camera's clock the device's offset went from `before` to `after` ((level, offset) of two
-        legs): midway between its last photo at the first offset and its first at the second, each on the camera's
-        clock by its leg's level; None when the device shows no such change between the two legs' pairs."""
-        times, offsets = self.clocks.get((device, False), ([], []))
-        lo, hi = between
-        last = [t - before[0] for t, o in zip(times, offsets) if o == before[1] and lo <= t - before[0] <= hi]
-        first = [t - after[0] for t, o in zip(times, offsets) if o == after[1] and lo <= t - after[0] <= hi]
-        if not last or not first or max(last) >= min(first):
-            return None
-        return (max(last) + min(first)) / 2
-
-
 def offset_of(meta: Metadata) -> str | None:
     """The offset a photo's time is in: its OffsetTimeOriginal, else the one its time carries."""
     return canonical_offset(meta.offset_time) or (split_offset(meta.datetime_original)[1]
@@ -413,29 +416,96 @@ def offset_of(meta: Metadata) -> str | None:
 def _levels(candidates: dict[str, list[ClockPair]], settings: Settings) -> list[tuple[float, float]]:
     """The clock differences that several camera photos agree on, strongest first, as (level, tolerance).
 
-    The strongest centre's agreeing pairs make a level; their photos are explained, the other photos' pairs near
-    it are decoys of it; what is left is searched again. A camera carried across zones on one zone's time shows
-    one level per zone; a clock reset, one per setting. Each level must agree more than chance would anywhere in
-    all the camera's pairs (a few photos each paired with the phone's shot before lining up is to be expected
-    somewhere over a trip: the search looked everywhere).
+    The strongest centre's agreeing pairs make a level; every pair near it is its own or a decoy of it, and the
+    rest is searched again (a photo keeps its other pairs: a decoy level may have taken it, its true one is still
+    to come). A camera carried across zones on one zone's time shows one level per zone; a clock reset, one per
+    setting. Each level must agree more than chance would anywhere in all the camera's pairs (a few photos each
+    paired with the phone's shot before lining up is to be expected somewhere over a trip: the search looked
+    everywhere); a centre that does not is passed over.
     """
     rest = dict(candidates)
     out: list[tuple[float, float]] = []
-    while rest and len(out) < MAX_LEVELS:
-        agreeing = _agreeing(rest, _centre(rest))
-        if len(agreeing) < MIN_PAIRS:
+    for _ in range(2 * MAX_LEVELS):
+        if not rest or len(out) == MAX_LEVELS:
             break
-        level, spread, kept = _robust(agreeing)
-        width = max(p.diff_s for p in kept) - min(p.diff_s for p in kept) + RESOLUTION_S
-        chance = _false_alarm(candidates, len(kept), width, settings)
-        if len(kept) < MIN_PAIRS or chance > FALSE_ALARM:
+        centre = _centre(rest)
+        if len(_agreeing(rest, centre)) < MIN_PAIRS:
+            break
+        chance, level, spread, kept = _cluster(rest, centre, candidates, settings)
+        if len(kept) >= MIN_PAIRS and chance <= FALSE_ALARM:
+            out.append((level, max(3 * 1.4826 * spread, TOLERANCE_S)))
+        else:
             log.debug("%d pairs agree at %+.0f s, as chance would %.0f %% of the time", len(kept), level,
                       100 * chance)
-            break
-        out.append((level, max(3 * 1.4826 * spread, TOLERANCE_S)))
-        explained = {p.camera_path for p in kept}
-        rest = {path: left for path, ps in rest.items() if path not in explained
-                and (left := [p for p in ps if abs(p.diff_s - level) > AGREE_S])}
+        rest = {path: left for path, ps in rest.items() if (left := [p for p in ps if abs(p.diff_s - level) > AGREE_S])}
+    return out
+
+
+def _zone_levels(candidates: dict[str, list[ClockPair]], levels: list[tuple[float, float]], settings: Settings
+                 ) -> list[tuple[float, float]]:
+    """The levels a camera left on one zone's time would show where the references were in another zone: a
+    level found with references at offset o, moved by each other offset the references had, and tested against
+    the pairs with references at that offset alone, without a search (so a short stay at home, a few pairs, is
+    found: its difference was known before looking). A camera that compares in UTC, or that follows the local
+    zone, shows no such level (it is the level found, or there are no pairs there)."""
+    offsets = sorted({p.reference_offset for ps in candidates.values() for p in ps if p.reference_offset})
+    out: list[tuple[float, float]] = []
+    for level, tol in levels:
+        here = _main_offset([path for path, ps in candidates.items()
+                             if any(abs(p.diff_s - level) <= tol for p in ps)], candidates, level)
+        if here is None:
+            continue
+        for offset in offsets:
+            at = level + offset_seconds(offset) - offset_seconds(here)
+            if any(abs(at - known) <= AGREE_S for known, _ in (*levels, *out)):
+                continue
+            there = {path: mine for path, ps in candidates.items()
+                     if (mine := [p for p in ps if p.reference_offset == offset])}
+            agreeing = _agreeing(there, at, TOLERANCE_S)
+            if len(agreeing) < MIN_PAIRS:
+                continue
+            found, spread, kept = _robust(agreeing)
+            width = max(p.diff_s for p in kept) - min(p.diff_s for p in kept) + RESOLUTION_S
+            if len(kept) >= MIN_PAIRS and _chance_at(there, len(kept), width, at, settings) <= FALSE_ALARM:
+                out.append((found, max(3 * 1.4826 * spread, TOLERANCE_S)))
+    return out
+
+
+def _cluster(rest: dict[str, list[ClockPair]], centre: float, candidates: dict[str, list[ClockPair]],
+             settings: Settings) -> tuple[float, float, float, list[ClockPair]]:
+    """(chance, median, spread, kept pairs) of the pairs around a centre, at the reach that makes them least
+    likely by chance: a tight core among scattered lookalikes shows within TOLERANCE_S, pairs shot a minute
+    apart only within AGREE_S (where lookalikes would drown the core's MAD)."""
+    best = None
+    for reach in (TOLERANCE_S, 2 * TOLERANCE_S, 4 * TOLERANCE_S, AGREE_S):
+        agreeing = _agreeing(rest, centre, reach)
+        if len(agreeing) < MIN_PAIRS:
+            continue
+        level, spread, kept = _robust(agreeing)
+        width = max(p.diff_s for p in kept) - min(p.diff_s for p in kept) + RESOLUTION_S
+        found = (_false_alarm(candidates, len(kept), width, settings), level, spread, kept)
+        if best is None or found[0] < best[0]:
+            best = found
+    return best if best is not None else (1.0, centre, 0.0, [])
+
+
+def _beat_the_right_clock(legs: list[tuple[tuple[float, float], list[Photo], dict[str, list[ClockPair]]]]
+                          ) -> set[tuple[float, float]]:
+    """The levels whose pairs, over all their legs, outnumber what a right clock explains as tightly (a clock
+    is right until shown otherwise: ties go to it). Judged per level, not per leg: a short leg at a level the
+    camera shows elsewhere too needs no more proof than that its pairs agree with it."""
+    by_level: dict[tuple[float, float], dict[str, list[ClockPair]]] = defaultdict(dict)
+    for level, _, candidates in legs:
+        by_level[level].update(candidates)
+    out = set()
+    for level, candidates in by_level.items():
+        agreeing = _agreeing(candidates, *level)
+        if len(agreeing) < MIN_PAIRS:
+            continue
+        kept = _robust(agreeing)[2]
+        width = max(p.diff_s for p in kept) - min(p.diff_s for p in kept) + RESOLUTION_S
+        if _right_clock(candidates, width) < len(kept):
+            out.add(level)
     return out
 
 
@@ -467,12 +537,14 @@ def _legs(sessions: list[list[Photo]], candidates: dict[str, list[ClockPair]], d
     their candidate pairs.
 
     Levels are found over all the camera's pairs, each paired photo labelled with the level it agrees with, and
-    the time order split into legs (switch_points). A photo without pairs takes the leg its time falls in; between
-    two legs, the side of the reference device's change of zone when it changed zone there (the camera stayed on
-    one zone's time), else of the nearer paired photo. Legs only take photos from sessions where they have pairs
-    (a camera unused for days may have been reset).
+    the time order split into legs (switch_points). A photo takes the leg whose paired photos span its time;
+    between or beyond them, the nearest leg in time whose reference device, at the time that leg's correction
+    gives the photo, was in the zone it was in during the leg (a camera on home time back home takes the first
+    home leg's correction, not New York's); none such: no correction. Legs only take photos from sessions where
+    they have pairs (a camera unused for days may have been reset).
     """
     levels = _levels(candidates, settings)
+    levels += _zone_levels(candidates, levels, settings)
     if not levels:
         return []
     photos = [p for session in sessions for p in session]
@@ -487,21 +559,22 @@ def _legs(sessions: list[list[Photo]], candidates: dict[str, list[ClockPair]], d
         if label == state:
             runs[-1][1].append(path)
     runs = [(level, paths) for level, paths in runs if paths]
-    cuts = []
-    for (a, before), (b, after) in zip(runs, runs[1:]):
-        lo, hi = times[before[-1]], times[after[0]]
-        ends = [(levels[k][0], _main_offset(paths, candidates, levels[k][0])) for k, paths in ((a, before), (b, after))]
-        device = devices.main(p for path in (*before, *after) for p in candidates[path])
-        cut = (devices.zone_change(device, *ends, (lo, hi)) if ends[0][1] != ends[1][1] and None not in
-               (ends[0][1], ends[1][1]) else None)
-        cuts.append(cut if cut is not None else (lo + hi) / 2)
-    out = []
-    for k, (level, paths) in enumerate(runs):
-        lo, hi = (cuts[k - 1] if k else -math.inf), (cuts[k] if k < len(cuts) else math.inf)
-        mine = {session_of[path] for path in paths}
-        leg = [p for p in photos if session_of[p.path] in mine and lo <= times[p.path] < hi]
-        out.append((levels[level], leg, {p.path: candidates[p.path] for p in leg if p.path in candidates}))
-    return out
+    spans = [(times[paths[0]], times[paths[-1]]) for _, paths in runs]
+    used = [{session_of[path] for path in paths} for _, paths in runs]
+    offsets = [_main_offset(paths, candidates, levels[k][0]) for k, paths in runs]
+    device = [devices.main(p for path in paths for p in candidates[path]) for _, paths in runs]
+    members: list[list[Photo]] = [[] for _ in runs]
+    for p in photos:
+        t, mine = times[p.path], [k for k in range(len(runs)) if session_of[p.path] in used[k]]
+        inside = [k for k in mine if spans[k][0] <= t <= spans[k][1]]
+        near = inside or sorted(mine, key=lambda k: (min(abs(t - spans[k][0]), abs(t - spans[k][1])), k))
+        both = has_known_offset(p.meta)
+        fits = [k for k in near if inside or offsets[k] is None or offsets[k] == devices.offset_at(
+            device[k], both, _clock(p.meta, both) + levels[runs[k][0]][0])]
+        if fits:
+            members[fits[0]].append(p)
+    return [(levels[level], leg, {p.path: candidates[p.path] for p in leg if p.path in candidates})
+            for (level, _), leg in zip(runs, members) if leg]
 
 
 def _label(pairs: list[ClockPair], levels: list[tuple[float, float]]) -> int | None:
@@ -518,16 +591,13 @@ def _main_offset(paths: list[str], candidates: dict[str, list[ClockPair]], level
 
 
 def _estimate(key: CameraKey, level: tuple[float, float], leg: list[Photo], candidates: dict[str, list[ClockPair]],
-              settings: Settings, devices: _Devices) -> ClockEstimate | None:
+              devices: _Devices) -> ClockEstimate | None:
     """The clock correction of one leg of a camera (its pairs within the level's tolerance), or None when they do
-    not prove one (the level itself is more than chance: _levels)."""
+    not prove one (the level itself is more than chance, _levels, and than a right clock, _beat_the_right_clock)."""
     agreeing = _agreeing(candidates, *level)
     if len(agreeing) < MIN_PAIRS:
         return None
     shift, spread, kept = _robust(agreeing)
-    width = max(p.diff_s for p in kept) - min(p.diff_s for p in kept) + RESOLUTION_S
-    if _right_clock(candidates, width) >= len(kept):  # a clock is right until shown otherwise: ties go to it
-        return None
     if len(kept) < MIN_PAIRS or abs(shift) < max(MIN_SHIFT_S, 3 * spread):
         return None
     times = {p.path: wall_epoch(p.meta) for p in leg}
