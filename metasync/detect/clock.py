@@ -70,9 +70,10 @@ SESSION_GAP_S = 2 * 86400.0
 SWITCH_COST = 1.25
 # At most this many clock differences (zones, settings) are sought per camera.
 MAX_LEVELS = 8
-# A drift is fitted from this many pairs on, when its rank test's |z| reaches DRIFT_Z (5 %, two-sided).
+# A drift is fitted from this many pairs on, when its rank test's |z| reaches DRIFT_Z (0.3 %, two-sided: every
+# leg is tested, and a steady clock's jitter must not pass for drift).
 MIN_DRIFT_PAIRS = 5
-DRIFT_Z = 1.96
+DRIFT_Z = 3.0
 # A geotagged camera photo and the references' track are "together" when the track passed this close...
 PLACE_MATCH_M = 30.0
 # ...looking at the track's stretches that start or end this close (fixes of a walk are a few hundred metres apart).
@@ -539,7 +540,7 @@ def _legs(sessions: list[list[Photo]], candidates: dict[str, list[ClockPair]], d
     Levels are found over all the camera's pairs, each paired photo labelled with the level it agrees with, and
     the time order split into legs (switch_points). A photo takes the leg whose paired photos span its time;
     between or beyond them, the nearest leg in time whose reference device, at the time that leg's correction
-    gives the photo, was in the zone it was in during the leg (a camera on home time back home takes the first
+    gives the photo, was in a zone it was in during the leg (a camera on home time back home takes the first
     home leg's correction, not New York's); none such: no correction. Legs only take photos from sessions where
     they have pairs (a camera unused for days may have been reset).
     """
@@ -561,7 +562,8 @@ def _legs(sessions: list[list[Photo]], candidates: dict[str, list[ClockPair]], d
     runs = [(level, paths) for level, paths in runs if paths]
     spans = [(times[paths[0]], times[paths[-1]]) for _, paths in runs]
     used = [{session_of[path] for path in paths} for _, paths in runs]
-    offsets = [_main_offset(paths, candidates, levels[k][0]) for k, paths in runs]
+    offsets = [{_nearest(candidates[path], levels[k][0]).reference_offset for path in paths} - {None}
+               for k, paths in runs]
     device = [devices.main(p for path in paths for p in candidates[path]) for _, paths in runs]
     members: list[list[Photo]] = [[] for _ in runs]
     for p in photos:
@@ -569,8 +571,8 @@ def _legs(sessions: list[list[Photo]], candidates: dict[str, list[ClockPair]], d
         inside = [k for k in mine if spans[k][0] <= t <= spans[k][1]]
         near = inside or sorted(mine, key=lambda k: (min(abs(t - spans[k][0]), abs(t - spans[k][1])), k))
         both = has_known_offset(p.meta)
-        fits = [k for k in near if inside or offsets[k] is None or offsets[k] == devices.offset_at(
-            device[k], both, _clock(p.meta, both) + levels[runs[k][0]][0])]
+        fits = [k for k in near if inside or not offsets[k] or devices.offset_at(
+            device[k], both, _clock(p.meta, both) + levels[runs[k][0]][0]) in offsets[k]]
         if fits:
             members[fits[0]].append(p)
     return [(levels[level], leg, {p.path: candidates[p.path] for p in leg if p.path in candidates})
@@ -584,9 +586,13 @@ def _label(pairs: list[ClockPair], levels: list[tuple[float, float]]) -> int | N
     return best[1] if best[0] <= 1.0 else None
 
 
+def _nearest(pairs: list[ClockPair], level: float) -> ClockPair:
+    return min(pairs, key=lambda p: (abs(p.diff_s - level), p.unlikeness))
+
+
 def _main_offset(paths: list[str], candidates: dict[str, list[ClockPair]], level: float) -> str | None:
     """The offset most of a leg's agreeing reference photos were taken in (None when they carry none)."""
-    votes = Counter(min(candidates[path], key=lambda p: abs(p.diff_s - level)).reference_offset for path in paths)
+    votes = Counter(_nearest(candidates[path], level).reference_offset for path in paths)
     return min(votes, key=lambda o: (-votes[o], o or "")) if votes else None
 
 
@@ -641,7 +647,7 @@ def theil_sen(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
 
 
 def trend_z(xs: Sequence[float], ys: Sequence[float]) -> float:
-    """Mann-Kendall's z of a monotonic trend of ys along xs (beyond +-1.96: a trend at the 5 % level), the rank
+    """Mann-Kendall's z of a monotonic trend of ys along xs (beyond +-3: a trend at the 0.3 % level), the rank
     test that goes with the Theil-Sen slope: how many pairs of points rise, less how many fall."""
     n = len(xs)
     s = sum((1 if (xs[j] - xs[i]) * (ys[j] - ys[i]) > 0 else -1)
@@ -678,12 +684,15 @@ def _drift(candidates: dict[str, list[ClockPair]], kept: list[ClockPair], days: 
 
 
 def _trend(pairs: list[ClockPair], days: Mapping[str, float]) -> tuple[float, float] | None:
-    """The Theil-Sen line of the pairs' differences over days, when the pairs support it."""
+    """The Theil-Sen line of the pairs' differences over days, when the pairs support it: a significant rank
+    trend, and a drift over the leg beyond 3 MADs of the pairs about the line (a line through jitter alone
+    would explain nothing)."""
     if len(pairs) < MIN_DRIFT_PAIRS:
         return None
     xs, ys = [days[p.camera_path] for p in pairs], [p.diff_s for p in pairs]
     slope, at0 = theil_sen(xs, ys)
-    if abs(trend_z(xs, ys)) < DRIFT_Z or abs(slope) * (max(xs) - min(xs)) < RESOLUTION_S:
+    jitter = statistics.median(abs(y - at0 - slope * x) for x, y in zip(xs, ys))
+    if abs(trend_z(xs, ys)) < DRIFT_Z or abs(slope) * (max(xs) - min(xs)) < max(RESOLUTION_S, 3 * jitter):
         return None
     return slope, at0
 
@@ -755,7 +764,7 @@ def explanation(zone_diff: float, error: float, zone: str | None, here: str | No
     clock = (f"{format_duration(error)} {'slow' if error > 0 else 'fast'}" if abs(error) >= RESOLUTION_S
              else "clock otherwise right")
     if drift_s_per_day:
-        rate = f"{round(abs(drift_s_per_day), 1):g} s"
+        rate = f"{round(abs(drift_s_per_day)) if abs(drift_s_per_day) >= 1 else round(abs(drift_s_per_day), 1):g} s"
         clock += f", drifting {rate} a day {'slower' if drift_s_per_day > 0 else 'faster'}"
     return f"{setting}, {clock}" + (f"; here {here}" if zone_diff and here else "")
 
