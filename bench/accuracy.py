@@ -22,6 +22,7 @@ no trip photo placed at home, no distractor changed, camera times and offsets, c
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -41,11 +42,13 @@ from typing import Any, Iterable
 from demokit.library import Truth, generate_library
 from demokit.trips import at_home, generate_trip
 from metasync.config import Settings
+from metasync.detect.place import place_groups
 from metasync.engine import Engine
 from metasync.fields import CAMERA_FIELDS, GPS_FIELDS, PLACE_FIELDS
-from metasync.lookups.gazetteer import reverse_geocode
-from metasync.models import FieldChange, Group, Plan
+from metasync.lookups.gazetteer import Gazetteer, Place
+from metasync.models import FieldChange, Group, GroupKind, Plan
 from metasync.naming import find_existing_sidecar
+from metasync.plan import plan_group
 from metasync.timeutil import parse_local, parse_offset
 from metasync.track import distance_m
 from metasync.write import sidecar
@@ -109,8 +112,37 @@ def plans_for(engine: Engine, root: Path) -> list[tuple[Group, Plan]]:
     """Scan and suggest (events, time shifts, places), then plan each pending group the way a user previewing it
     would see it."""
     engine.suggest([root])
-    engine.suggest_places([root])
+    suggest_places(engine, [root])
     return [(g, engine.plan(g.id)) for g in engine.index.groups(status="pending")]
+
+
+def suggest_places(engine: Engine, paths: list[Path]) -> list[dict[str, Any]]:
+    """Place groups (GPS from the GPX logs, offline place names, zone offsets) for the indexed photos under
+    `paths` that no pending group already covers as a target, sources of event groups included: [{"id", "kind",
+    "files", "changes", "reasons"}]. Run after suggest (which covers photos in no event group itself)."""
+    photos = engine.index.photos(under=[str(Path(p).expanduser().resolve()) for p in paths])
+    pending = engine.index.groups(status="pending")
+    covered = {m.photo_id for g in pending if g.kind != GroupKind.TIME_SHIFT for m in g.targets}
+    by_id = {p.id: p for p in photos}
+    out = []
+    for group in place_groups(photos, covered, engine.settings, engine.lookups):
+        plan = plan_group(group, by_id, engine.settings, engine.lookups)
+        if plan.changes:
+            gid = engine.index.save_group(group)
+            out.append({"id": gid, "kind": group.kind, "files": [m.path for m in group.members],
+                        "changes": len(plan.changes), "reasons": list(group.reasons)})
+    return out
+
+
+@functools.cache
+def _gazetteer() -> Gazetteer:
+    """The dataset's towns (through the default cache folder), to name the truth's places."""
+    return Gazetteer.from_dataset(Settings().cache_dir)
+
+
+def reverse_geocode(coords: list[tuple[float, float]]) -> list[Place | None]:
+    """The place names the truth's positions have."""
+    return _gazetteer().reverse_geocode(coords)
 
 
 def run_library(workdir: Path, seed: int, **demo: Any) -> tuple[Truth, list[tuple[Group, Plan]], Settings]:
@@ -282,7 +314,7 @@ def apply_all(engine: Engine, root: Path, order: str = "id", seed: int = 0) -> l
     """Scan, suggest (events, time shifts, places) and apply every pending group, conflicts left out, in `order`:
     by id, reversed, or shuffled (`seed`). Returns the ids in the order applied."""
     engine.suggest([root])
-    engine.suggest_places([root])
+    suggest_places(engine, [root])
     ids = sorted(g.id for g in engine.index.groups(status="pending"))
     if order == "reverse":
         ids.reverse()

@@ -17,6 +17,7 @@ from run import synthetic_photos  # noqa: E402
 
 from metasync.config import Settings  # noqa: E402
 from metasync.detect.events import detect_groups  # noqa: E402
+from metasync.lookups import Lookups  # noqa: E402
 from metasync.plan import plan_groups  # noqa: E402
 
 
@@ -33,11 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     photos = synthetic_photos(args.n)
     settings = Settings()
     by_id = {p.id: p for p in photos}
-    plan_groups(detect_groups(photos, settings), by_id, settings)  # warm-up: one-time loads
+    lookups = Lookups.from_settings(settings)
+    plan_groups(detect_groups(photos, settings), by_id, settings, lookups)  # warm-up: one-time loads
     profiler = Profiler(interval=0.0005)
     profiler.start()
     for _ in range(args.repeats):
-        plan_groups(detect_groups(photos, settings), by_id, settings)
+        plan_groups(detect_groups(photos, settings), by_id, settings, lookups)
     profiler.stop()
     print(profiler.output_text(unicode=False, color=False))
     return 0

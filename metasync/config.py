@@ -20,6 +20,13 @@ def user_config_dir() -> Path:
     return Path(base) / "metasync"
 
 
+def default_cache_dir() -> Path:
+    env = os.environ.get("METASYNC_CACHE_DIR")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "metasync"
+
+
 def default_db_path() -> Path:
     env = os.environ.get("METASYNC_DB")
     return Path(env) if env else user_data_dir() / "index.db"
@@ -51,6 +58,7 @@ class Settings:
     ai_band: tuple[float, float] = (0.5, 0.9)
     # where things live
     db_path: Path = field(default_factory=default_db_path)
+    cache_dir: Path = field(default_factory=default_cache_dir)  # what can be rebuilt: the gazetteer read from its dataset
     library_roots: tuple[Path, ...] = ()
 
     def with_(self, **values: Any) -> "Settings":
@@ -74,8 +82,9 @@ class Settings:
                 _check_type(name, value, getattr(defaults, name), path)
             values.update(data)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if "db_path" in values:
-            values["db_path"] = Path(values["db_path"])
+        for name in ("db_path", "cache_dir"):
+            if name in values:
+                values[name] = Path(values[name])
         if "library_roots" in values:
             values["library_roots"] = tuple(Path(p) for p in values["library_roots"])
         if "gpx_logs" in values:

@@ -268,7 +268,7 @@ class Index:
     def photo_by_path(self, path: str) -> Photo:
         row = self.conn.execute("SELECT * FROM files WHERE path=?", (path,)).fetchone()
         if row is None:
-            raise NotIndexedError(f"{path} is not in the index; run 'metasync scan' on its folder first")
+            raise NotIndexedError(f"{path} is not in the index; scan its folder first")
         return self._photo(row)
 
     def photos_by_id(self, ids: Iterable[int]) -> dict[int, Photo]:
@@ -315,7 +315,7 @@ class Index:
     def group(self, group_id: int) -> Group:
         row = self.conn.execute("SELECT * FROM sync_groups WHERE id=?", (group_id,)).fetchone()
         if row is None:
-            raise GroupNotFoundError(f"no group {group_id}; 'metasync suggest' lists the groups")
+            raise GroupNotFoundError(f"no group {group_id}")
         return self._group(row)
 
     def groups(self, status: str | None = None, kind: GroupKind | None = None,

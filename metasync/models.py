@@ -70,6 +70,21 @@ class Metadata:
         return bool(self.make or self.model) and self.datetime_original is not None
 
 
+CameraKey = tuple[str, str, str]  # (make, model, serial)
+
+
+def camera_key(meta: Metadata) -> CameraKey | None:
+    if not (meta.make or meta.model):
+        return None
+    return (meta.make or "", meta.model or "", meta.serial_number or "")
+
+
+def camera_label(key: CameraKey) -> str:
+    make, model, serial = key
+    name = model if make and model.lower().startswith(make.lower()) else f"{make} {model}".strip()
+    return f"{name} #{serial}" if serial else name
+
+
 # The canonical field names, in the order of the field table (fields.py): the index, the engine, the bridge and the
 # plugins use them.
 CANONICAL_FIELDS: tuple[str, ...] = tuple(f.name for f in dc_fields(Metadata))

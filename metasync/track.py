@@ -4,14 +4,14 @@ from __future__ import annotations
 import bisect
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timezone
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from .config import Settings
 from .errors import TrackError
-from .models import FieldChange, Photo
+from .models import FieldChange, Photo, camera_key, camera_label
 from .timeutil import format_duration, utc_epoch
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -41,6 +41,7 @@ class Fix:
     alt: float | None = None
     source: str = ""
     kind: str = "photo"  # photo | gpx
+    device: str = ""  # whose track it is: the camera that took the photo, or the GPX log's file name
 
     @property
     def label(self) -> str:
@@ -102,7 +103,9 @@ def photo_fixes(photos: Iterable[Photo], times: Mapping[int, float] | None = Non
         t = utc_epoch(p.meta) if times is None else times.get(p.id)
         if t is None:
             continue
-        out.append(Fix(t, p.meta.gps_latitude, p.meta.gps_longitude, p.meta.gps_altitude, p.path, "photo"))
+        key = camera_key(p.meta)
+        out.append(Fix(t, p.meta.gps_latitude, p.meta.gps_longitude, p.meta.gps_altitude, p.path, "photo",
+                       camera_label(key) if key else ""))
     out.sort(key=lambda f: f.utc)
     return out
 
@@ -125,7 +128,7 @@ def load_gpx(path: Path | str) -> list[Fix]:
         if pt.time is None:
             continue
         when = pt.time if pt.time.tzinfo is not None else pt.time.replace(tzinfo=timezone.utc)
-        out.append(Fix(when.timestamp(), pt.latitude, pt.longitude, pt.elevation, f"{path}#{i}", "gpx"))
+        out.append(Fix(when.timestamp(), pt.latitude, pt.longitude, pt.elevation, f"{path}#{i}", "gpx", path.name))
     out.sort(key=lambda f: f.utc)
     return out
 
@@ -167,12 +170,38 @@ def _stretch(before: Fix, after: Fix, settings: Settings) -> float | None:
     return dist
 
 
-def estimate_position(target_utc: float, fixes: Sequence[Fix], settings: Settings) -> PositionEstimate | None:
+def estimate_position(target_utc: float, fixes: Sequence[Fix], settings: Settings,
+                      linked: Sequence[str] = ()) -> PositionEstimate | None:
     """Where the camera was at `target_utc`, from fixes sorted by UTC; None when no fix is close enough.
 
-    Between a fix before and a fix after that are at most max_interp_gap_s apart, at no more than max_speed_mps:
-    linear in time along the great circle. Otherwise the nearer fix alone, within max_extrap_s.
+    Each device's fixes are a track of their own: two people at one event walk apart, and a line between one's
+    fix and the other's is nobody's path. A GPS log the user gave is the track of the cameras being placed (as in
+    ExifTool's geotagging) and comes first; then `linked` (the devices whose photos look like the target's, most
+    alike first); only when none of them places the moment, the track that places it most tightly. Its device is
+    named in the reason.
     """
+    tracks: dict[str, list[Fix]] = defaultdict(list)
+    for f in fixes:
+        tracks[f.device].append(f)
+    if len(tracks) == 1:
+        return _on_track(target_utc, fixes, settings)
+    found = {d: e for d, track in tracks.items() if (e := _on_track(target_utc, track, settings)) is not None}
+    logs = [d for d, track in tracks.items() if track[0].kind == "gpx"]
+    device = next((d for d in (*logs, *linked) if d in found), None)
+    if device is None and found:
+        device = min(found, key=lambda d: (found[d].error_m, d))
+    if device is None:
+        return None
+    est = found[device]
+    by = ("a GPS log" if device in logs else "linked by look-alike photos" if device in linked else
+          "the only track near that moment" if len(found) == 1 else "the closest of several tracks")
+    return replace(est, reason=f"{est.reason}, on the track of {device or 'an unnamed device'} ({by})")
+
+
+def _on_track(target_utc: float, fixes: Sequence[Fix], settings: Settings) -> PositionEstimate | None:
+    """estimate_position on one device's track: between a fix before and a fix after that are at most
+    max_interp_gap_s apart, at no more than max_speed_mps, linear in time along the great circle; otherwise the
+    nearer fix alone, within max_extrap_s."""
     i = bisect.bisect_left(fixes, target_utc, key=lambda f: f.utc)
     before = fixes[i - 1] if i > 0 else None
     after = fixes[i] if i < len(fixes) else None
@@ -271,7 +300,7 @@ def _local_m(origin: Fix, lat: float, lon: float) -> tuple[float, float]:
 
 
 def gps_changes(target: Photo, target_utc: float | None, fixes: Sequence[Fix],
-                settings: Settings) -> list[FieldChange]:
+                settings: Settings, linked: Sequence[str] = ()) -> list[FieldChange]:
     """GPS for a target without any, interpolated on the track at its capture time, or from a fix within
     NEAR_FIX_S; [] otherwise (a single fix further away is the group's own rules' business: they also weigh
     disagreeing sources).
@@ -280,7 +309,7 @@ def gps_changes(target: Photo, target_utc: float | None, fixes: Sequence[Fix],
     """
     if target.meta.has_gps or target_utc is None:
         return []
-    est = estimate_position(target_utc, fixes, settings)
+    est = estimate_position(target_utc, fixes, settings, linked)
     if est is None or (est.method != "interpolated" and est.nearest_dt_s > NEAR_FIX_S):
         return []
     conf = round(est.confidence, 4)

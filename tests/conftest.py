@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -16,6 +18,16 @@ from metasync.models import Photo
 from metasync.scan.exif import ExifTool
 
 REPO = Path(__file__).resolve().parent.parent
+
+# metasync's cache (the gazetteer the engine reads from its dataset) goes to a folder of this session, never the
+# user's ~/.cache: the default settings.cache_dir, and the CLI and bridge processes the tests start, read
+# METASYNC_CACHE_DIR. Set on import, before any test module makes its Settings.
+_CACHE_DIR = tempfile.mkdtemp(prefix="metasync-test-cache-")
+os.environ["METASYNC_CACHE_DIR"] = _CACHE_DIR
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_CACHE_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

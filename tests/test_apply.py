@@ -16,7 +16,7 @@ from metasync.fields import FIELDS
 from metasync.models import GroupMember, Photo
 from metasync.write import apply as apply_module
 from metasync.write import journal
-from metasync.write.apply import apply_plan, revert_group
+from metasync.write.apply import revert_group
 from metasync.write.lock import library_lock
 
 
@@ -33,7 +33,7 @@ def test_apply_creates_sidecars_and_revert_removes_them(lib, tmp_path, exiftool)
     photos = tmp_path / "photos"
     before = tree_state(photos)
 
-    result = apply_plan(lib.engine, lib.group, lib.plan())
+    result = lib.apply_plan(lib.group, lib.plan())
 
     assert set(result) == {"group", "applied", "skipped", "sidecars", "files"}
     assert result["group"] == lib.group.id
@@ -48,7 +48,7 @@ def test_apply_creates_sidecars_and_revert_removes_them(lib, tmp_path, exiftool)
     assert lib.refresh_group().status == "applied"
     assert temp_files(photos) == []
 
-    reverted = revert_group(lib.engine, lib.group.id)
+    reverted = revert_group(lib.engine.index, lib.group.id)
 
     assert reverted["group"] == lib.group.id
     assert reverted["removed"] == sorted(t + ".xmp" for t in lib.targets)
@@ -82,14 +82,14 @@ def test_round_trip_with_host_sidecar_restores_identical_bytes(lib, corpus, tmp_
     existing = _place_sidecar(corpus, rel, lib.targets[0], suffix)
     before = tree_state(photos)
 
-    result = apply_plan(lib.engine, lib.group, lib.plan())
+    result = lib.apply_plan(lib.group, lib.plan())
 
     assert str(existing) in result["sidecars"], "the host's sidecar is the one written"
     assert not Path(lib.targets[0] + ".xmp").exists() or suffix == ".jpg.xmp", "never two sidecars for one photo"
     assert sha(existing) != before[existing.name]
     assert read_tags(exiftool, existing, "XMP:City") == ["Paris"]
 
-    reverted = revert_group(lib.engine, lib.group.id)
+    reverted = revert_group(lib.engine.index, lib.group.id)
 
     assert str(existing) in reverted["restored"]
     assert tree_state(photos) == before, "every file back to identical bytes, created sidecars gone"
@@ -99,11 +99,11 @@ def test_revert_after_host_edit_keeps_the_edit_and_restores_previous_values(lib,
     """darktable's sidecar had GPS; we changed it and added a city; the user then rated the photo."""
     existing = _place_sidecar(corpus, "sidecars/darktable/0000-nop.xmp", lib.targets[0], ".jpg.xmp")
     [old_lat] = read_tags(exiftool, existing, "XMP:GPSLatitude")
-    apply_plan(lib.engine, lib.group, lib.plan())
+    lib.apply_plan(lib.group, lib.plan())
     host_edit(exiftool, existing, **{"XMP-xmp:Rating": 5, "XMP-dc:Title": "Edited in host"})
     edited_sha = sha(existing)
 
-    reverted = revert_group(lib.engine, lib.group.id)
+    reverted = revert_group(lib.engine.index, lib.group.id)
 
     assert str(existing) in reverted["restored"]
     assert sha(existing) != edited_sha
@@ -118,11 +118,11 @@ def test_revert_after_host_edit_keeps_the_edit_and_restores_previous_values(lib,
 
 
 def test_revert_keeps_a_field_the_host_changed_after_us(lib, exiftool):
-    apply_plan(lib.engine, lib.group, lib.plan())
+    lib.apply_plan(lib.group, lib.plan())
     target = Path(lib.targets[0] + ".xmp")
     host_edit(exiftool, target, **{"XMP-photoshop:City": "Versailles"})
 
-    reverted = revert_group(lib.engine, lib.group.id)
+    reverted = revert_group(lib.engine.index, lib.group.id)
 
     city, lat = read_tags(exiftool, target, "XMP:City", "XMP:GPSLatitude")
     assert city == "Versailles"
@@ -151,7 +151,7 @@ def test_hostile_sidecar_is_skipped_with_a_reason_and_left_untouched(lib, tmp_pa
         bad.write_bytes(HOSTILE[kind])
     bad_sha = sha(bad)
 
-    result = apply_plan(lib.engine, lib.group, lib.plan())
+    result = lib.apply_plan(lib.group, lib.plan())
 
     assert sha(bad) == bad_sha
     reasons = [s for s in result["skipped"] if s["path"] == lib.targets[0]]
@@ -163,26 +163,26 @@ def test_hostile_sidecar_is_skipped_with_a_reason_and_left_untouched(lib, tmp_pa
 
 def test_low_confidence_and_conflicts_are_skipped_with_reasons(lib):
     plan = lib.plan(confidence=0.5)
-    result = apply_plan(lib.engine, lib.group, plan, min_confidence=0.7)
+    result = lib.apply_plan(lib.group, plan, min_confidence=0.7)
     assert result["applied"] == 0 and result["sidecars"] == []
     assert all("below the minimum 0.70" in s["reason"] for s in result["skipped"])
     assert lib.refresh_group().status == "pending", "nothing written, nothing applied"
 
     conflicted = lib.plan(conflict=True)
-    assert apply_plan(lib.engine, lib.group, conflicted)["applied"] == 0
-    result = apply_plan(lib.engine, lib.group, conflicted, include_conflicts=True)
+    assert lib.apply_plan(lib.group, conflicted)["applied"] == 0
+    result = lib.apply_plan(lib.group, conflicted, include_conflicts=True)
     assert result["applied"] == len(lib.targets) * len(TARGET_VALUES)
 
 
 def test_reapply_after_revert_and_history(lib):
     target = lib.targets[0]
-    apply_plan(lib.engine, lib.group, lib.plan())
+    lib.apply_plan(lib.group, lib.plan())
     with pytest.raises(ConflictError, match="already applied"):
-        apply_plan(lib.engine, lib.refresh_group(), lib.plan())
-    revert_group(lib.engine, lib.group.id)
+        lib.apply_plan(lib.refresh_group(), lib.plan())
+    revert_group(lib.engine.index, lib.group.id)
     with pytest.raises(ConflictError, match="nothing applied"):
-        revert_group(lib.engine, lib.group.id)
-    again = apply_plan(lib.engine, lib.refresh_group(), lib.plan({"city": "Lyon"}))
+        revert_group(lib.engine.index, lib.group.id)
+    again = lib.apply_plan(lib.refresh_group(), lib.plan({"city": "Lyon"}))
     assert again["applied"] == len(lib.targets)
 
     versions = lib.engine.history(target)
@@ -201,7 +201,7 @@ def test_reapply_after_revert_and_history(lib):
 def test_previous_bytes_are_content_addressed_blobs(lib, corpus):
     existing = _place_sidecar(corpus, "sidecars/digikam/digikam-example.xmp", lib.targets[0], ".jpg.xmp")
     original = existing.read_bytes()
-    apply_plan(lib.engine, lib.group, lib.plan())
+    lib.apply_plan(lib.group, lib.plan())
     digest = hashlib.sha256(original).hexdigest()
     blob = lib.engine.index.data_dir / "blobs" / digest[:2] / digest
     assert blob.read_bytes() == original
@@ -211,9 +211,9 @@ def test_previous_bytes_are_content_addressed_blobs(lib, corpus):
 def test_second_writer_waits_then_fails_with_a_clear_message(lib):
     with library_lock(lib.engine.index.db_path):
         with pytest.raises(LockedError, match="another metasync process .* is writing to this library"):
-            apply_plan(lib.engine, lib.group, lib.plan())
+            lib.apply_plan(lib.group, lib.plan())
     assert not Path(lib.targets[0] + ".xmp").exists()
-    assert apply_plan(lib.engine, lib.group, lib.plan())["applied"] > 0, "the lock is free again"
+    assert lib.apply_plan(lib.group, lib.plan())["applied"] > 0, "the lock is free again"
 
 
 @pytest.mark.parametrize(("field", "planned", "read", "same"), [
@@ -235,7 +235,7 @@ def test_write_original_puts_values_into_the_image_and_revert_restores_its_bytes
     before = tree_state(photos)
     plan = lib.plan({**TARGET_VALUES, "datetime_original": "2024-05-12T14:05:00+02:00", "gps_altitude": -3.5})
 
-    result = apply_plan(lib.engine, lib.group, plan, write_original=True)
+    result = lib.apply_plan(lib.group, plan, write_original=True)
 
     image = Path(lib.targets[0])
     assert sha(image) != before[image.name]
@@ -247,7 +247,7 @@ def test_write_original_puts_values_into_the_image_and_revert_restores_its_bytes
     kinds = {v["target"] for v in lib.engine.history(str(image))}
     assert kinds == {"sidecar", "original"}
 
-    reverted = revert_group(lib.engine, lib.group.id)
+    reverted = revert_group(lib.engine.index, lib.group.id)
 
     assert str(image) in reverted["restored"]
     assert tree_state(photos) == before, "images back to their exact previous bytes"
@@ -267,7 +267,7 @@ def test_photos_sharing_one_lightroom_sidecar_are_written_once(lib, corpus):
     plan = replace(plan, changes=plan.changes + tuple(replace(c, path=str(twin)) for c in plan.changes
                                                       if c.path == str(jpeg)))
 
-    result = apply_plan(lib.engine, lib.refresh_group(), plan)
+    result = lib.apply_plan(lib.refresh_group(), plan)
 
     assert result["sidecars"].count(str(shared)) == 1
     assert {s["path"] for s in result["skipped"]} == {str(twin)}
@@ -275,7 +275,7 @@ def test_photos_sharing_one_lightroom_sidecar_are_written_once(lib, corpus):
 
 
 def test_history_does_not_wait_for_a_busy_writer(lib):
-    apply_plan(lib.engine, lib.group, lib.plan())
+    lib.apply_plan(lib.group, lib.plan())
     with library_lock(lib.engine.index.db_path):
         assert [v["kind"] for v in lib.engine.history(lib.targets[0])] == ["apply"]
 
@@ -297,7 +297,7 @@ def test_an_offset_travels_inside_the_capture_time(lib, exiftool):
     undated = index.photo_by_path(lib.targets[1])
     index.upsert_photos([(replace(undated, meta=replace(undated.meta, datetime_original=None)), None, None)])
 
-    result = apply_plan(lib.engine, lib.group, lib.plan({"offset_time": "+02:00", "city": "Paris"}))
+    result = lib.apply_plan(lib.group, lib.plan({"offset_time": "+02:00", "city": "Paris"}))
 
     assert read_tags(exiftool, Path(lib.targets[0] + ".xmp"), "XMP:DateTimeOriginal") == ["2024:05:12 14:03:07+02:00"]
     assert result["files"][lib.targets[0]]["datetime_original"] == "2024-05-12T14:03:07+02:00"
@@ -308,12 +308,12 @@ def test_an_offset_travels_inside_the_capture_time(lib, exiftool):
     history_changes = lib.engine.history(lib.targets[0])[0]["changes"]
     assert set(history_changes) == {"offset_time", "city", "datetime_original"}
 
-    revert_group(lib.engine, lib.group.id)
+    revert_group(lib.engine.index, lib.group.id)
     assert not Path(lib.targets[0] + ".xmp").exists()
 
 
 def test_a_value_xmp_cannot_hold_is_skipped_alone(lib, exiftool):
-    result = apply_plan(lib.engine, lib.group, lib.plan({"gps_latitude": 213.0, "city": "Paris"}))
+    result = lib.apply_plan(lib.group, lib.plan({"gps_latitude": 213.0, "city": "Paris"}))
 
     assert {(s["field"], "outside -90..90" in s["reason"]) for s in result["skipped"]} == {("gps_latitude", True)}
     assert result["applied"] == len(lib.targets)
@@ -336,7 +336,7 @@ def test_a_failed_write_puts_every_file_back(lib, corpus, tmp_path, monkeypatch)
 
     monkeypatch.setattr(apply_module.os, "replace", replace_until_full)
     with pytest.raises(MetasyncError, match="No space left on device; every file was put back"):
-        apply_plan(lib.engine, lib.group, lib.plan())
+        lib.apply_plan(lib.group, lib.plan())
     monkeypatch.undo()
 
     assert len(calls) >= 2, "the first sidecar had been written when the disk filled up"
@@ -352,6 +352,6 @@ def test_long_file_names_keep_temp_names_within_limits(lib, tmp_path, exiftool):
     index.move_file(lib.targets[0], str(long_photo), long_photo.stat().st_mtime_ns)
     lib.targets[0] = str(long_photo)
 
-    result = apply_plan(lib.engine, lib.refresh_group(), lib.plan())
+    result = lib.apply_plan(lib.refresh_group(), lib.plan())
 
     assert str(long_photo) + ".xmp" in result["sidecars"]

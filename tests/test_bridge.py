@@ -440,3 +440,15 @@ def test_messages_for_plugin_dialogs_name_no_command_line_flag(lib, paris_london
     reasons = [s["reason"] for s in applied.get_json()["skipped"]]
     assert any("conflicting sources" in r for r in reasons), reasons
     assert not any("--" in r for r in reasons), reasons
+
+
+def test_messages_for_plugin_dialogs_name_no_command(client, lib):
+    """A plugin's user has no terminal: 'run metasync scan' would send them to one. The CLI adds such hints."""
+    missing = get(client, "/api/metadata-sync/groups/9999")
+    assert missing.status_code == 404 and missing.get_json()["error"]["message"] == "no group 9999"
+    unscanned = lib / "unscanned.jpg"
+    unscanned.write_bytes(next(lib.rglob("*.jpg")).read_bytes())
+    outside = get(client, f"/api/files/history?path={unscanned}")
+    message = outside.get_json()["error"]["message"]
+    assert outside.status_code == 404 and "scan its folder first" in message, outside.get_json()
+    assert "metasync " not in message and "--" not in message

@@ -7,7 +7,6 @@ from pathlib import Path
 from support.apply import tree_state
 
 from metasync.cli import main
-from metasync.write.apply import apply_plan
 
 
 def cli_json(capsys, *argv: str):
@@ -37,7 +36,7 @@ def test_apply_revert_history_json_contract(lib, tmp_path, capsys):
 
 
 def test_revert_and_history_human_output(lib, tmp_path, capsys):
-    apply_plan(lib.engine, lib.group, lib.plan())
+    lib.apply_plan(lib.group, lib.plan())
     db = str(tmp_path / "index.db")
 
     assert main(["history", lib.targets[0], "--db", db]) == 0

@@ -69,5 +69,6 @@ def test_cli_errors_are_one_line(capsys, phone_and_dslr, db_path: Path, tmp_path
     stray.write_bytes(b"")
     code, _, err = run(capsys, "group", "create", str(truth.path("phone")), str(stray), "--db", db)
     assert code == 1 and "not in the index" in err and len(err.strip().splitlines()) == 1
+    assert "'metasync scan FOLDER' indexes it" in err  # the command line's own hint, never the bridge's
     code, _, err = run(capsys, "group", "create", str(truth.path("phone")), "--option", "copy_camera", "--db", db)
     assert code == 1 and "NAME=VALUE" in err

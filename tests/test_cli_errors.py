@@ -34,7 +34,8 @@ def test_a_reader_that_closes_the_pipe_ends_the_command_quietly(library: Truth, 
                                           ("phash_similar = 2.5", "a whole number"),
                                           ('allow_remote_ai = "yes"', "true or false"),
                                           ("ai_band = [0.5]", "two numbers"),
-                                          ("sidecar_naming = 1", "a string")])
+                                          ("sidecar_naming = 1", "a string"),
+                                          ('cache_dir = ["cache"]', "a string")])
 def test_settings_of_the_wrong_type_are_refused_by_name(tmp_path: Path, line: str, wanted: str) -> None:
     config = tmp_path / "metasync.toml"
     config.write_text(line + "\n", encoding="utf-8")
@@ -48,3 +49,9 @@ def test_settings_of_the_right_type_load(tmp_path: Path) -> None:
     config.write_text('gpx_logs = ["walk.gpx"]\ntime_window_s = 600\nai_band = [0.4, 0.8]\n', encoding="utf-8")
     s = Settings.load(config)
     assert s.gpx_logs == (Path("walk.gpx"),) and s.time_window_s == 600 and s.ai_band == (0.4, 0.8)
+
+
+def test_the_cache_folder_is_a_setting(tmp_path: Path) -> None:
+    config = tmp_path / "metasync.toml"
+    config.write_text(f'cache_dir = "{tmp_path / "cache"}"\n', encoding="utf-8")
+    assert Settings.load(config).cache_dir == tmp_path / "cache"

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.apply import open_engine, temp_files, tree_state
+from support.apply import new_engine, temp_files, tree_state
 
 from metasync.index import Index
 from metasync.write import journal
@@ -27,14 +27,15 @@ from metasync.write.apply import apply_plan, revert_group
 from metasync.config import Settings
 from metasync.engine import Engine
 from metasync.models import FieldChange, Plan
+from metasync.scan.exif import ExifTool
 
 action, db, gid = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
-with Engine(Settings(db_path=db)) as engine:
+with ExifTool() as exif, Engine(Settings(db_path=db), exif=exif) as engine:
     if action == "apply":
         plan = Plan(gid, tuple(FieldChange(**c) for c in json.loads(sys.stdin.read())))
-        apply_plan(engine, engine.index.group(gid), plan)
+        apply_plan(engine.index, exif, engine.settings, engine.index.group(gid), plan)
     elif action == "revert":
-        revert_group(engine, gid)
+        revert_group(engine.index, gid)
     else:
         engine.recover()
 """
@@ -96,13 +97,14 @@ def test_apply_killed_at_each_step_is_rolled_back_by_the_next_command(lib, tmp_p
             continue
         assert "Paris" in (photos / name).read_text(encoding="utf-8"), f"{name}: half-written sidecar"
 
-    with open_engine(db, exiftool) as engine:
+    with new_engine(db, exiftool) as engine:
         assert len(engine.recover()["rolled_back"]) == 1
         assert tree_state(photos) == old, "every sidecar wholly old again"
         assert temp_files(photos) == []
         assert engine.index.group(lib.group.id).status == "pending"
         if step == APPLY_STEPS[-1]:  # and the operation can now be done for real
-            assert apply_plan(engine, engine.index.group(lib.group.id), lib.plan())["applied"] > 0
+            assert apply_plan(engine.index, exiftool, engine.settings, engine.index.group(lib.group.id),
+                              lib.plan())["applied"] > 0
     assert pending(db) == []
 
 
@@ -110,7 +112,7 @@ def test_apply_killed_at_each_step_is_rolled_back_by_the_next_command(lib, tmp_p
 def test_revert_killed_at_each_step_is_rolled_back_by_the_next_command(lib, tmp_path, exiftool, step):
     photos, db = tmp_path / "photos", tmp_path / "index.db"
     old = tree_state(photos)
-    apply_plan(lib.engine, lib.group, lib.plan())
+    lib.apply_plan(lib.group, lib.plan())
     applied = tree_state(photos)
     lib.close()
 
@@ -122,13 +124,13 @@ def test_revert_killed_at_each_step_is_rolled_back_by_the_next_command(lib, tmp_
         assert temp_files(photos)
 
     # the next command (here: history) finds the unfinished revert and rolls it back
-    with open_engine(db, exiftool) as engine:
+    with new_engine(db, exiftool) as engine:
         kinds = [v["kind"] for v in engine.history(lib.targets[0])]
         assert kinds == ["apply"]
         assert tree_state(photos) == applied
         assert temp_files(photos) == []
         assert engine.index.group(lib.group.id).status == "applied"
-        revert_group(engine, lib.group.id)
+        revert_group(engine.index, lib.group.id)
         assert tree_state(photos) == old
 
 

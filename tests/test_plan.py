@@ -4,6 +4,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from support.lookups import LOOKUPS
 from support.rows import copy_of, dslr, phone, when
 
 from metasync.config import Settings
@@ -39,7 +40,7 @@ def changes(plan, path_end: str | None = None) -> dict[str, object]:
 
 def test_gps_goes_from_phone_to_dslr_and_dslr_exif_stays():
     g, photos = group_of(phone(1, 0, gps_altitude=35.0), dslr(2, 2))
-    plan = plan_group(g, photos, S)
+    plan = plan_group(g, photos, S, LOOKUPS)
     ch = changes(plan)
     assert {"gps_latitude", "gps_longitude", "gps_altitude"} <= set(ch)
     assert not set(ch) & {*CAMERA_FIELDS, "datetime_original"}
@@ -53,7 +54,7 @@ def test_gps_goes_from_phone_to_dslr_and_dslr_exif_stays():
 def test_gps_from_a_fix_beyond_max_extrap_is_only_proposed_for_a_decision():
     # one phone fix 20 min before the camera shot: nothing to interpolate between, too far to take as is
     g, photos = group_of(phone(1, 0), dslr(2, 20))
-    plan = plan_group(g, photos, S)
+    plan = plan_group(g, photos, S, LOOKUPS)
     lat = changes(plan)["gps_latitude"]
     assert lat.new == 48.8584 and lat.conflict and lat.alternatives == ()
     assert "beyond max_extrap_s (5 min)" in lat.reason and "20 min" in lat.reason
@@ -62,43 +63,43 @@ def test_gps_from_a_fix_beyond_max_extrap_is_only_proposed_for_a_decision():
     assert all(c.conflict for c in plan.changes if c.field in ("city", "country", "offset_time"))
     # 4 min away: within max_extrap, taken as is
     g, photos = group_of(phone(1, 0), dslr(2, 4))
-    assert not changes(plan_group(g, photos, S))["gps_latitude"].conflict
+    assert not changes(plan_group(g, photos, S, LOOKUPS))["gps_latitude"].conflict
     # a wider max_extrap_s is the user's to set
     g, photos = group_of(phone(1, 0), dslr(2, 20))
-    assert not changes(plan_group(g, photos, S.with_(max_extrap_s=1800.0)))["gps_latitude"].conflict
+    assert not changes(plan_group(g, photos, S.with_(max_extrap_s=1800.0), LOOKUPS))["gps_latitude"].conflict
 
 
 def test_target_with_half_a_position_keeps_it_even_between_two_fixes():
     target = dslr(2, 5, gps_longitude=0.0)
     g, photos = group_of(phone(1, 0), target, phone(3, 10), sources=(1, 3))
-    assert not {"gps_latitude", "gps_longitude"} & set(changes(plan_group(g, photos, S)))
+    assert not {"gps_latitude", "gps_longitude"} & set(changes(plan_group(g, photos, S, LOOKUPS)))
 
 
 def test_target_with_gps_keeps_it():
     target = dslr(2, 2, gps_latitude=1.0, gps_longitude=2.0)
     g, photos = group_of(phone(1, 0), target, sources=(1,))
-    assert "gps_latitude" not in changes(plan_group(g, photos, S))
+    assert "gps_latitude" not in changes(plan_group(g, photos, S, LOOKUPS))
 
 
 def test_gps_from_the_source_nearest_in_time():
     near = phone(1, 9, lat=48.8590)
     far = phone(3, -10, lat=48.8584)
     g, photos = group_of(far, near, dslr(2, 10))
-    assert changes(plan_group(g, photos, S))["gps_latitude"].new == 48.8590
+    assert changes(plan_group(g, photos, S, LOOKUPS))["gps_latitude"].new == 48.8590
 
 
 def test_gps_tie_in_time_goes_to_the_higher_priority_source():
     gps_only = Photo(3, "/lib/a/gps.jpg", Metadata(datetime_original=when(0), gps_latitude=48.0, gps_longitude=2.0))
     full = phone(1, 0, lat=48.001)
     g, photos = group_of(gps_only, full, dslr(2, 5), sources=(1, 3))
-    assert changes(plan_group(g, photos, S))["gps_latitude"].new == 48.001
+    assert changes(plan_group(g, photos, S, LOOKUPS))["gps_latitude"].new == 48.001
 
 
 def test_gps_conflict_majority_wins_and_alternatives_are_listed():
     paris1, paris2 = phone(1, 0), phone(3, 20, lat=48.8590)
     london = phone(4, 12, lat=LONDON[0], lon=LONDON[1])
     g, photos = group_of(paris1, paris2, london, dslr(2, 11))
-    lat = changes(plan_group(g, photos, S))["gps_latitude"]
+    lat = changes(plan_group(g, photos, S, LOOKUPS))["gps_latitude"]
     assert lat.conflict and lat.new in (48.8584, 48.8590)  # two Paris sources outvote London, though it is nearer
     assert lat.alternatives == (LONDON[0],)
     assert "sources disagree" in lat.reason
@@ -108,7 +109,7 @@ def test_gps_conflict_majority_wins_and_alternatives_are_listed():
 def test_gps_conflict_tie_goes_to_nearest_in_time():
     paris, london = phone(1, 0), phone(3, 15, lat=LONDON[0], lon=LONDON[1])
     g, photos = group_of(paris, london, dslr(2, 12))
-    plan = plan_group(g, photos, S)
+    plan = plan_group(g, photos, S, LOOKUPS)
     assert changes(plan)["gps_latitude"].new == LONDON[0]
     disputed = {c.field: c for c in plan.conflicts}
     assert {"gps_latitude", "gps_longitude"} <= set(disputed)
@@ -118,13 +119,13 @@ def test_gps_conflict_tie_goes_to_nearest_in_time():
 
 def test_sources_within_a_kilometre_do_not_conflict():
     g, photos = group_of(phone(1, 0), phone(3, 4, lat=48.8650), dslr(2, 3))  # ~730 m apart
-    assert plan_group(g, photos, S).conflicts == ()
+    assert plan_group(g, photos, S, LOOKUPS).conflicts == ()
 
 
 def test_time_given_when_target_has_none():
     nodate = Photo(2, "/lib/a/scan.jpg", Metadata(make="Canon", model="R6"))
     g, photos = group_of(phone(1, 0), nodate, sources=(1,))
-    ch = changes(plan_group(g, photos, S))
+    ch = changes(plan_group(g, photos, S, LOOKUPS))
     assert ch["datetime_original"].new == when(0) and ch["datetime_original"].old is None
     assert ch["offset_time"].new == "+02:00"
 
@@ -132,7 +133,7 @@ def test_time_given_when_target_has_none():
 def test_differing_time_is_kept_unless_the_source_is_the_same_shot():
     target = dslr(2, 20, phash=0xFFFF0000FFFF0000)
     g, photos = group_of(phone(1, 0, phash=0x1234), target)
-    assert "datetime_original" not in changes(plan_group(g, photos, S))
+    assert "datetime_original" not in changes(plan_group(g, photos, S, LOOKUPS))
 
 
 def test_same_shot_time_corrected_only_beyond_five_minutes():
@@ -140,7 +141,7 @@ def test_same_shot_time_corrected_only_beyond_five_minutes():
     for minutes, corrected in ((4, False), (6, True), (240, True)):
         copy = Photo(2, "/lib/wa/copy.jpg", Metadata(datetime_original=when(minutes, None)), phash=original.phash ^ 3)
         g, photos = group_of(original, copy)
-        ch = changes(plan_group(g, photos, S))
+        ch = changes(plan_group(g, photos, S, LOOKUPS))
         assert ("datetime_original" in ch) is corrected, minutes
         if corrected:
             assert ch["datetime_original"].new == original.meta.datetime_original
@@ -152,7 +153,7 @@ def test_same_shot_times_that_disagree_are_a_conflict():
     b = phone(3, 60, phash=0x0123456789ABCDEF ^ 0b11)
     copy = Photo(2, "/lib/wa/copy.jpg", Metadata(), phash=0x0123456789ABCDEF ^ 0b01)  # 1 bit from each
     g, photos = group_of(a, b, copy)
-    dt = changes(plan_group(g, photos, S))["datetime_original"]
+    dt = changes(plan_group(g, photos, S, LOOKUPS))["datetime_original"]
     assert dt.conflict and len(dt.alternatives) == 1
 
 
@@ -161,7 +162,7 @@ def test_a_copy_takes_the_time_of_its_nearest_original():
     b = phone(3, 60, phash=0x0123456789ABCDEF ^ 0b111)
     copy = Photo(2, "/lib/wa/copy.jpg", Metadata(), phash=0x0123456789ABCDEF ^ 0b001)  # 1 bit from a, 2 from b
     g, photos = group_of(a, b, copy)
-    dt = changes(plan_group(g, photos, S))["datetime_original"]
+    dt = changes(plan_group(g, photos, S, LOOKUPS))["datetime_original"]
     assert dt.new == a.meta.datetime_original and not dt.conflict
 
 
@@ -169,7 +170,7 @@ def test_near_identical_originals_of_two_cameras_are_not_the_same_shot():
     phone_shot = phone(1, 0, phash=0x0123456789ABCDEF)
     camera_shot = dslr(2, 20, phash=0x0123456789ABCDEF ^ 1)  # same view, another camera, its own clock
     g, photos = group_of(phone_shot, camera_shot)
-    ch = changes(plan_group(g, photos, S))
+    ch = changes(plan_group(g, photos, S, LOOKUPS))
     assert "datetime_original" not in ch and "lens_model" not in ch and "gps_latitude" in ch
 
 
@@ -178,7 +179,7 @@ def test_camera_only_from_the_same_shot():
     other = Photo(2, "/lib/a/other.jpg", Metadata(datetime_original=when(1)), phash=0xFEDCBA9876543210)
     copy = copy_of(3, source)
     g, photos = group_of(source, other, copy)
-    plan = plan_group(g, photos, S)
+    plan = plan_group(g, photos, S, LOOKUPS)
     assert not set(changes(plan, "other.jpg")) & set(CAMERA_FIELDS)
     copied = changes(plan, copy.name)
     assert {f: copied[f].new for f in ("make", "model", "iso", "f_number", "lens_model")} == {
@@ -190,7 +191,7 @@ def test_copy_camera_option_forces_make_and_model_only():
     source = phone(1, 0, iso=50.0)
     other = Photo(2, "/lib/a/other.jpg", Metadata(datetime_original=when(1)))
     g, photos = group_of(source, other, options=GroupOptions(copy_camera=True))
-    ch = changes(plan_group(g, photos, S))
+    ch = changes(plan_group(g, photos, S, LOOKUPS))
     assert ch["make"].new == "Apple" and ch["model"].new == "iPhone 13"
     assert "iso" not in ch and ch["make"].reason.startswith("group option copy_camera")
 
@@ -198,7 +199,7 @@ def test_copy_camera_option_forces_make_and_model_only():
 def test_place_names_come_from_the_gps_source():
     src = phone(1, 0, city="Paris", country="France", country_code="FR")
     g, photos = group_of(src, dslr(2, 2, city="Lyon"))
-    ch = changes(plan_group(g, photos, S))
+    ch = changes(plan_group(g, photos, S, LOOKUPS))
     assert ch["country"].new == "France" and ch["country_code"].new == "FR"
     assert "city" not in ch and "state" not in ch  # the target's own city stays; the source has no state
 
@@ -207,7 +208,7 @@ def test_tags_are_merged_never_removed():
     a = phone(1, 0, tags=("party", "cake"))
     b = phone(3, 1, tags=("friends", "cake"))
     g, photos = group_of(a, b, dslr(2, 2, tags=("mine",)))
-    tags = changes(plan_group(g, photos, S))["tags"]
+    tags = changes(plan_group(g, photos, S, LOOKUPS))["tags"]
     assert tags.old == ("mine",) and tags.new == ("mine", "friends", "cake", "party")  # nearest source first
 
 
@@ -215,8 +216,8 @@ def test_override_wins_and_resolves_the_conflict():
     paris, london = phone(1, 0, city="Paris"), phone(3, 15, lat=LONDON[0], lon=LONDON[1], city="London")
     target = dslr(2, 12)
     g, photos = group_of(paris, london, target)
-    assert changes(plan_group(g, photos, S))["city"].conflict
-    plan = plan_group(g, photos, S, {(2, "gps_latitude"): 48.86, (2, "gps_longitude"): 2.35})
+    assert changes(plan_group(g, photos, S, LOOKUPS))["city"].conflict
+    plan = plan_group(g, photos, S, LOOKUPS, {(2, "gps_latitude"): 48.86, (2, "gps_longitude"): 2.35})
     ch = changes(plan)
     assert ch["gps_latitude"].new == 48.86 and ch["gps_latitude"].reason == "set by hand"
     assert ch["gps_latitude"].confidence == 1.0 and not ch["gps_latitude"].conflict
@@ -226,7 +227,7 @@ def test_override_wins_and_resolves_the_conflict():
 
 def test_override_equal_to_the_current_value_is_no_change():
     g, photos = group_of(phone(1, 0), dslr(2, 2))
-    plan = plan_group(g, photos, S, {(2, "make"): "Canon"})
+    plan = plan_group(g, photos, S, LOOKUPS, {(2, "make"): "Canon"})
     assert "make" not in changes(plan)
 
 
@@ -236,7 +237,7 @@ def test_whatsapp_copy_gets_every_field_of_its_original():
                      country="France", country_code="FR", tags=("tower",))
     copy = copy_of(2, original)
     g, photos = group_of(original, copy)
-    ch = changes(plan_group(g, photos, S))
+    ch = changes(plan_group(g, photos, S, LOOKUPS))
     for field in CANONICAL_FIELDS:
         want = getattr(original.meta, field)
         assert ch[field].new == want, field
@@ -247,11 +248,11 @@ def test_copy_equally_like_two_originals_of_two_cameras_is_a_camera_conflict():
     galaxy = phone(3, 9, phash=0x0123456789ABCDEF, lat=48.8585)
     galaxy = Photo(galaxy.id, galaxy.path, galaxy.meta.with_values(make="samsung", model="SM-S918B"), phash=galaxy.phash)
     copy = copy_of(2, iphone)
-    ch = changes(plan_group(*group_of(iphone, galaxy, copy), S))
+    ch = changes(plan_group(*group_of(iphone, galaxy, copy), S, LOOKUPS))
     assert ch["make"].conflict and {ch["make"].new, *ch["make"].alternatives} == {"Apple", "samsung"}
     assert "sources disagree" in ch["make"].reason
     # the original alone: no doubt
-    ch = changes(plan_group(*group_of(iphone, copy), S))
+    ch = changes(plan_group(*group_of(iphone, copy), S, LOOKUPS))
     assert ch["make"].new == "Apple" and not ch["make"].conflict
 
 
@@ -261,7 +262,7 @@ def test_time_shift_groups_go_to_the_clock_planner():
                          reasons=("Canon EOS R6: +1 h",),
                          evidence=ClockEvidence(shift_s=3600.0, camera="Canon EOS R6", spread_s=0.0,
                                                 camera_times={camera.path: camera.meta.datetime_original}))
-    plan = plan_group(g, photos, S)
+    plan = plan_group(g, photos, S, LOOKUPS)
     assert [(c.field, c.new) for c in plan.changes] == [("datetime_original", when(62, None))]
 
 
@@ -292,7 +293,7 @@ photo_lists = st.lists(
 def test_plan_never_removes_or_overwrites_except_by_the_rules(rows, copy_camera):
     photos = [Photo(k + 1, f"/lib/a/p{k}.jpg", meta, phash=h) for k, (meta, h) in enumerate(rows)]
     g, by_id = group_of(*photos, options=GroupOptions(copy_camera=copy_camera))
-    plan = plan_group(g, by_id, S)
+    plan = plan_group(g, by_id, S, LOOKUPS)
     sources = {m.photo_id for m in g.members if m.is_source}
     by_path = {p.path: p for p in photos}
     for c in plan.changes:

@@ -47,10 +47,10 @@ def engine(tmp_path: Path):
         yield eng
 
 
-def rescan(db: Path, lib: Path) -> tuple[dict, Engine]:
-    """Scan with a fresh engine (as a new CLI run would) and return its summary and the closed engine."""
-    with Engine(Settings(db_path=db)) as eng:
-        return eng.scan([lib]), eng
+def rescan(db: Path, lib: Path) -> tuple[dict, ExifTool]:
+    """Scan with a fresh engine (as a new CLI run would) and return its summary and the ExifTool it had."""
+    with ExifTool() as exif, Engine(Settings(db_path=db), exif=exif) as eng:
+        return eng.scan([lib]), exif
 
 
 def show(db: Path, photo: Path) -> dict:
@@ -72,9 +72,9 @@ def test_first_scan_counts(library: Path, engine: Engine) -> None:
 def test_unchanged_rescan_reads_nothing_and_never_starts_exiftool(library: Path, tmp_path: Path) -> None:
     db = tmp_path / "index.db"
     rescan(db, library)
-    s, eng = rescan(db, library)
+    s, exif = rescan(db, library)
     assert (s["unchanged"], s["new"], s["changed"], s["photos"]) == (5, 0, 0, 5)
-    assert eng._exif is None
+    assert exif.starts == 0
 
 
 def test_modified_file_is_reread(library: Path, tmp_path: Path) -> None:
@@ -139,9 +139,9 @@ def test_moved_file_keeps_its_row(library: Path, tmp_path: Path) -> None:
     new = library / "day2" / "moved" / "IMG_0002.jpg"
     new.parent.mkdir()
     old.rename(new)
-    s, eng = rescan(db, library)
+    s, exif = rescan(db, library)
     assert (s["new"], s["removed"], s["photos"]) == (0, 0, 5)
-    assert eng._exif is None  # a move is recognised by its fingerprint, not by reading it again
+    assert exif.starts == 0  # a move is recognised by its fingerprint, not by reading it again
     with Engine(Settings(db_path=db)) as eng:
         assert eng.index.photo_by_path(str(new.resolve())).id == row_id
 
@@ -195,7 +195,8 @@ def test_permission_denied_folder_is_reported(library: Path, engine: Engine) -> 
 
 def test_progress_events(library: Path, engine: Engine) -> None:
     events: list[tuple[str, int, int]] = []
-    scan_library(engine, [library], progress=lambda *e: events.append(e))
+    with ExifTool() as exif:
+        scan_library(engine.index, exif, [library], progress=lambda *e: events.append(e))
     assert events[0] == ("scan", 0, 5) and events[-1] == ("scan", 5, 5)
 
 
@@ -287,7 +288,7 @@ def test_scan_features_are_scene_analysis_own(corpus: Path, tmp_path: Path, engi
     assert {h: stored.get(h) for h in own.items} == own.items
     # raw files: scene analysis cannot decode them, the scan uses the embedded preview it hashes
     raws = [p.path for p in photos if Path(p.path).suffix.lower() in RAW_EXTENSIONS]
-    previews = engine.exif.read_previews(raws)
+    previews = engine.previews(raws)
     with_preview = [p for p in photos if previews.get(p.path)]
     assert with_preview
     for p in with_preview:

@@ -193,3 +193,43 @@ def test_gps_changes_from_the_track():
     assert near[0].reason.startswith("nearest fix IMG_2 (8 s before), ±18 m") and near[0].source == "/lib/IMG_2.jpg"
     geotagged = Photo(8, "/lib/x.jpg", Metadata("2024-05-12T12:08:00", gps_latitude=1.0, gps_longitude=2.0))
     assert gps_changes(geotagged, T0 + 480, fixes, S) == []
+
+
+# -- whose track ---------------------------------------------------------------------------------------------------
+def two_walkers() -> list[Fix]:
+    """Ana walks east from the square, Ben walks north from it; their phones' fixes interleave in time."""
+    square = (50.0875, 14.4213)
+    ana = [Fix(T0 + t, *east_of(*square, 1.2 * t), source=f"ana{t}.jpg", device="Apple iPhone 15 #A")
+           for t in (0, 600)]
+    ben = [Fix(T0 + t, square[0] + 1.2 * t / 111_195, square[1], source=f"ben{t}.jpg", device="Google Pixel 8 #B")
+           for t in (100, 500)]
+    return merge_fixes(ana, ben)
+
+
+def test_a_track_is_one_devices_never_a_line_between_two_people():
+    fixes = two_walkers()
+    est = estimate_position(T0 + 300, fixes, S, linked=["Apple iPhone 15 #A"])
+    assert est.sources == ("ana0.jpg", "ana600.jpg")
+    assert est.reason.endswith("on the track of Apple iPhone 15 #A (linked by look-alike photos)")
+    on_ana = east_of(50.0875, 14.4213, 360.0)
+    assert distance_m(est.lat, est.lon, *on_ana) < 1.0
+    # linked to Ben's phone instead: his track, though Ana's fixes are as near in time
+    est = estimate_position(T0 + 300, fixes, S, linked=["Google Pixel 8 #B"])
+    assert est.sources == ("ben100.jpg", "ben500.jpg") and "Google Pixel 8 #B" in est.reason
+
+
+def test_without_a_link_the_tightest_track_and_a_log_comes_first():
+    fixes = two_walkers()
+    est = estimate_position(T0 + 300, fixes, S)
+    assert est.sources == ("ben100.jpg", "ben500.jpg")  # 200 s from its fixes against Ana's 300 s: tighter
+    assert est.reason.endswith("(the closest of several tracks)")
+    log = [Fix(T0 + t, 50.0, 14.0, source=f"walk.gpx#{t}", kind="gpx", device="walk.gpx") for t in (290, 310)]
+    est = estimate_position(T0 + 300, merge_fixes(fixes, log), S, linked=["Google Pixel 8 #B"])
+    assert est.sources == ("walk.gpx#290", "walk.gpx#310") and est.reason.endswith("(a GPS log)")
+
+
+def test_photo_fixes_name_their_device():
+    phone = Photo(1, "/lib/IMG_1.HEIC", Metadata(
+        make="Apple", model="iPhone 15", serial_number="A1", datetime_original="2024-05-12T12:00:00+02:00",
+        gps_latitude=50.0, gps_longitude=14.0))
+    assert [f.device for f in photo_fixes([phone])] == ["Apple iPhone 15 #A1"]

@@ -5,10 +5,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from metasync.lookups.zones import offset_change, offset_for, utc_offset, zone_at
+from metasync.lookups.zones import Zones, offset_change
 from metasync.models import Metadata
 
 PARIS = (48.8584, 2.2945)
+ZONES = Zones()
 
 
 @pytest.mark.parametrize(
@@ -28,29 +29,29 @@ PARIS = (48.8584, 2.2945)
     ],
 )
 def test_offset_for(where, local, expected):
-    assert offset_for(*where, local) == expected
+    assert ZONES.offset_for(*where, local) == expected
 
 
 def test_ambiguous_hour_takes_the_first_offset_and_aware_input_is_read_as_wall_time():
-    assert offset_for(*PARIS, datetime(2024, 10, 27, 2, 30)) == "+02:00"
+    assert ZONES.offset_for(*PARIS, datetime(2024, 10, 27, 2, 30)) == "+02:00"
     aware = datetime.fromisoformat("2024-07-15T12:00:00+09:00")
-    assert offset_for(*PARIS, aware) == "+02:00"
+    assert ZONES.offset_for(*PARIS, aware) == "+02:00"
 
 
 def test_zone_names():
-    assert zone_at(*PARIS) == "Europe/Paris"
-    assert zone_at(35.6762, 139.6503) == "Asia/Tokyo"
-    assert utc_offset(35.6762, 139.6503, datetime(2024, 7, 1)) == timedelta(hours=9)
+    assert ZONES.at(*PARIS) == "Europe/Paris"
+    assert ZONES.at(35.6762, 139.6503) == "Asia/Tokyo"
+    assert ZONES.utc_offset(35.6762, 139.6503, datetime(2024, 7, 1)) == timedelta(hours=9)
 
 
 def test_offset_change_for_a_camera_without_offset_across_a_dst_change():
     before = Metadata("2024-03-30T18:00:00", None, 52.5163, 13.3777)  # Saturday: winter time
     after = before.with_values(datetime_original="2024-03-31T18:00:00.250")  # Sunday: summer time
-    off = offset_change("/lib/a.jpg", before, 0.8, "/lib/phone.jpg")
+    off = offset_change(ZONES, "/lib/a.jpg", before, 0.8, "/lib/phone.jpg")
     assert (off.field, off.new, off.old, off.confidence, off.source) == ("offset_time", "+01:00", None, 0.8,
                                                                          "/lib/phone.jpg")
     assert "Europe/Berlin" in off.reason and "summer" not in off.reason
-    off = offset_change("/lib/b.jpg", after)
+    off = offset_change(ZONES, "/lib/b.jpg", after)
     assert off.new == "+02:00" and "(summer time)" in off.reason
 
 
@@ -64,4 +65,4 @@ def test_offset_change_for_a_camera_without_offset_across_a_dst_change():
     ],
 )
 def test_no_offset_change(meta):
-    assert offset_change("/lib/a.jpg", meta) is None
+    assert offset_change(ZONES, "/lib/a.jpg", meta) is None

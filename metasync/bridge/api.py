@@ -239,7 +239,7 @@ def _make_thumbnail(b: Bridge, path: str, size: int) -> bytes:
     orientation = None
     if Path(path).suffix.lower() in RAW_EXTENSIONS:
         with b.calling() as engine:
-            preview = engine.exif.read_previews([path]).get(path)
+            preview = engine.previews([path]).get(path)
         if preview is None:
             raise ThumbnailError(f"{path} has no embedded preview to show")
         source, orientation = preview
@@ -264,7 +264,7 @@ def thumbnail():
     except OSError as exc:
         raise NotFoundError(f"{path}: {exc.strerror}") from exc
     key = hashlib.sha256(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{size}".encode()).hexdigest()
-    cached = b.engine.index.data_dir / "thumbs" / key[:2] / f"{key}.jpg"
+    cached = b.engine.thumbnail_dir / key[:2] / f"{key}.jpg"
     try:
         data = cached.read_bytes()
     except FileNotFoundError:

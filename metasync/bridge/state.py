@@ -36,7 +36,7 @@ class Bridge:
         """ExifTool's version for /api/health, which must answer at once even while a job holds the engine."""
         if self._exiftool_version is None and self.lock.acquire(timeout=HEALTH_WAIT_S):
             try:
-                self._exiftool_version = self.engine.exif.version
+                self._exiftool_version = self.engine.exiftool_version()
             except MetasyncError as exc:
                 log.warning("health: %s", exc)
             finally:

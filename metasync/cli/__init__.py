@@ -15,10 +15,12 @@ import sqlite3
 import sys
 
 from .. import __version__
-from ..errors import MetasyncError, RemoteAIRefusedError
+from ..errors import GroupNotFoundError, MetasyncError, NotIndexedError, RemoteAIRefusedError
 
-# Errors name no flag (the bridge shows the same messages in plugin dialogs); the command line adds its own.
-FLAG_HINTS = {RemoteAIRefusedError: "or pass --allow-remote-ai for this run"}
+# Errors name no flag or command (the bridge shows the same messages in plugin dialogs); the command line adds its own.
+CLI_HINTS = {RemoteAIRefusedError: "or pass --allow-remote-ai for this run",
+              NotIndexedError: "'metasync scan FOLDER' indexes it",
+              GroupNotFoundError: "'metasync group list' lists the groups"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except MetasyncError as exc:
-        hint = next((h for kind, h in FLAG_HINTS.items() if isinstance(exc, kind)), None)
+        hint = next((h for kind, h in CLI_HINTS.items() if isinstance(exc, kind)), None)
         print(f"metasync: {exc}" + (f"; {hint}" if hint else ""), file=sys.stderr)
         return 1
     except BrokenPipeError:  # `metasync suggest ... --json | head`: the reader has what it wanted

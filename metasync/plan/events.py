@@ -19,6 +19,7 @@ gazetteer. Time-shift groups (camera clocks) and place groups have planners of t
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from dataclasses import dataclass
 from itertools import takewhile
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -28,7 +29,8 @@ import numpy as np
 from ..config import Settings
 from ..detect.score import VISUAL_REACH, PairScores, capture_times, describe, haversine, source_priority
 from ..fields import CAMERA_FIELDS, FIELDS, GPS_FIELDS, PLACE_FIELDS, POSITION_FIELDS
-from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan
+from ..lookups import Lookups
+from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan, camera_key, camera_label
 from ..timeutil import format_duration
 from ..track import Fix, distance_m, gps_changes, merge_fixes, photo_fixes
 from .place import plan_locations_batch
@@ -126,6 +128,18 @@ class Ranked:
     def same_shot_first(self) -> bool:
         """Whether any source is the same shot (they rank first), asked without making a Candidate."""
         return bool(self._order) and self._batch.same_shot[self._order[0]]
+
+    def linked_devices(self) -> list[str]:
+        """The devices of the sources that look like the target (the same shot or similar), most such sources
+        first: the evidence that the target's camera went where their tracks went."""
+        pool, source, b = self._batch.pool, self._batch.source, self._batch
+        votes: Counter[str] = Counter()
+        for k in self._order:
+            if b.same_shot[k] or b.similar[k]:
+                key = camera_key(pool[source[k]].meta)
+                if key is not None:
+                    votes[camera_label(key)] += 2 if b.same_shot[k] else 1
+        return [d for d, _ in votes.most_common()]
 
     def among(self, ids: frozenset[int]) -> Iterator[Candidate]:
         """The sources whose photo id is in `ids`, best first (the others are never made)."""
@@ -279,8 +293,8 @@ def batches(keys: list[int], groups: list[Group]) -> Iterator[list[int]]:
         yield chunk
 
 
-def plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings,
-                 overrides: Sequence[dict[tuple[int, str], Any]], logs: Sequence[Fix]) -> list[Plan]:
+def plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings, lookups: Lookups,
+                overrides: Sequence[dict[tuple[int, str], Any]]) -> list[Plan]:
     pool: list[Photo] = []
     when: list[float | None] = []
     parts = []  # per group: its targets' positions in the pool, its sources', its capture times
@@ -297,13 +311,15 @@ def plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Set
     drafts = []
     for group, (tgt, src, times), hand in zip(groups, parts, overrides):
         fixes = photo_fixes((pool[k] for k in (*src, *tgt)), times)
-        ctx = _Context(group, settings, times, merge_fixes(fixes, logs) if logs else fixes,
+        track = merge_fixes(fixes, lookups.logs) if lookups.logs else fixes
+        ctx = _Context(group, settings, times, track, len({f.device for f in track}),
                        frozenset(pool[k].id for k in src if _named(pool[k])),
                        frozenset(pool[k].id for k in src if pool[k].meta.tags),
                        gps_agreement(settings, [pool[k] for k in src]))
         changes = [c for t in tgt for c in _target_changes(pool[t], next(ranked), ctx)]
         drafts.append(_apply_overrides(changes, group, photos, hand))
-    located = plan_locations_batch([([pool[k] for k in tgt], changes) for (tgt, _, _), changes in zip(parts, drafts)])
+    located = plan_locations_batch([([pool[k] for k in tgt], changes) for (tgt, _, _), changes in zip(parts, drafts)],
+                                   lookups)
     return [_finish(group, photos, changes, more, hand)
             for group, changes, more, hand in zip(groups, drafts, located, overrides)]
 
@@ -356,6 +372,7 @@ class _Context:
     settings: Settings
     times: dict[int, float]
     track: Sequence[Fix]
+    devices: int  # how many devices' tracks: with more than one, a target's look-alikes choose its track
     named: frozenset[int]  # ids of the sources that name a place
     tagged: frozenset[int]  # ids of the sources that have tags
     gps_agree: Callable[[Photo, Photo], bool]
@@ -399,7 +416,8 @@ def _target_changes(target: Photo, ranked: Ranked, ctx: _Context) -> list[FieldC
     out: list[FieldChange] = []
     # a target with even half a position keeps it: neither the track nor a source overwrites it
     located = [] if meta.gps_latitude is not None or meta.gps_longitude is not None else \
-        gps_changes(target, ctx.times.get(target.id), ctx.track, settings)
+        gps_changes(target, ctx.times.get(target.id), ctx.track, settings,
+                    ranked.linked_devices() if ctx.devices > 1 else ())
     gps = None if located else choose_gps(target, ranked, settings, ctx.gps_agree)
     if located:  # between two fixes of the track, close and consistent: interpolated
         out.extend(located)

@@ -9,29 +9,32 @@ from typing import Any, Sequence
 from ..config import Settings
 from ..detect.place import log_capture_times
 from ..fields import PLACE_FIELDS
-from ..lookups.gazetteer import PLACE_CONFIDENCE, reverse_geocode
+from ..lookups import Lookups
+from ..lookups.gazetteer import PLACE_CONFIDENCE, Gazetteer
 from ..lookups.zones import offset_changes
 from ..models import FieldChange, Group, Metadata, Photo, Plan
-from ..track import Fix, gps_changes
+from ..track import gps_changes
 
 log = logging.getLogger(__name__)
 
 
-def place_changes(items: Sequence[tuple[str, Metadata, float, str | None]]) -> list[FieldChange]:
+def place_changes(items: Sequence[tuple[str, Metadata, float, str | None]], gazetteer: Gazetteer
+                  ) -> list[FieldChange]:
     """Place names for photos with GPS (own or planned) and no place name at all, looked up in one batch.
 
     Each item is (path, metadata as the plan leaves it, confidence of its GPS, source of its GPS). A photo that
     names its place even in part keeps it as it is: names are a set, and a looked-up region beside a city someone
     typed could contradict it.
     """
-    return [c for _, c in _placed(items)]
+    return [c for _, c in _placed(items, gazetteer)]
 
 
-def _placed(items: Sequence[tuple[str, Metadata, float, str | None]]) -> list[tuple[int, FieldChange]]:
+def _placed(items: Sequence[tuple[str, Metadata, float, str | None]], gazetteer: Gazetteer
+            ) -> list[tuple[int, FieldChange]]:
     """place_changes, each with the position of its item."""
     wanted = [k for k, it in enumerate(items)
               if it[1].has_gps and all(getattr(it[1], f) is None for f in PLACE_FIELDS)]
-    places = reverse_geocode([(items[k][1].gps_latitude, items[k][1].gps_longitude) for k in wanted])
+    places = gazetteer.reverse_geocode([(items[k][1].gps_latitude, items[k][1].gps_longitude) for k in wanted])
     changes = []
     for k, place in zip(wanted, places):
         if place is None:
@@ -46,14 +49,14 @@ def _placed(items: Sequence[tuple[str, Metadata, float, str | None]]) -> list[tu
     return changes
 
 
-def plan_place_group(group: Group, photos: dict[int, Photo], settings: Settings,
-                     overrides: dict[tuple[int, str], Any] | None = None, logs: Sequence[Fix] = ()) -> Plan:
+def plan_place_group(group: Group, photos: dict[int, Photo], settings: Settings, lookups: Lookups,
+                     overrides: dict[tuple[int, str], Any] | None = None) -> Plan:
     """GPS from the logs for members without any, then offsets and place names (a user override replaces the
     planned value)."""
     members = [photos[m.photo_id] for m in group.members if m.photo_id in photos]
-    times = log_capture_times(members, logs)
-    changes = [c for p in members for c in gps_changes(p, times.get(p.id), logs, settings)]
-    changes += plan_locations(members, changes)
+    times = log_capture_times(members, lookups)
+    changes = [c for p in members for c in gps_changes(p, times.get(p.id), lookups.logs, settings)]
+    changes += plan_locations(members, changes, lookups)
     ids = {p.path: p.id for p in members}
     out = []
     for c in changes:
@@ -62,15 +65,16 @@ def plan_place_group(group: Group, photos: dict[int, Photo], settings: Settings,
     return Plan(group.id, tuple(out))
 
 
-def plan_locations(photos: Sequence[Photo], changes: Sequence[FieldChange]) -> list[FieldChange]:
+def plan_locations(photos: Sequence[Photo], changes: Sequence[FieldChange], lookups: Lookups) -> list[FieldChange]:
     """The zone offsets and place names a plan's photos get from their GPS as the plan leaves it (own or planned).
 
     Fields the plan already changes are left to it; a planned GPS lends its confidence and source.
     """
-    return plan_locations_batch([(photos, changes)])[0]
+    return plan_locations_batch([(photos, changes)], lookups)[0]
 
 
-def plan_locations_batch(plans: Sequence[tuple[Sequence[Photo], Sequence[FieldChange]]]) -> list[list[FieldChange]]:
+def plan_locations_batch(plans: Sequence[tuple[Sequence[Photo], Sequence[FieldChange]]], lookups: Lookups
+                         ) -> list[list[FieldChange]]:
     """plan_locations for many plans (photos, changes) at once: one lookup batch for all their places."""
     items = []
     owner = []  # per item: (its plan, the fields its plan changes)
@@ -84,9 +88,9 @@ def plan_locations_batch(plans: Sequence[tuple[Sequence[Photo], Sequence[FieldCh
             gps = mine.get("gps_latitude")
             items.append((p.path, meta, gps.confidence if gps else 1.0, gps.source if gps else None))
             owner.append((n, mine))
-    offsets = [(k, c) for k, c in enumerate(offset_changes(items)) if c is not None]
+    offsets = [(k, c) for k, c in enumerate(offset_changes(lookups.zones, items)) if c is not None]
     out: list[list[FieldChange]] = [[] for _ in plans]
-    for k, c in offsets + _placed(items):
+    for k, c in offsets + _placed(items, lookups.gazetteer):
         n, mine = owner[k]
         if c.field not in mine:
             out[n].append(c)

@@ -1,0 +1,1 @@
+"""Reading the library: walking folders incrementally, the one ExifTool process, perceptual hashes, pixel features."""

@@ -33,26 +33,31 @@ _REQUEST_TAGS = tuple(dict.fromkeys(t.split(":", 1)[1] for t in READ_TAGS))
 
 
 class ExifTool:
-    """A lazily started ExifToolHelper with `-G -n` (group names, numeric values) and execute checks on."""
+    """A lazily started ExifToolHelper with `-G -n` (group names, numeric values) and execute checks on.
+
+    Making one costs nothing and needs no ExifTool installed: the executable is looked for when first used."""
 
     def __init__(self, executable: str | None = None) -> None:
-        exe = executable or shutil.which("exiftool")
-        if not exe:
-            raise ExifToolMissingError(
-                "ExifTool is not installed: Debian/Ubuntu 'sudo apt-get install libimage-exiftool-perl', "
-                "macOS 'brew install exiftool', Windows: https://exiftool.org")
-        self._helper = exiftool.ExifToolHelper(executable=exe, common_args=["-G", "-n"], check_execute=True)
+        self._executable = executable
+        self._helper: exiftool.ExifToolHelper | None = None
         self.starts = 0  # how many times a process was started (tests assert 0 on unchanged rescans)
         self._keeper_stop: threading.Event | None = None
         self._start_lock = threading.Lock()
 
     def _running(self) -> exiftool.ExifToolHelper:
         with self._start_lock:
+            if self._helper is None:
+                exe = self._executable or shutil.which("exiftool")
+                if not exe:
+                    raise ExifToolMissingError(
+                        "ExifTool is not installed: Debian/Ubuntu 'sudo apt-get install libimage-exiftool-perl', "
+                        "macOS 'brew install exiftool', Windows: https://exiftool.org")
+                self._helper = exiftool.ExifToolHelper(executable=exe, common_args=["-G", "-n"], check_execute=True)
             if not self._helper.running:
-                self._start()
+                self._start(self._helper)
         return self._helper
 
-    def _start(self) -> None:
+    def _start(self, helper: exiftool.ExifToolHelper) -> None:
         """Start the process from a thread that lives until close().
 
         pyexiftool ties the process to the thread that forked it (PR_SET_PDEATHSIG), so a process first used by
@@ -63,7 +68,7 @@ class ExifTool:
 
         def keeper() -> None:
             try:
-                self._helper.run()
+                helper.run()
             except BaseException as exc:  # handed to the caller below
                 failure.append(exc)
             finally:
@@ -78,7 +83,7 @@ class ExifTool:
         self.starts += 1
 
     def close(self) -> None:
-        if self._helper.running:
+        if self._helper is not None and self._helper.running:
             self._helper.terminate()
         if self._keeper_stop is not None:
             self._keeper_stop.set()

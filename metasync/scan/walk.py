@@ -17,7 +17,8 @@ from ..models import Metadata, Photo
 from ..naming import RAW_EXTENSIONS, find_existing_sidecar, sidecar_candidates
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..index import Index
+    from .exif import ExifTool
     from .phash import FileHash
 
 log = logging.getLogger(__name__)
@@ -66,21 +67,21 @@ class Found:
         return os.path.splitext(self.path)[1].lower() in RAW_EXTENSIONS
 
 
-def scan_library(engine: Engine, paths: list[Path], progress: Progress | None = None) -> ScanSummary:
+def scan_library(index: Index, exif: ExifTool, paths: list[Path], progress: Progress | None = None) -> ScanSummary:
     """Bring the index up to date with the photo files under `paths` (folders or single files).
 
-    Per-file problems are recorded and listed in the summary; only a path that does not exist raises.
+    `exif` is started only when a file must be read. Per-file problems are recorded and listed in the summary; only a
+    path that does not exist raises.
     """
     roots = [_resolve_root(p) for p in paths]
     found, errors = walk(roots)
-    index = engine.index
     known = index.file_stats()
     folders = [str(r) for r in roots if r.is_dir()]
     # only a scanned folder can tell that a file vanished; scanning single files never removes their neighbours
     vanished = [p for p in index.file_stats(under=folders) if p not in found] if folders else []
     new = [f for f in found.values() if f.path not in known]
 
-    moves = _detect_moves(engine, new, vanished)
+    moves = _detect_moves(index, new, vanished)
     for f in new:
         if f.path in moves:
             old = moves[f.path]
@@ -97,8 +98,8 @@ def scan_library(engine: Engine, paths: list[Path], progress: Progress | None = 
     to_read = new + changed
     if to_read:
         same_pixels = [f for f in changed if known[f.path][:2] == (f.size, f.mtime_ns)]  # only the sidecar changed
-        _read_and_store(engine, to_read, progress, _stored_hashes(engine, same_pixels))
-    summary = _summarize(engine, found, errors)
+        _read_and_store(index, exif, to_read, progress, _stored_hashes(index, same_pixels))
+    summary = _summarize(index, found, errors)
     summary.new, summary.changed, summary.removed = len(new), len(changed), len(gone)
     summary.unchanged = len(found) - len(new) - len(changed)
     log.info("scan: %s", summary.to_dict())
@@ -197,14 +198,14 @@ def _add(found: dict[str, Found], errors: list[tuple[str, str]], path: str, st: 
 
 
 # -- moves ------------------------------------------------------------------------------------------------------
-def _detect_moves(engine: Engine, new: list[Found], vanished: list[str]) -> dict[str, str]:
+def _detect_moves(index: Index, new: list[Found], vanished: list[str]) -> dict[str, str]:
     """new path -> vanished path, for new files whose content fingerprint equals a vanished file's."""
     if not new or not vanished:
         return {}
     from . import phash  # imported when needed: numpy and imagehash cost an unchanged rescan a third of a second
     gone = set(vanished)
     by_hash: dict[str, list[str]] = {}
-    for photo in engine.index.photos(with_errors=True):
+    for photo in index.photos(with_errors=True):
         if photo.path in gone and photo.content_hash:
             by_hash.setdefault(photo.content_hash, []).append(photo.path)
     moves: dict[str, str] = {}
@@ -224,19 +225,19 @@ def _detect_moves(engine: Engine, new: list[Found], vanished: list[str]) -> dict
 
 
 # -- reading ----------------------------------------------------------------------------------------------------
-def _stored_hashes(engine: Engine, files: list[Found]) -> dict[str, FileHash]:
+def _stored_hashes(index: Index, files: list[Found]) -> dict[str, FileHash]:
     """The indexed hashes of files whose pixels did not change (size and mtime as stored), to keep."""
     from . import phash
 
     out: dict[str, FileHash] = {}
     for f in files:
-        photo = engine.index.photo_by_path(f.path)
+        photo = index.photo_by_path(f.path)
         if photo.error is None and photo.content_hash:
             out[f.path] = phash.FileHash(f.path, photo.phash, photo.content_hash)
     return out
 
 
-def _read_and_store(engine: Engine, files: list[Found], progress: Progress | None,
+def _read_and_store(index: Index, exif: ExifTool, files: list[Found], progress: Progress | None,
                     stored: dict[str, FileHash]) -> None:
     """ExifTool reads (main process) overlap with pixel hashing (worker pool); rows stored per chunk, and with them
     the scene features of the same decode in the index's scene cache, so scene analysis decodes none of them again.
@@ -246,7 +247,6 @@ def _read_and_store(engine: Engine, files: list[Found], progress: Progress | Non
     from . import phash
     from .pixels import LOCAL
 
-    exif = engine.exif
     done = 0
     if progress:
         progress("scan", 0, len(files))
@@ -266,9 +266,9 @@ def _read_and_store(engine: Engine, files: list[Found], progress: Progress | Non
                 rows.append((_photo(f, metas[f.path], h), f.sidecar, f.sidecar_mtime_ns))
                 if h.scene is not None and h.content_hash:
                     features[h.content_hash] = h.scene
-            engine.index.upsert_photos(rows)
+            index.upsert_photos(rows)
             if features:
-                engine.index.scene_cache_put(LOCAL, features)
+                index.scene_cache_put(LOCAL, features)
             done += len(chunk)
             if progress:
                 progress("scan", done, len(files))
@@ -284,9 +284,9 @@ def _photo(f: Found, meta: Metadata | ExifReadError, h: FileHash) -> Photo:
                  content_hash=h.content_hash, error=error)
 
 
-def _summarize(engine: Engine, found: dict[str, Found], errors: list[tuple[str, str]]) -> ScanSummary:
+def _summarize(index: Index, found: dict[str, Found], errors: list[tuple[str, str]]) -> ScanSummary:
     summary = ScanSummary(errors=list(errors))
-    for path, error, has_gps, has_datetime in engine.index.scan_counts():
+    for path, error, has_gps, has_datetime in index.scan_counts():
         if path not in found:
             continue
         if error:

@@ -1,0 +1,1 @@
+"""The only code that writes: XMP sidecars, the history journal, apply and revert under the library lock."""

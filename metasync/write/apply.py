@@ -14,14 +14,16 @@ import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from ..config import Settings
 from ..errors import ConflictError, InvalidRequestError, MetasyncError, SidecarError, StorageError
 from ..fields import FIELDS
-from ..index import now_iso
+from ..groups import set_override
+from ..index import Index, now_iso
 from ..models import CANONICAL_FIELDS, FieldChange, Group, GroupKind, Photo, Plan
 from ..naming import sidecar_path_for
-from ..scan.exif import normalize
+from ..scan.exif import ExifTool, normalize
 from ..timeutil import split_offset
 from . import journal, sidecar
 from .faults import fault_point
@@ -51,55 +53,55 @@ class _Target:
 
 # -- entry points (each holds the library lock and first rolls back what a crash left behind) ------------
 @contextmanager
-def _writer(engine: Any) -> Iterator[None]:
-    with library_lock(engine.index.db_path):
-        _recover(engine)
+def _writer(index: Index) -> Iterator[None]:
+    with library_lock(index.db_path):
+        _recover(index)
         yield
 
 
-def apply_plan(engine: Any, group: Group, plan: Plan, *, min_confidence: float = 0.0,
-               include_conflicts: bool = False, host: str | None = None, write_original: bool = False
-               ) -> dict[str, Any]:
+def apply_plan(index: Index, exif: ExifTool, settings: Settings, group: Group, plan: Plan, *,
+               min_confidence: float = 0.0, include_conflicts: bool = False, host: str | None = None,
+               write_original: bool = False) -> dict[str, Any]:
     """Write the plan's changes into sidecars (and, optionally, into the images themselves)."""
-    with _writer(engine):
-        return _apply(engine, group, plan, min_confidence=min_confidence, include_conflicts=include_conflicts,
-                      host=host, write_original=write_original)
+    with _writer(index):
+        return _apply(index, exif, settings, group, plan, min_confidence=min_confidence,
+                      include_conflicts=include_conflicts, host=host, write_original=write_original)
 
 
-def apply_group(engine: Any, group_id: int, *, overrides: Iterable[Mapping[str, Any]] | None = None,
-                min_confidence: float = 0.0, include_conflicts: bool = False, host: str | None = None,
-                write_original: bool = False) -> dict[str, Any]:
-    """Store the user's overrides, plan the group and apply the plan, all under one lock."""
-    with _writer(engine):
+def apply_group(index: Index, exif: ExifTool, settings: Settings, group_id: int, plan: Callable[[int], Plan], *,
+                overrides: Iterable[Mapping[str, Any]] | None = None, min_confidence: float = 0.0,
+                include_conflicts: bool = False, host: str | None = None, write_original: bool = False
+                ) -> dict[str, Any]:
+    """Store the user's overrides, plan the group (`plan`: group id -> its plan, overrides included) and apply the
+    plan, all under one lock."""
+    with _writer(index):
         for o in overrides or ():
-            _set_override(engine, group_id, o)
-        group = engine.index.group(group_id)
-        plan = engine.plan(group_id)
-        return _apply(engine, group, plan, min_confidence=min_confidence, include_conflicts=include_conflicts,
-                      host=host, write_original=write_original)
+            _set_override(index, group_id, o)
+        group = index.group(group_id)
+        return _apply(index, exif, settings, group, plan(group_id), min_confidence=min_confidence,
+                      include_conflicts=include_conflicts, host=host, write_original=write_original)
 
 
-def revert_group(engine: Any, group_id: int) -> dict[str, Any]:
+def revert_group(index: Index, group_id: int) -> dict[str, Any]:
     """Undo the group's latest apply: exact previous bytes where nobody touched the file since, otherwise
     only our fields are taken out again (their previous values restored) and the host's edits stay."""
-    with _writer(engine):
-        return _revert(engine, group_id)
+    with _writer(index):
+        return _revert(index, group_id)
 
 
-def recover(engine: Any, wait_s: float = WAIT_S) -> dict[str, Any]:
+def recover(index: Index, wait_s: float = WAIT_S) -> dict[str, Any]:
     """Roll back operations a dead process left pending; cheap (one query) when there are none."""
-    if not journal.pending_operations(engine.index):
+    if not journal.pending_operations(index):
         return {"rolled_back": []}
-    with library_lock(engine.index.db_path, wait_s):
-        return {"rolled_back": _recover(engine)}
+    with library_lock(index.db_path, wait_s):
+        return {"rolled_back": _recover(index)}
 
 
 # -- apply ------------------------------------------------------------------------------------------------
-def _apply(engine: Any, group: Group, plan: Plan, *, min_confidence: float, include_conflicts: bool,
-           host: str | None, write_original: bool) -> dict[str, Any]:
-    index = engine.index
+def _apply(index: Index, exif: ExifTool, settings: Settings, group: Group, plan: Plan, *, min_confidence: float,
+           include_conflicts: bool, host: str | None, write_original: bool) -> dict[str, Any]:
     if group.status == "applied":
-        raise ConflictError(f"group {group.id} is already applied; 'metasync revert {group.id}' first to change it")
+        raise ConflictError(f"group {group.id} is already applied; revert it first to change it")
     photos = {p.path: p for p in index.photos_by_id(m.photo_id for m in group.members).values()}
     skipped: list[dict[str, Any]] = []
     wanted: dict[str, list[FieldChange]] = {}
@@ -119,8 +121,8 @@ def _apply(engine: Any, group: Group, plan: Plan, *, min_confidence: float, incl
         writers: dict[Path, str] = {}  # sidecar -> photo it is written for (a RAW+JPEG pair may share one)
         for path, changes in wanted.items():
             try:
-                photo_targets, n = _prepare_photo(engine, photos, photos[path], changes, group.id, op_id, host,
-                                                  write_original, writers, skipped)
+                photo_targets, n = _prepare_photo(exif, settings, photos, photos[path], changes, group.id, op_id,
+                                                  host, write_original, writers, skipped)
             except SidecarError as exc:
                 skipped.extend({"path": path, "field": c.field, "reason": str(exc)} for c in changes)
                 continue
@@ -131,13 +133,13 @@ def _apply(engine: Any, group: Group, plan: Plan, *, min_confidence: float, incl
             return _apply_result(group.id, applied, skipped, [], {})
         _journal(index, op_id, targets, "apply")
         _write_all(targets, op_id, "apply")
-        _verify(engine, targets)
+        _verify(exif, targets)
         files = _new_metadata(targets, lambda c: c["new"])
         fault_point("apply:commit")
         journal.finish(index, op_id, "committed", group_status="applied",
                        file_updates=_file_updates(targets, files))
     except BaseException as exc:
-        _rollback(engine, op_id, group.id)
+        _rollback(index, op_id, group.id)
         if isinstance(exc, OSError):
             raise _storage_error(exc) from exc
         raise
@@ -175,15 +177,16 @@ def _skip_reason(change: FieldChange, photos: Mapping[str, Photo], min_confidenc
     return None
 
 
-def _prepare_photo(engine: Any, photos: Mapping[str, Photo], photo: Photo, changes: list[FieldChange],
-                   group_id: int | None, op_id: int, host: str | None, write_original: bool,
-                   writers: dict[Path, str], skipped: list[dict[str, Any]]) -> tuple[list[_Target], int]:
+def _prepare_photo(exif: ExifTool, settings: Settings, photos: Mapping[str, Photo], photo: Photo,
+                   changes: list[FieldChange], group_id: int | None, op_id: int, host: str | None,
+                   write_original: bool, writers: dict[Path, str], skipped: list[dict[str, Any]]
+                   ) -> tuple[list[_Target], int]:
     """The photo's new sidecar bytes (and new image file), and how many of its changes they carry.
 
     Raises SidecarError to skip the whole photo (its sidecar is unreadable or taken); a single value XMP cannot
     hold is skipped on its own, with its reason added to `skipped`.
     """
-    path = sidecar_path_for(Path(photo.path), engine.settings.sidecar_naming, host)
+    path = sidecar_path_for(Path(photo.path), settings.sidecar_naming, host)
     if path in writers:
         raise SidecarError(f"shares its sidecar {path} with {writers[path]}, which is written in this apply")
     writers[path] = photo.path
@@ -217,7 +220,7 @@ def _prepare_photo(engine: Any, photos: Mapping[str, Photo], photo: Photo, chang
     targets = [_Target(photo, "sidecar", path, before, after, journal_changes)]
     if write_original:
         values = {c.field: c.new for c in changes}
-        targets.append(_prepare_original(engine, photo, values, journal_changes, op_id))
+        targets.append(_prepare_original(exif, photo, values, journal_changes, op_id))
     return targets, applied
 
 
@@ -287,14 +290,14 @@ def original_tags(values: Mapping[str, Any]) -> dict[str, Any]:
     return {tag: v for name, value in values.items() for tag, v in FIELDS[name].to_exiftool(value).items()}
 
 
-def _prepare_original(engine: Any, photo: Photo, values: Mapping[str, Any], changes: dict[str, dict[str, Any]],
+def _prepare_original(exif: ExifTool, photo: Photo, values: Mapping[str, Any], changes: dict[str, dict[str, Any]],
                       op_id: int) -> _Target:
     path = Path(photo.path)
     before = path.read_bytes()
     tmp = _tmp_name(path, op_id)
     write_new_file(tmp, before)
     try:
-        engine.exif.write_tags(tmp, original_tags(values))
+        exif.write_tags(tmp, original_tags(values))
         after = tmp.read_bytes()
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -303,7 +306,7 @@ def _prepare_original(engine: Any, photo: Photo, values: Mapping[str, Any], chan
 
 
 # -- journal and writes -----------------------------------------------------------------------------------
-def _journal(index: Any, op_id: int, targets: list[_Target], step: str) -> None:
+def _journal(index: Index, op_id: int, targets: list[_Target], step: str) -> None:
     """Previous bytes as fsync'd blobs, then one durable transaction with every file's before/after hash."""
     rows = []
     for t in targets:
@@ -366,13 +369,13 @@ def _current(path: Path) -> bytes | None:
 
 
 # -- read-back check --------------------------------------------------------------------------------------
-def _verify(engine: Any, targets: list[_Target]) -> None:
+def _verify(exif: ExifTool, targets: list[_Target]) -> None:
     """Every written field must read back through ExifTool as planned, else the operation is rolled back.
 
     Each written file is read on its own (its XMP only), so a sidecar cannot hide a bad write into an image.
     """
     written = [t for t in targets if t.after is not None]
-    raw = engine.exif.read_raw([t.path for t in written], tags=["XMP:all"])
+    raw = exif.read_raw([t.path for t in written], tags=["XMP:all"])
     problems = []
     for t in written:
         tags = raw.get(str(t.path))
@@ -413,8 +416,7 @@ def _file_updates(targets: list[_Target], files: dict[int, dict[str, Any]]) -> d
 
 
 # -- revert -----------------------------------------------------------------------------------------------
-def _revert(engine: Any, group_id: int) -> dict[str, Any]:
-    index = engine.index
+def _revert(index: Index, group_id: int) -> dict[str, Any]:
     group = index.group(group_id)
     applied = journal.latest_unreverted_apply(index, group_id)
     if applied is None or group.status != "applied":
@@ -437,7 +439,7 @@ def _revert(engine: Any, group_id: int) -> dict[str, Any]:
         journal.finish(index, op_id, "committed", group_status="reverted",
                        file_updates=_file_updates(targets, files))
     except BaseException as exc:
-        _rollback(engine, op_id, group_id)
+        _rollback(index, op_id, group_id)
         if isinstance(exc, OSError):
             raise _storage_error(exc) from exc
         raise
@@ -452,7 +454,7 @@ def _revert(engine: Any, group_id: int) -> dict[str, Any]:
     }
 
 
-def _revert_target(index: Any, v: journal.Version, photo: Photo | None,
+def _revert_target(index: Index, v: journal.Version, photo: Photo | None,
                    skipped: list[dict[str, Any]]) -> _Target | None:
     """What one file becomes on revert: its exact previous bytes, or (edited since) the edit minus our fields."""
     path = Path(v.target_path)
@@ -478,7 +480,7 @@ def _revert_target(index: Any, v: journal.Version, photo: Photo | None,
     return _Target(photo, "sidecar", path, current, after, back)
 
 
-def _unmerge(index: Any, v: journal.Version, current: bytes, back: dict[str, dict[str, Any]]) -> bytes | None:
+def _unmerge(index: Index, v: journal.Version, current: bytes, back: dict[str, dict[str, Any]]) -> bytes | None:
     """Take our fields out of a sidecar a host edited since; a field the host changed is the host's now."""
     now_values = sidecar.read_values(current)
     ours = [name for name, c in v.changes.items() if FIELDS[name].same(c["new"], now_values.get(name))]
@@ -490,19 +492,18 @@ def _unmerge(index: Any, v: journal.Version, current: bytes, back: dict[str, dic
 
 
 # -- crash recovery ---------------------------------------------------------------------------------------
-def _recover(engine: Any) -> list[int]:
+def _recover(index: Index) -> list[int]:
     rolled = []
-    for op in journal.pending_operations(engine.index):
+    for op in journal.pending_operations(index):
         log.warning("rolling back operation %d (%s of group %s), left unfinished by a process that died",
                     op.id, op.kind, op.group_id)
-        _rollback(engine, op.id, op.group_id)
+        _rollback(index, op.id, op.group_id)
         rolled.append(op.id)
     return rolled
 
 
-def _rollback(engine: Any, op_id: int, group_id: int | None) -> None:
+def _rollback(index: Index, op_id: int, group_id: int | None) -> None:
     """Put every file of a pending operation back to its before-bytes; remove the operation's temp files."""
-    index = engine.index
     folders = set()
     for v in reversed(journal.versions(index, op_id)):
         path = Path(v.target_path)
@@ -526,16 +527,16 @@ def _rollback(engine: Any, op_id: int, group_id: int | None) -> None:
     journal.finish(index, op_id, "rolled_back")
 
 
-def _members(index: Any, group_id: int) -> tuple[Any, ...]:
+def _members(index: Index, group_id: int) -> tuple[Any, ...]:
     try:
         return index.group(group_id).members
     except MetasyncError:
         return ()
 
 
-def _set_override(engine: Any, group_id: int, override: Mapping[str, Any]) -> None:
+def _set_override(index: Index, group_id: int, override: Mapping[str, Any]) -> None:
     try:
         path, name, value = override["path"], override["field"], override["value"]
     except (KeyError, TypeError) as exc:
         raise InvalidRequestError(f"an override needs path, field and value: {override!r}") from exc
-    engine.set_override(group_id, path, name, value)
+    set_override(index, group_id, path, name, value)

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import hashlib
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from metasync.config import Settings
 from metasync.engine import Engine
 from metasync.models import FieldChange, Group, GroupMember, Metadata, Photo, Plan
 from metasync.scan.exif import ExifTool
+from metasync.write.apply import apply_plan
 from support.photos import make_canon_swatch
 
 TARGET_VALUES = {
@@ -25,9 +25,14 @@ TARGET_VALUES = {
 @dataclass
 class Library:
     engine: Engine
+    exif: ExifTool
     group: Group
     source: str
     targets: list[str]
+
+    def apply_plan(self, group: Group, plan: Plan, **kw: Any) -> dict[str, Any]:
+        """The write stage on its own, with a hand-built plan."""
+        return apply_plan(self.engine.index, self.exif, self.engine.settings, group, plan, **kw)
 
     def plan(self, values: dict | None = None, **change_kw) -> Plan:
         values = values or TARGET_VALUES
@@ -41,27 +46,12 @@ class Library:
         return self.group
 
     def close(self) -> None:
-        close_engine(self.engine)
+        self.engine.close()
 
 
 def new_engine(db_path: Path, exif: ExifTool) -> Engine:
-    engine = Engine(Settings(db_path=db_path))
-    engine._exif = exif  # shared, see the exiftool fixture in conftest.py; close_engine leaves it running
-    return engine
-
-
-def close_engine(engine: Engine) -> None:
-    engine._exif = None
-    engine.close()
-
-
-@contextmanager
-def open_engine(db_path: Path, exif: ExifTool) -> Iterator[Engine]:
-    engine = new_engine(db_path, exif)
-    try:
-        yield engine
-    finally:
-        close_engine(engine)
+    """An engine on the shared ExifTool (the exiftool fixture in conftest.py), which closing it leaves running."""
+    return Engine(Settings(db_path=db_path), exif=exif)
 
 
 def read_tags(exif: ExifTool, path: Path, *tags: str) -> list[Any]:
@@ -85,7 +75,7 @@ def build_library(root: Path, db_path: Path, exif: ExifTool, n_targets: int = 2)
     ids = {ph.path: ph.id for ph in engine.index.photos()}
     gid = engine.index.save_group(Group(id=None, members=tuple(
         GroupMember(photo_id=ids[str(p)], path=str(p), is_source=(i == 0)) for i, p in enumerate(paths))))
-    return Library(engine, engine.index.group(gid), str(paths[0]), [str(p) for p in paths[1:]])
+    return Library(engine, exif, engine.index.group(gid), str(paths[0]), [str(p) for p in paths[1:]])
 
 
 def tree_state(root: Path) -> dict[str, str]:
