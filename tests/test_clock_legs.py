@@ -203,3 +203,25 @@ def test_a_shift_splits_into_zone_difference_and_clock_error():
         "camera on home time +02:00, 3 min 40 s fast; here -04:00"
     assert explanation(0.0, 1030.0, None, "+01:00", False, 2.0) == \
         "camera on local time, 17 min 10 s slow, drifting 2 s a day slower"
+
+
+def test_a_leg_group_keeps_its_drift_and_offsets_through_the_index(tmp_path):
+    """What a drifting leg's group stores comes back from the index as it was; a group stored before drift and
+    offsets were known loads with a constant shift and no offsets."""
+    from metasync.index import Index
+    from metasync.models import ClockEvidence
+
+    trip = Trip(8)
+    for d in range(21):
+        trip.day(d, LISBON, [("Z6", None, -1030.0, -4.0)], events=2)
+    [est] = estimate_clock_offsets(trip.photos, S)
+    group = time_shift_group(est)
+    evidence = group.evidence
+    assert evidence.drift_s_per_day and evidence.drift_from and len(evidence.offsets) == len(est.paths)
+    with Index(tmp_path / "i.db") as index:
+        index.upsert_photos([(p, None, None) for p in sorted(trip.photos, key=lambda p: p.id)])  # rows 1..n
+        assert {(p.id, p.path) for p in index.photos()} == {(p.id, p.path) for p in trip.photos}
+        stored = index.group(index.save_group(group))
+    assert stored.evidence == group.evidence
+    old = ClockEvidence.from_dict({"shift_s": 60.0, "camera": "X", "spread_s": 1.0, "matches": []})
+    assert (old.drift_s_per_day, old.drift_from, dict(old.offsets)) == (0.0, None, {})

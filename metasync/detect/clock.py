@@ -392,6 +392,7 @@ class _Devices:
         near = min((j for j in (k - 1, k) if 0 <= j < len(times)), key=lambda j: abs(times[j] - clock))
         return offsets[near]
 
+
 def offset_of(meta: Metadata) -> str | None:
     """The offset a photo's time is in: its OffsetTimeOriginal, else the one its time carries."""
     return canonical_offset(meta.offset_time) or (split_offset(meta.datetime_original)[1]
