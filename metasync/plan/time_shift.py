@@ -1,5 +1,5 @@
-"""Planning with camera clock corrections: each target's corrected time in a time-shift group, and the photos as
-other groups see them once the standing corrections are applied (they write those times too).
+"""Planning with camera clock corrections: each target's corrected time (and its zone's offset) in a time-shift group,
+and the photos as other groups see them once the standing corrections are applied (they write those times too).
 """
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ from ..detect.clock import STANDING, shift_values
 from ..models import FieldChange, Group, GroupKind, Photo, Plan
 
 log = logging.getLogger(__name__)
+
+# What a clock correction writes, and why each.
+CORRECTED = ("datetime_original", "offset_time")
+_WHY = {"datetime_original": "camera clock corrected",
+        "offset_time": "offset of the reference photos' zone at the corrected moment"}
 
 
 def with_clock_corrections(plan: Plan, group: Group, as_shot: Mapping[int, Photo], shifted: Mapping[int, Photo],
@@ -38,15 +43,10 @@ def with_clock_corrections(plan: Plan, group: Group, as_shot: Mapping[int, Photo
     return replace(plan, changes=(*plan.changes, *extra)) if extra else plan
 
 
-# What a clock correction writes, and why each.
-CORRECTED = ("datetime_original", "offset_time")
-_WHY = {"datetime_original": "camera clock corrected",
-        "offset_time": "offset of the reference photos' zone at the corrected moment"}
-
-
 def plan_time_shift(group: Group, photos: Sequence[Photo], settings: Settings,
                     overrides: Mapping[tuple[int, str], Any] | None = None) -> Plan:
-    """A corrected datetime_original for each target of a time-shift group (a user override wins)."""
+    """A corrected datetime_original for each target of a time-shift group, and the offset of the zone the
+    references were in then (a user override wins)."""
     by_path = {p.path: p for p in photos}
     reason = group.reasons[0] if group.reasons else ""
     changes = []
