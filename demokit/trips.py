@@ -174,6 +174,8 @@ def _camera_times(rng: np.random.Generator, phone_times: list[float], n: int,
                   twin_share: float) -> list[tuple[float, int | None]]:
     """(time, index of the phone shot it twins or None) for `n` camera shots: about `twin_share` of them 1-8 s from a
     phone shot, the others on their own, at least 90 s from any phone shot."""
+    if n <= 0:  # a camera not used at this event (one twin used to slip through here)
+        return []
     n_twins = min(len(phone_times), int(rng.binomial(n, twin_share)) if n > 1 else int(rng.random() < twin_share))
     twins = sorted(rng.choice(len(phone_times), size=n_twins, replace=False).tolist())
     out: list[tuple[float, int | None]] = [

@@ -198,27 +198,39 @@ class EventEvidence:
 @dataclass(frozen=True)
 class ClockEvidence:
     """What a camera clock correction rests on: the shift, the pairs of shots that agree on it, and the times the
-    camera wrote (a photo whose time is no longer one of those has been corrected already)."""
+    camera wrote (a photo whose time is no longer one of those has been corrected already).
+
+    A drifting clock's shift changes by `drift_s_per_day` from the camera time `drift_from` on; `offsets` gives
+    each photo the offset of the reference's zone at its corrected moment (groups stored before either was known
+    load without them: a constant shift, and the camera's offset, or lack of one, kept)."""
 
     shift_s: float  # add to the camera's times
     camera: str  # its label, e.g. "Canon EOS R6 #0123"
     spread_s: float  # how far the pairs' differences spread around the shift
     matches: tuple[tuple[str, str, float], ...] = ()  # (camera photo, reference photo, difference in s)
     camera_times: Mapping[str, str] = field(default_factory=dict)  # camera photo path -> datetime_original
+    drift_s_per_day: float = 0.0
+    drift_from: str | None = None  # the camera time (as written) at which shift_s holds exactly
+    offsets: Mapping[str, str] = field(default_factory=dict)  # camera photo path -> offset of its corrected time
 
     @property
     def pairs(self) -> int:
         return len(self.matches)
 
     def to_dict(self) -> dict[str, Any]:
+        drift = {"drift_s_per_day": self.drift_s_per_day, "drift_from": self.drift_from} if self.drift_s_per_day \
+            else {}
         return {"shift_s": self.shift_s, "camera": self.camera, "pairs": self.pairs, "spread_s": self.spread_s,
-                "matches": [list(m) for m in self.matches], "camera_times": dict(self.camera_times)}
+                "matches": [list(m) for m in self.matches], "camera_times": dict(self.camera_times), **drift,
+                **({"offsets": dict(self.offsets)} if self.offsets else {})}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ClockEvidence":
         return cls(shift_s=float(data["shift_s"]), camera=str(data["camera"]), spread_s=float(data["spread_s"]),
                    matches=tuple((str(c), str(r), float(d)) for c, r, d in data.get("matches", ())),
-                   camera_times=dict(data.get("camera_times", {})))
+                   camera_times=dict(data.get("camera_times", {})),
+                   drift_s_per_day=float(data.get("drift_s_per_day", 0.0)), drift_from=data.get("drift_from"),
+                   offsets=dict(data.get("offsets", {})))
 
 
 Evidence = EventEvidence | ClockEvidence | None  # place groups and a user's groups carry none

@@ -172,8 +172,12 @@ def test_group_and_plan():
     assert {(m.photo_id, m.path) for m in group.sources} == {(p.reference_id, p.reference_path) for p in est.pairs}
     first = group.targets[0]
     plan = plan_time_shift(group, photos, S, overrides={(first.photo_id, "datetime_original"): "2024-05-12T08:00:00"})
-    assert len(plan.changes) == len(est.paths)
-    by_path = {c.path: c for c in plan.changes}
+    timed = [c for c in plan.changes if c.field == "datetime_original"]
+    assert len(timed) == len(est.paths)
+    # each corrected time takes the offset the phones had then (the camera wrote none)
+    assert sorted((c.path, c.new) for c in plan.changes if c.field == "offset_time") == sorted(
+        (path, "+02:00") for path in est.paths)
+    by_path = {c.path: c for c in timed}
     assert by_path[first.path].new == "2024-05-12T08:00:00"
     other = by_path[group.targets[1].path]
     moved = datetime.fromisoformat(other.new) - datetime.fromisoformat(other.old)
@@ -202,10 +206,10 @@ def test_a_shift_is_never_applied_twice():
     photos = trip(random.Random(10), DAY, n_same=3, shift=OFFSET, extra_dslr=0)
     [est] = estimate_clock_offsets(photos, S)
     group = time_shift_group(est)
-    after = {c.path: c.new for c in plan_time_shift(group, photos, S).changes}
+    after = {c.path: c.new for c in plan_time_shift(group, photos, S).changes if c.field == "datetime_original"}
     assert len(after) == 3
-    done = [replace(p, meta=p.meta.with_values(datetime_original=after[p.path] + "+02:00")) if p.path in after
-            else p for p in photos]
+    done = [replace(p, meta=p.meta.with_values(datetime_original=after[p.path] + "+02:00", offset_time="+02:00"))
+            if p.path in after else p for p in photos]
     assert plan_time_shift(group, done, S).changes == ()
     assert with_pending_shifts(done, [group]) == done
 
@@ -222,7 +226,7 @@ def test_corrected_times_stay_whole_seconds():
     assert est.shift_s == int(est.shift_s)
     plan = plan_time_shift(time_shift_group(est), photos, S)
     moved = {round((datetime.fromisoformat(c.new) - datetime.fromisoformat(c.old)).total_seconds(), 2)
-             for c in plan.changes}
+             for c in plan.changes if c.field == "datetime_original"}
     assert moved == {est.shift_s}
 
 
