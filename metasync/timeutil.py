@@ -78,6 +78,12 @@ def utc_epoch(meta: Metadata, assume_offset: timedelta | None = None) -> float |
     return dt.timestamp()
 
 
+def offset_of(meta: Metadata) -> str | None:
+    """The offset a photo's time is in: its OffsetTimeOriginal, else the one its time carries."""
+    return canonical_offset(meta.offset_time) or (split_offset(meta.datetime_original)[1]
+                                                  if meta.datetime_original else None)
+
+
 def has_known_offset(meta: Metadata) -> bool:
     dt = parse_local(meta.datetime_original)
     return (dt is not None and dt.tzinfo is not None) or parse_offset(meta.offset_time) is not None

@@ -33,11 +33,11 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..config import Settings
 from ..models import CameraKey, ClockEvidence, Group, GroupKind, GroupMember, Metadata, Photo, camera_key, camera_label
 from ..timeutil import (
-    canonical_offset,
     format_duration,
     format_offset,
     has_known_offset,
     iso_local,
+    offset_of,
     offset_seconds,
     parse_offset,
     shift_datetime,
@@ -391,12 +391,6 @@ class _Devices:
         k = bisect.bisect_left(times, clock)
         near = min((j for j in (k - 1, k) if 0 <= j < len(times)), key=lambda j: abs(times[j] - clock))
         return offsets[near]
-
-
-def offset_of(meta: Metadata) -> str | None:
-    """The offset a photo's time is in: its OffsetTimeOriginal, else the one its time carries."""
-    return canonical_offset(meta.offset_time) or (split_offset(meta.datetime_original)[1]
-                                                  if meta.datetime_original else None)
 
 
 def _levels(candidates: dict[str, list[ClockPair]], settings: Settings) -> list[tuple[float, float]]:

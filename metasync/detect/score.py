@@ -37,6 +37,8 @@ NEAR_GPS_FACTOR = 0.85
 VISUAL_REACH = 2.0
 # A copy keeps the GPS it had: near-identical pixels farther apart than this are two shots of one view.
 SAME_SHOT_GPS_M = 2.0
+# A planned change in dispute (sources disagree) is proposed at this fraction of its confidence.
+CONFLICT_FACTOR = 0.5
 # Naive times take the offset of the nearest photo (by wall clock) that has one, at most this far away.
 OFFSET_REACH_S = 12 * 3600.0
 

@@ -22,17 +22,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..config import Settings
-from ..detect.score import SAME_SHOT_GPS_M, WEIGHTS
+from ..detect.score import CONFLICT_FACTOR, SAME_SHOT_GPS_M, WEIGHTS
 from ..fields import CAMERA_FIELDS, FIELDS, GPS_FIELDS, PLACE_FIELDS, POSITION_FIELDS
 from ..models import FieldChange, Photo
-from ..timeutil import clock_reading
+from ..timeutil import clock_reading, parse_local
 from ..track import distance_m
 
 # What a copy takes from its original.
 COPY_FIELDS = ("datetime_original", "offset_time", *GPS_FIELDS, *CAMERA_FIELDS, *PLACE_FIELDS)
 TIME_FIELDS = ("datetime_original", "offset_time")
-# A change in dispute is proposed at this fraction of its confidence (as events.CONFLICT_FACTOR).
-CONFLICT_FACTOR = 0.5
 # A messenger copy is received the day its original was taken or up to this many days later.
 RECEIVED_WITHIN_DAYS = 2
 # An original dated this many days after the received day cannot be one (the sender may be a zone east of the
@@ -218,5 +216,5 @@ def _day(text: str | None) -> date | None:
 
 def _taken_day(photo: Photo) -> date | None:
     """The wall-clock day the photo was taken."""
-    when = photo.meta.datetime_original
-    return _day(when[:10]) if when else None
+    local = parse_local(photo.meta.datetime_original)
+    return local.date() if local else None

@@ -29,7 +29,15 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..config import Settings
-from ..detect.score import VISUAL_REACH, PairScores, capture_times, describe, haversine, source_priority
+from ..detect.score import (
+    CONFLICT_FACTOR,
+    VISUAL_REACH,
+    PairScores,
+    capture_times,
+    describe,
+    haversine,
+    source_priority,
+)
 from ..fields import CAMERA_FIELDS, FIELDS, GPS_FIELDS, PLACE_FIELDS, POSITION_FIELDS
 from ..lookups import Lookups
 from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan, camera_key, camera_label
@@ -41,8 +49,6 @@ from .place import plan_locations_batch
 FORCED_CAMERA_FIELDS = ("make", "model")
 # Event groups are planned together in batches of about this many (target, source) pairs.
 PAIRS_PER_BATCH = 20_000
-# A change in conflict is proposed at this fraction of its confidence.
-CONFLICT_FACTOR = 0.5
 _FIELD_ORDER = {f: k for k, f in enumerate(CANONICAL_FIELDS)}
 
 
