@@ -90,6 +90,8 @@ class ClockPair:
     hamming: int | None
     metres: float | None = None
     reference_offset: str | None = None  # the offset the reference photo was taken in
+    alike: float | None = None  # rank among the camera photo's candidates: 0 the most alike, 1 the least
+    peers: int = 0  # how many other candidates that rank was among (0: no rank)
 
     @property
     def unlikeness(self) -> int:
@@ -169,8 +171,52 @@ def _candidate_pairs(session: list[Photo], refs: list[Photo], ref_walls: list[fl
             t_ref, t_cam = _clock(r.meta, both), _clock(cam.meta, both)
             pairs.append(ClockPair(cam.path, r.path, r.id, t_ref - t_cam, h, reference_offset=offset_of(r.meta)))
         if pairs:
-            out[cam.path] = pairs
+            out[cam.path] = _ranked(cam, pairs, {r.path: r for r in refs[lo:hi]})
     return out
+
+
+def _ranked(cam: Photo, pairs: list[ClockPair], refs: Mapping[str, Photo]) -> list[ClockPair]:
+    """The pairs, each with its rank in likeness among the photo's candidates (mid-ranks for ties).
+
+    Every shot of one scene looks alike, and how alike depends on the scene: a distance alone does not tell the
+    same moment. Within one photo's candidates the scene is the same, and the shot of the same moment is the
+    most alike more often than chance would make it. The 256-bit detail hash ranks finer than the pHash."""
+    if len(pairs) < 2:
+        return pairs
+    detailed = cam.detail_hash is not None and all(refs[p.reference_path].detail_hash is not None for p in pairs)
+    dist = [(cam.detail_hash ^ refs[p.reference_path].detail_hash).bit_count() if detailed else p.hamming
+            for p in pairs]
+    n = len(pairs) - 1
+    return [replace(p, alike=(sum(e < d for e in dist) + 0.5 * (sum(e == d for e in dist) - 1)) / n, peers=n)
+            for p, d in zip(pairs, dist)]
+
+
+def _visual_chance(pairs: Sequence[ClockPair]) -> float:
+    """How likely chance alone makes the pairs rank as alike as they do among their photos' candidates (1: no
+    ranks). A pair picked by time from lookalikes ranks anywhere (uniform, mean 1/2); a same-moment pair tends to
+    rank first. One-sided, the rank sum's normal approximation."""
+    ranked = [p for p in pairs if p.alike is not None]
+    if not ranked:
+        return 1.0
+    var = sum((p.peers + 2) / (12.0 * p.peers) for p in ranked)
+    z = sum(0.5 - p.alike for p in ranked) / math.sqrt(var)
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def _proven(time_chance: float, pairs: Sequence[ClockPair]) -> bool:
+    """Whether pairs that agree in time as chance would `time_chance` of the time show a clock difference: the
+    agreement in time must beat FALSE_ALARM on its own, and still with their likeness (lookalikes that happen to
+    line up rank like any other of their photos' candidates, and that makes the agreement less credible)."""
+    return time_chance <= FALSE_ALARM and _together(time_chance, _visual_chance(pairs)) <= FALSE_ALARM
+
+
+def _together(time_chance: float, visual_chance: float) -> float:
+    """Fisher's combination of two independent chances (the pairs' agreement in time, their likeness): the chance
+    that both are as small as they are, or smaller. A visual chance of 1 (no ranks) leaves the time's."""
+    if visual_chance >= 1.0 or time_chance <= 0.0:
+        return time_chance
+    product = time_chance * visual_chance
+    return min(1.0, product * (1.0 - math.log(product)))
 
 
 def _place_pairs(session: list[Photo], grids: Mapping[bool, FixGrid], located: Mapping[str, Photo],
@@ -412,7 +458,7 @@ def _levels(candidates: dict[str, list[ClockPair]], settings: Settings) -> list[
         if len(_agreeing(rest, centre)) < MIN_PAIRS:
             break
         chance, level, spread, kept = _cluster(rest, centre, candidates, settings)
-        if len(kept) >= MIN_PAIRS and chance <= FALSE_ALARM:
+        if len(kept) >= MIN_PAIRS and _proven(chance, kept):
             out.append((level, max(3 * 1.4826 * spread, TOLERANCE_S)))
         else:
             log.debug("%d pairs agree at %+.0f s, as chance would %.0f %% of the time", len(kept), level,
@@ -446,7 +492,7 @@ def _zone_levels(candidates: dict[str, list[ClockPair]], levels: list[tuple[floa
                 continue
             found, spread, kept = _robust(agreeing)
             width = max(p.diff_s for p in kept) - min(p.diff_s for p in kept) + RESOLUTION_S
-            if len(kept) >= MIN_PAIRS and _chance_at(there, len(kept), width, at, settings) <= FALSE_ALARM:
+            if len(kept) >= MIN_PAIRS and _proven(_chance_at(there, len(kept), width, at, settings), kept):
                 out.append((found, max(3 * 1.4826 * spread, TOLERANCE_S)))
     return out
 
