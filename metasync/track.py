@@ -30,6 +30,7 @@ _EXTRAP_PACE_MPS = 1.0
 # one that holds nine times in ten.
 _HEADING_WANDER = math.radians(12.0) / math.sqrt(60.0)  # radians per square-root second
 _RADIUS_90 = 1.645
+_MIN_SPAN_S = 60.0  # the stretch continued spans at least this much of the track (a logger's points are seconds apart)
 # Times this close count as the same moment.
 _SAME_MOMENT_S = 1.0
 # A single fix this close in time places a target by itself, even at a track's end (a camera shot seconds before
@@ -219,10 +220,9 @@ def _on_track(target_utc: float, fixes: Sequence[Fix], settings: Settings) -> Po
     if abs(closest.utc - target_utc) <= _SAME_MOMENT_S:
         return _nearest(target_utc, closest, settings)
     dist = _stretch(before, after, settings) if before is not None and after is not None else None
-    if dist is None:  # the fix the closest one was reached from (or left for), if any
-        k = i - 2 if closest is before else i + 1
-        far = fixes[k] if 0 <= k < len(fixes) else None
-        continued = _continued(target_utc, closest, far, settings) if far is not None else None
+    if dist is None:
+        end = i - 1 if closest is before else i
+        continued = _continued(target_utc, fixes, end, -1 if closest is before else 1, settings)
         return continued or _nearest(target_utc, closest, settings)
     gap = after.utc - before.utc
     f = (target_utc - before.utc) / gap
@@ -239,24 +239,35 @@ def _on_track(target_utc: float, fixes: Sequence[Fix], settings: Settings) -> Po
                             closest.source, t_near)
 
 
-def _continued(target_utc: float, end: Fix, far: Fix, settings: Settings) -> PositionEstimate | None:
-    """The stretch from `far` to the track's `end` continued to `target_utc` (dead reckoning), when that stretch
-    may be drawn and the target lies at most max_interp_gap_s beyond the end; the altitude stays the end's."""
-    first, last = (far, end) if far.utc < end.utc else (end, far)
-    dist = _stretch(first, last, settings)
-    dt = abs(target_utc - end.utc)
-    if dist is None or dt > settings.max_interp_gap_s:
+def _continued(target_utc: float, fixes: Sequence[Fix], end: int, step: int,
+               settings: Settings) -> PositionEstimate | None:
+    """The track's last stretch up to fixes[end] (walking `step` away from the target, to the first fix at least
+    _MIN_SPAN_S from it, so that fix noise does not set the heading) continued to `target_utc` (dead reckoning),
+    when that stretch may be drawn and the target lies at most max_interp_gap_s beyond its end; the altitude stays
+    the end's."""
+    last, k = fixes[end], end + step
+    while 0 <= k < len(fixes) and abs(fixes[k].utc - last.utc) < _MIN_SPAN_S:
+        k += step
+    dt = abs(target_utc - last.utc)
+    if not 0 <= k < len(fixes) or dt > settings.max_interp_gap_s:
         return None
-    span = last.utc - first.utc
+    far = fixes[k]
+    first, final = (far, last) if far.utc < last.utc else (last, far)
+    dist = _stretch(first, final, settings)
+    if dist is None:
+        return None
+    span = final.utc - first.utc
     pace = max(dist / span, _MIN_PACE_MPS)
-    lat, lon = great_circle_point(far.lat, far.lon, end.lat, end.lon, 1.0 + dt / span) if dist else (end.lat, end.lon)
-    spread = pace * dt * _HEADING_WANDER * math.sqrt((span + dt) / 3.0)
-    err = max(_FIX_ERROR_M[far.kind], _FIX_ERROR_M[end.kind]) + _RADIUS_90 * spread
-    direction = "after" if target_utc > end.utc else "before"
-    reason = (f"continued from {first.label} and {last.label} at {dist / span:.1f} m/s, "
-              f"{_when(dt, direction)} {end.label}, ±{err:.0f} m")
-    return PositionEstimate(lat, lon, end.alt, err, (first.source, last.source), "extrapolated", reason,
-                            end.source, dt)
+    lat, lon = great_circle_point(far.lat, far.lon, last.lat, last.lon, 1.0 + dt / span) if dist else (last.lat,
+                                                                                                      last.lon)
+    fix_err = max(_FIX_ERROR_M[far.kind], _FIX_ERROR_M[last.kind])
+    wander = pace * dt * _HEADING_WANDER * math.sqrt((span + dt) / 3.0)
+    noise = fix_err * math.sqrt(2.0) * dt / span  # the two fixes' own errors, carried on by the same ratio
+    err = fix_err + _RADIUS_90 * math.hypot(wander, noise)
+    reason = (f"continued from {first.label} and {final.label} at {dist / span:.1f} m/s, "
+              f"{_when(dt, 'after' if target_utc > last.utc else 'before')} {last.label}, ±{err:.0f} m")
+    return PositionEstimate(lat, lon, last.alt, err, (first.source, final.source), "extrapolated", reason,
+                            last.source, dt)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import gpxpy.gpx
@@ -113,6 +114,15 @@ def test_beyond_the_end_the_last_stretch_is_continued():
     fast = [fixes[0], Fix(T0 + 300, *east_of(*start, 600.0), source="b.jpg")]
     assert estimate_position(T0 + 420, fast, S).error_m > after.error_m
     assert estimate_position(T0 + 300 + 1801, fixes, S) is None  # beyond max_interp_gap_s: nothing
+
+
+def test_a_loggers_track_is_continued_from_a_minute_back_not_from_its_jittery_last_second():
+    # a logger point a second, walking east at 1 m/s; its last point 4 m off to the north
+    log = [Fix(T0 + k, *east_of(48.0, 11.0, float(k)), source=f"walk.gpx#{k}", kind="gpx") for k in range(120)]
+    log[-1] = replace(log[-1], lat=log[-1].lat + 4 / 111_195)
+    est = estimate_position(T0 + 119 + 60, log, S)
+    assert est.method == "extrapolated" and est.sources == ("walk.gpx#59", "walk.gpx#119")
+    assert distance_m(est.lat, est.lon, *east_of(48.0, 11.0, 179.0)) < 10 and est.error_m < 30
 
 
 def test_a_continued_position_is_written_up_to_max_gps_error():
