@@ -84,7 +84,9 @@ def find_levels(candidates: dict[str, list[ClockPair]], settings: Settings) -> l
     to come). A camera carried across zones on one zone's time shows one level per zone; a clock reset, one per
     setting. Each level must agree more than chance would anywhere in all the camera's pairs (a few photos each
     paired with the phone's shot before lining up is to be expected somewhere over a trip: the search looked
-    everywhere); a centre that does not is passed over.
+    everywhere), and its pairs' likeness must not make that less credible (chance.proven: on a trip, some of a
+    camera's lone shots line up with phone shots about as tightly as its few twins do); a centre that does not is
+    passed over.
     """
     rest = dict(candidates)
     out: list[tuple[float, float]] = []
