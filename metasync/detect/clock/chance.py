@@ -65,13 +65,13 @@ def _poisson_tail(mean: float, k: int) -> float:
     return tail
 
 
-def _visual_chance(pairs: Sequence[ClockPair]) -> float:
-    """How likely chance alone makes the pairs rank as alike as they do among their photos' candidates (1: no
-    ranks). A pair picked by time from lookalikes ranks anywhere (uniform, mean 1/2); a same-moment pair tends to
-    rank first. One-sided, the rank sum's normal approximation."""
+def _visual_chance(pairs: Sequence[ClockPair]) -> float | None:
+    """How likely chance alone makes the pairs rank as alike as they do among their photos' candidates (None: no
+    pair has a rank). A pair picked by time from lookalikes ranks anywhere (uniform, mean 1/2); a same-moment pair
+    tends to rank first. One-sided, the rank sum's normal approximation."""
     ranked = [p for p in pairs if p.alike is not None]
     if not ranked:
-        return 1.0
+        return None
     var = sum((p.peers + 2) / (12.0 * p.peers) for p in ranked)
     z = sum(0.5 - p.alike for p in ranked) / math.sqrt(var)
     return 0.5 * math.erfc(z / math.sqrt(2.0))
@@ -79,18 +79,17 @@ def _visual_chance(pairs: Sequence[ClockPair]) -> float:
 
 def proven(time_chance: float, pairs: Sequence[ClockPair]) -> bool:
     """Whether pairs that agree in time as chance would `time_chance` of the time show a clock difference: the
-    agreement in time must beat FALSE_ALARM on its own, and still with their likeness (lookalikes that happen to
-    line up rank like any other of their photos' candidates, and that makes the agreement less credible)."""
-    return time_chance <= FALSE_ALARM and _together(time_chance, _visual_chance(pairs)) <= FALSE_ALARM
+    agreement in time must beat FALSE_ALARM on its own, and still when combined with the chance of their likeness
+    (lookalikes that happen to line up rank like any other of their photos' candidates, and that makes the
+    agreement less credible). Pairs without ranks (track pairs, a photo with one candidate) are judged by time."""
+    visual = _visual_chance(pairs)
+    return time_chance <= FALSE_ALARM and (visual is None or fisher(time_chance, visual) <= FALSE_ALARM)
 
 
-def _together(time_chance: float, visual_chance: float) -> float:
-    """Fisher's combination of two independent chances (the pairs' agreement in time, their likeness): the chance
-    that both are as small as they are, or smaller. A visual chance of 1 (no ranks) leaves the time's."""
-    if visual_chance >= 1.0 or time_chance <= 0.0:
-        return time_chance
-    product = time_chance * visual_chance
-    return min(1.0, product * (1.0 - math.log(product)))
+def fisher(p: float, q: float) -> float:
+    """Fisher's combination of two independent chances: how likely both are as small as they are, or smaller."""
+    product = p * q
+    return min(1.0, product * (1.0 - math.log(product))) if product > 0 else 0.0
 
 
 def right_clock(candidates: dict[str, list[ClockPair]], width: float) -> int:
