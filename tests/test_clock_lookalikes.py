@@ -11,7 +11,8 @@ import pytest
 
 from demokit.library import draw_scene, random_view, render_view
 from metasync.config import Settings
-from metasync.detect.clock import estimate_clock_offsets, time_shift_group, with_pending_shifts
+from metasync.detect.clock import ClockPair, estimate_clock_offsets, time_shift_group, with_pending_shifts
+from metasync.detect.clock.chance import fisher, proven
 from metasync.engine import Engine
 from metasync.scan.exif import ExifTool
 from metasync.timeutil import utc_epoch
@@ -101,3 +102,19 @@ def test_lookalikes_lined_up_by_chance_do_not_outvote_the_twins(scanned):
     wrong = [path for path, (utc, _) in truth.items()
              if fixed[path].meta.offset_time != "+01:00" or abs(utc_epoch(fixed[path].meta) - utc) > 30]
     assert not wrong
+
+
+def _pairs(ranks: list[float | None], peers: int = 4) -> list[ClockPair]:
+    return [ClockPair(f"/c/{k}.JPG", f"/p/{k}.JPG", k, 1030.0, 4, alike=r, peers=peers if r is not None else 0)
+            for k, r in enumerate(ranks)]
+
+
+def test_a_level_needs_time_first_and_likeness_must_not_undo_it():
+    """Agreement in time that chance shows 3 % of the time is proof when the pairs are their photos' most alike
+    candidates, or carry no rank (track pairs), not when they rank like any other look-alike; likeness alone
+    proves nothing."""
+    assert proven(0.03, _pairs([0.0] * 6))
+    assert proven(0.03, _pairs([None] * 6))
+    assert not proven(0.03, _pairs([0.25, 0.5, 0.75, 0.5, 1.0, 0.0]))
+    assert not proven(0.06, _pairs([0.0] * 6))
+    assert fisher(0.03, 0.5) > 0.03 > fisher(0.03, 0.01)
