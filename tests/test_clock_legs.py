@@ -225,3 +225,40 @@ def test_a_leg_group_keeps_its_drift_and_offsets_through_the_index(tmp_path):
     assert stored.evidence == group.evidence
     old = ClockEvidence.from_dict({"shift_s": 60.0, "camera": "X", "spread_s": 1.0, "matches": []})
     assert (old.drift_s_per_day, old.drift_from, dict(old.offsets)) == (0.0, None, {})
+
+
+def test_a_second_camera_is_corrected_through_its_pairs_with_a_corrected_camera():
+    """The R6 twins the phone shots and is proven by them; the Z6 (on local time, 17 min 10 s slow) twins only
+    one phone shot, too few to prove a clock, but shoots beside the R6's own shots: once the R6 is corrected, those
+    same-moment pairs prove the Z6's correction, and its reason says which camera they were with. The R6 itself
+    is solved against the phones alone (it is never compared with a camera corrected from it)."""
+    trip = Trip(8)
+    for d in range(4):
+        trip.day(d, HOME, [("R6", HOME, FAST_S, 0.0)])
+    phones = [p for p in trip.photos if p.meta.make == "Apple"]
+    r6 = [p for p in trip.photos if p.path in trip.truth]
+    lone = [p for p in r6 if min((p.phash ^ q.phash).bit_count() for q in phones) > S.phash_similar]
+    assert len(lone) == 12
+    beside = [(trip.truth[p.path][0] + trip.rng.uniform(1, 6), flip(p.phash, 2, trip.rng)) for p in lone]
+    beside.append((utc_epoch(phones[7].meta) + 3, flip(phones[7].phash, 2, trip.rng)))
+    for k, (utc, h) in enumerate(beside):
+        shows = datetime.fromtimestamp(round(utc + HOME.total_seconds() - 1030), timezone.utc).replace(tzinfo=None)
+        path = f"/lib/Z6/DSC_{k:04d}.JPG"
+        trip.photos.append(Photo(1000 + k, path, Metadata(shows.isoformat(), make="Cam", model="Z6",
+                                                          serial_number="2"), phash=h))
+        trip.truth[path] = (utc, "+02:00")
+    estimates = estimate_clock_offsets(trip.photos, S)
+    [r6_est] = [e for e in estimates if e.camera == "Cam R6 #1"]
+    [z6_est] = [e for e in estimates if e.camera == "Cam Z6 #2"]
+    assert abs(r6_est.shift_s + FAST_S) <= 10 and r6_est.with_cameras == ()
+    assert abs(z6_est.shift_s - 1030) <= 10
+    assert z6_est.with_cameras == (("Cam R6 #1", 12),) and len(z6_est.pairs) == 13
+    assert "13 matching pairs (12 with Cam R6 #1)" in z6_est.text
+    fixed = corrected(trip, [time_shift_group(e) for e in estimates])
+    for k in range(len(beside)):
+        path = f"/lib/Z6/DSC_{k:04d}.JPG"
+        assert fixed[path].meta.offset_time == "+02:00"
+        assert abs(utc_epoch(fixed[path].meta) - trip.truth[path][0]) <= 10
+    # without the R6's shots the Z6 has one pair with a phone: no correction
+    alone = [p for p in trip.photos if p.meta.model != "R6"]
+    assert [e for e in estimate_clock_offsets(alone, S) if e.camera == "Cam Z6 #2"] == []

@@ -20,7 +20,8 @@ clock that drifts (seconds a day) gets a Theil-Sen line when a rank test shows t
 time takes the offset the reference device (a phone) had at that moment, so the camera photo ends in local wall
 time with that zone's offset, and a leg's reason splits its shift into the zone difference and the clock's own
 error ("camera on home time +02:00, 3 min 40 s fast; here -04:00", explain). Each leg is one reviewable group
-(shift).
+(shift). The cameras are solved together: a camera the phones alone do not prove is solved again with the cameras
+they proved as references too, at their corrected times (correct), so its pairs with any device count (estimate).
 """
 from __future__ import annotations
 

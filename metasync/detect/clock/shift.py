@@ -6,8 +6,8 @@ from dataclasses import replace
 from typing import Iterable, Sequence
 
 from ...config import Settings
-from ...models import ClockEvidence, Group, GroupKind, GroupMember, Metadata, Photo
-from ...timeutil import has_known_offset, iso_local, parse_offset, shift_datetime, split_offset, utc_epoch, wall_epoch
+from ...models import ClockEvidence, Group, GroupKind, GroupMember, Photo
+from .correct import corrected_values
 from .estimate import ClockEstimate, estimate_clock_offsets
 
 # A clock correction stands until it is applied or deleted: one taken back (reverted) may be applied again, and
@@ -44,28 +44,13 @@ def suggest_time_shifts(photos: Sequence[Photo], settings: Settings) -> tuple[li
 def shift_values(group: Group, photo: Photo) -> dict[str, str]:
     """The corrected capture time (and, where the references tell it, the offset of its zone) for one of the
     group's photos; empty when its time is no longer the camera's (the shift, or another edit, already reached
-    it), so a shift can never be applied twice.
-
-    A camera that writes no offset is corrected on its wall clock (its pairs compared wall clocks): the result is
-    the reference's local wall time, and takes the reference's offset. One that writes an offset is corrected in
-    UTC and shown at the reference's offset: local wall time with the right offset either way."""
+    it), so a shift can never be applied twice (correct.corrected_values says how)."""
     evidence = group.evidence
     written = evidence.camera_times.get(photo.path) if isinstance(evidence, ClockEvidence) else None
     if written is None or photo.meta.datetime_original != written:
         return {}
-    seconds = evidence.shift_s
-    if evidence.drift_s_per_day and evidence.drift_from:
-        seconds = round(seconds + evidence.drift_s_per_day * (wall_epoch(photo.meta) - wall_epoch(
-            Metadata(datetime_original=evidence.drift_from))) / 86400.0)
-    new = shift_datetime(written, seconds)
-    offset = evidence.offsets.get(photo.path)
-    if new is None or offset is None:
-        return {"datetime_original": new} if new is not None else {}
-    if has_known_offset(photo.meta):
-        new = iso_local(utc_epoch(photo.meta.with_values(datetime_original=new)), parse_offset(offset))
-        if split_offset(written)[1] is None:
-            new = split_offset(new)[0]
-    return {"datetime_original": new, "offset_time": offset}
+    return corrected_values(photo.meta, evidence.shift_s, evidence.drift_s_per_day, evidence.drift_from,
+                            evidence.offsets.get(photo.path))
 
 
 def with_pending_shifts(photos: Sequence[Photo], groups: Iterable[Group]) -> list[Photo]:
