@@ -6,7 +6,8 @@ Rules (per target and field; a target never loses or changes a value except wher
   and only when the times differ by more than time_fix_min_s.
 - Camera and exposure fields only from a same-shot source (equally near originals that disagree: a conflict);
   group option copy_camera=true forces make/model.
-- Place names from the source when it has them; tags merged, never removed.
+- Place names from the source when it has names of its own (not just the gazetteer's at its position: the
+  target looks up its own); tags merged, never removed.
 - Sources that disagree (GPS beyond conflict_gps_m, same-shot times beyond time_fix_min_s): the most likely value
   (majority of sources, then nearest in time) is proposed with conflict=True and the alternatives.
 - A copy (a photo naming no camera, the same shot as one that does) takes time, place and camera from its
@@ -44,7 +45,7 @@ from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan, camera_k
 from ..timeutil import format_duration
 from ..track import Fix, distance_m, gps_changes, merge_fixes, photo_fixes
 from .copies import with_originals
-from .place import plan_locations_batch
+from .place import named_beyond_position, plan_locations_batch
 
 FORCED_CAMERA_FIELDS = ("make", "model")
 # Event groups are planned together in batches of about this many (target, source) pairs.
@@ -317,12 +318,13 @@ def plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Set
         parts.append(([base + k for k, m in enumerate(members) if not m.is_source],
                       [base + k for k, m in enumerate(members) if m.is_source], times))
     ranked = iter(_ranked(pool, when, [(tgt, src) for tgt, src, _ in parts], settings))
+    named = named_beyond_position([pool[k] for _, src, _ in parts for k in src], lookups.gazetteer)
     drafts = []
     for group, (tgt, src, times), hand in zip(groups, parts, overrides):
         fixes = photo_fixes((pool[k] for k in (*src, *tgt)), times)
         track = merge_fixes(fixes, lookups.logs) if lookups.logs else fixes
         ctx = _Context(group, settings, times, track, len({f.device for f in track}),
-                       frozenset(pool[k].id for k in src if _named(pool[k])),
+                       frozenset(pool[k].id for k in src if pool[k].id in named),
                        frozenset(pool[k].id for k in src if pool[k].meta.tags),
                        gps_agreement(settings, [pool[k] for k in src]))
         changes = [c for t in tgt for c in _target_changes(pool[t], next(ranked), ctx)]
@@ -383,13 +385,9 @@ class _Context:
     times: dict[int, float]
     track: Sequence[Fix]
     devices: int  # how many devices' tracks: with more than one, a target's look-alikes choose its track
-    named: frozenset[int]  # ids of the sources that name a place
+    named: frozenset[int]  # ids of the sources that name a place, beyond what their position says
     tagged: frozenset[int]  # ids of the sources that have tags
     gps_agree: Callable[[Photo, Photo], bool]
-
-
-def _named(photo: Photo) -> bool:
-    return any(getattr(photo.meta, f) is not None for f in PLACE_FIELDS)
 
 
 def _ranked(pool: list[Photo], when: list[float | None], parts: list[tuple[list[int], list[int]]],
