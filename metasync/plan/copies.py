@@ -25,8 +25,9 @@ from ..config import Settings
 from ..detect.score import CONFLICT_FACTOR, SAME_SHOT_GPS_M, WEIGHTS
 from ..fields import CAMERA_FIELDS, FIELDS, GPS_FIELDS, PLACE_FIELDS, POSITION_FIELDS
 from ..models import FieldChange, Photo
-from ..timeutil import clock_reading, parse_local
+from ..timeutil import parse_local
 from ..track import distance_m
+from .agree import positions_agree, readings_agree
 
 # What a copy takes from its original.
 COPY_FIELDS = ("datetime_original", "offset_time", *GPS_FIELDS, *CAMERA_FIELDS, *PLACE_FIELDS)
@@ -116,8 +117,8 @@ def _taken(copy: Photo, found: Original, its_changes: dict[str, FieldChange], se
     """The copy's changes, worded as the same-shot rules word them: each field it lacks from the original (a time
     of its own only when it is off by more than time_fix_min_s; equally near originals that disagree: a dispute)."""
     meta = copy.meta
-    timed = meta.datetime_original is None or _off(meta.datetime_original, found.photo.meta.datetime_original,
-                                                   settings)
+    timed = meta.datetime_original is None or not readings_agree(meta.datetime_original,
+                                                                  found.photo.meta.datetime_original, settings)
     rule = "no capture time" if meta.datetime_original is None else "clock differs from the same shot"
     located = meta.gps_latitude is not None or meta.gps_longitude is not None  # even half a position stays
     out = []
@@ -174,10 +175,9 @@ def _opinion(copy: Photo, f: str, rule: str, found: Original, planned: FieldChan
 def _agree(f: str, a: Photo, b: Photo, settings: Settings) -> bool:
     x, y = getattr(a.meta, f), getattr(b.meta, f)
     if f == "datetime_original":
-        return not _off(x, y, settings)
+        return readings_agree(x, y, settings)
     if f in POSITION_FIELDS:
-        return distance_m(a.meta.gps_latitude, a.meta.gps_longitude, b.meta.gps_latitude,
-                          b.meta.gps_longitude) <= settings.conflict_gps_m
+        return positions_agree(a, b, settings)
     return FIELDS[f].same(x, y)
 
 
@@ -187,17 +187,6 @@ def _as_planned(photo: Photo, changes: dict[str, FieldChange]) -> Photo:
     if not values:
         return photo
     return replace(photo, meta=photo.meta.with_values(**values))
-
-
-def _off(a: Any, b: Any, settings: Settings) -> bool:
-    """Whether two times differ by more than time_fix_min_s: in UTC when both carry an offset, else by the wall
-    clock (a naive time is local time)."""
-    x, y = clock_reading(str(a)), clock_reading(str(b))
-    if x is None or y is None:
-        return False
-    if x[1] is None or y[1] is None:
-        return abs(x[0] - y[0]) > settings.time_fix_min_s
-    return abs((x[0] - x[1]) - (y[0] - y[1])) > settings.time_fix_min_s
 
 
 def _gps_allows(copy: Photo, original: Photo) -> bool:

@@ -21,7 +21,6 @@ gazetteer. Time-shift groups (camera clocks) and place groups have planners of t
 """
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from dataclasses import dataclass
 from itertools import takewhile
@@ -30,20 +29,13 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..config import Settings
-from ..detect.score import (
-    CONFLICT_FACTOR,
-    VISUAL_REACH,
-    PairScores,
-    capture_times,
-    describe,
-    haversine,
-    source_priority,
-)
+from ..detect.score import CONFLICT_FACTOR, VISUAL_REACH, PairScores, capture_times, describe, source_priority
 from ..fields import CAMERA_FIELDS, FIELDS, GPS_FIELDS, PLACE_FIELDS, POSITION_FIELDS
 from ..lookups import Lookups
 from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan, camera_key, camera_label
 from ..timeutil import format_duration
-from ..track import Fix, distance_m, gps_changes, merge_fixes, photo_fixes
+from ..track import Fix, gps_changes, merge_fixes, photo_fixes
+from .agree import gps_agreement, times_agree
 from .copies import with_originals
 from .place import named_beyond_position, plan_locations_batch
 
@@ -242,29 +234,6 @@ def choose_gps(target: Photo, candidates: Iterable[Candidate], settings: Setting
     return Choice(best, True, choice.alternatives, far)
 
 
-def gps_agreement(settings: Settings, sources: Sequence[Photo] = ()) -> Callable[[Photo, Photo], bool]:
-    """Whether two photos' positions agree (within conflict_gps_m). Among `sources` (a group's, whose targets ask
-    about the same pairs again and again) every answer is worked out at once, on the first question."""
-
-    @functools.cache
-    def table() -> tuple[dict[int, int], list[list[bool]]]:
-        located = [p for p in sources if p.meta.has_gps]
-        lat = np.array([p.meta.gps_latitude for p in located], dtype=float)
-        lon = np.array([p.meta.gps_longitude for p in located], dtype=float)
-        near = haversine(lat[:, None], lon[:, None], lat[None, :], lon[None, :]) <= settings.conflict_gps_m
-        return {p.id: k for k, p in enumerate(located)}, near.tolist()
-
-    def agree(a: Photo, b: Photo) -> bool:
-        row, near = table()
-        ra, rb = row.get(a.id), row.get(b.id)
-        if ra is not None and rb is not None:
-            return near[ra][rb]
-        return distance_m(a.meta.gps_latitude, a.meta.gps_longitude,
-                          b.meta.gps_latitude, b.meta.gps_longitude) <= settings.conflict_gps_m
-
-    return agree
-
-
 def choose_time(target: Photo, candidates: Iterable[Candidate], times: dict[int, float],
                 settings: Settings) -> Choice | None:
     """The source whose capture time the target receives: when it has none, or a same-shot correction."""
@@ -272,7 +241,7 @@ def choose_time(target: Photo, candidates: Iterable[Candidate], times: dict[int,
     same = same_shots(timed)
 
     def agree(a: Photo, b: Photo) -> bool:
-        return abs(times[a.id] - times[b.id]) <= settings.time_fix_min_s
+        return times_agree(times[a.id], times[b.id], settings)
 
     if target.meta.datetime_original is None:
         if same:
@@ -282,7 +251,7 @@ def choose_time(target: Photo, candidates: Iterable[Candidate], times: dict[int,
     if not same or target.id not in times:
         return None
     choice = most_likely(same, agree)
-    if abs(times[target.id] - times[choice.source.photo.id]) <= settings.time_fix_min_s:
+    if times_agree(times[target.id], times[choice.source.photo.id], settings):
         return None
     return choice
 
