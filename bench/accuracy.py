@@ -485,15 +485,18 @@ def _trip_bars(p: Any, own: dict[str, Any], car: dict[str, Any], written: list[s
         c["copy_gps_right"] += _trip_right(p, "gps_latitude", wanted, own, car)
 
 
-def run_trip(truth: Truth, workdir: Path, orders: Iterable[str] = ("id",)) -> dict[str, Any]:
-    """Per order: a fresh copy of the trip and a fresh index, every group applied, the sidecars judged.
-    {"results": {order: TripResult}, "sidecar_diffs": ["path field: value by order", ...], "seconds": {order: s}}."""
+def run_trip(truth: Truth, workdir: Path, orders: Iterable[str] = ("id",),
+             overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Per order: a fresh copy of the trip and a fresh index, every group applied, the sidecars judged; `overrides`
+    are settings other than the defaults. {"results": {order: TripResult}, "sidecar_diffs": ["path field: value by
+    order", ...], "seconds": {order: s}}."""
     seed = truth.seed
     results, seconds, seen = {}, {}, []
     for order in orders:
         copy = truth.copy_to(workdir / f"trip-{order}")
         t0 = time.perf_counter()
-        with Engine(Settings(db_path=workdir / f"{order}.db", library_roots=(copy.root,))) as engine:
+        settings = Settings(db_path=workdir / f"{order}.db", library_roots=(copy.root,)).with_(**(overrides or {}))
+        with Engine(settings) as engine:
             apply_all(engine, copy.root, order, seed)
         seconds[order] = round(time.perf_counter() - t0, 1)
         cars = sidecar_values(copy)
@@ -544,7 +547,7 @@ def trips_main(args: argparse.Namespace) -> int:
     for seed in args.seeds:
         with tempfile.TemporaryDirectory(prefix=f"metasync-trips-{seed}-") as tmp:
             truth = generate_trip(Path(tmp) / "trip", seed=seed, **trip)
-            run = run_trip(truth, Path(tmp), args.orders)
+            run = run_trip(truth, Path(tmp), args.orders, dict(args.set))
         res = run["results"][args.orders[0]]
         same = all(r.figures() == res.figures() for r in run["results"].values())
         print(f"seed {seed}: {len(truth.photos)} photos, {run['seconds']} s; "
@@ -570,7 +573,8 @@ def trips_main(args: argparse.Namespace) -> int:
         report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                               "platform": platform.platform(),
                               "date": datetime.now(timezone.utc).isoformat(timespec="seconds")},
-                  "params": {"seeds": args.seeds, "orders": args.orders, **trip}, "seconds": round(elapsed, 1),
+                  "params": {"seeds": args.seeds, "orders": args.orders, **trip, "settings": dict(args.set)},
+                  "seconds": round(elapsed, 1),
                   "bars": total.bars(), "fields": total.fields(), "seeds": per_seed,
                   "wrong_by_category": {k: len(v) for k, v in categories}}
         Path(args.out).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
@@ -600,6 +604,17 @@ def table(res: Result) -> str:
     return "\n".join(lines)
 
 
+def _setting(text: str) -> tuple[str, Any]:
+    """NAME=VALUE, the value read as JSON (numbers, true/false) or else as a string."""
+    name, sep, value = text.partition("=")
+    if not sep or name not in Settings.__dataclass_fields__:
+        raise argparse.ArgumentTypeError(f"{text!r}: want NAME=VALUE with NAME a setting")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
@@ -622,6 +637,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--orders", nargs="+", choices=ORDERS, default=["id"],
                     help="--trips: apply the groups in each of these orders (fresh copies) and compare")
     ap.add_argument("--out", help="--trips: write the figures as JSON here")
+    ap.add_argument("--set", type=_setting, action="append", default=[], metavar="NAME=VALUE",
+                    help="--trips: a setting other than its default, e.g. max_gps_error_m=150 (repeatable)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.trips:

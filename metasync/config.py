@@ -45,6 +45,7 @@ class Settings:
     # time & place
     max_interp_gap_s: float = 1800.0
     max_extrap_s: float = 300.0
+    max_gps_error_m: float = 100.0  # a position continued beyond a track's end is written up to this error radius
     max_speed_mps: float = 70.0
     clock_search_s: float = 43200.0  # camera-vs-phone clock matches are sought this far apart
     gpx_logs: tuple[Path, ...] = ()  # GPS track logs whose points join the photos' own fixes

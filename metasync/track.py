@@ -22,8 +22,15 @@ _FIX_ERROR_M = {"photo": 10.0, "gpx": 5.0}
 # (at the pace implied by the two fixes, never less than a stroll) bounds how far, per second to the nearer fix.
 _WANDER_FRACTION = 0.25
 _MIN_PACE_MPS = 0.5
-# Beyond the track's ends nothing tells the pace: assume walking.
+# A single fix tells no pace: assume walking away from it.
 _EXTRAP_PACE_MPS = 1.0
+# Beyond a track's end the walk is continued at the pace and in the direction of its last stretch. A stroller's
+# heading wanders like a random walk, about 12 degrees a minute; the sideways spread that leaves after `dt` seconds
+# of a stretch of `span` seconds is pace * dt * wander * sqrt((span + dt) / 3), and the error radius stated is the
+# one that holds nine times in ten.
+_HEADING_WANDER = math.radians(12.0) / math.sqrt(60.0)  # radians per square-root second
+_RADIUS_90 = 1.645
+_MIN_SPAN_S = 60.0  # the stretch continued spans at least this much of the track (a logger's points are seconds apart)
 # Times this close count as the same moment.
 _SAME_MOMENT_S = 1.0
 # A single fix this close in time places a target by itself, even at a track's end (a camera shot seconds before
@@ -56,7 +63,7 @@ class PositionEstimate:
     alt: float | None
     error_m: float
     sources: tuple[str, ...]  # the fixes used, earlier first
-    method: str  # same_moment | interpolated | nearest
+    method: str  # same_moment | interpolated | extrapolated | nearest
     reason: str
     nearest: str  # the source of the fix closest in time
     nearest_dt_s: float = 0.0  # how far in time that fix is
@@ -200,8 +207,9 @@ def estimate_position(target_utc: float, fixes: Sequence[Fix], settings: Setting
 
 def _on_track(target_utc: float, fixes: Sequence[Fix], settings: Settings) -> PositionEstimate | None:
     """estimate_position on one device's track: between a fix before and a fix after that are at most
-    max_interp_gap_s apart, at no more than max_speed_mps, linear in time along the great circle; otherwise the
-    nearer fix alone, within max_extrap_s."""
+    max_interp_gap_s apart, at no more than max_speed_mps, linear in time along the great circle; beyond the
+    track's end (or a gap it cannot be drawn across), the nearer end's stretch continued; with no stretch to
+    continue, the nearer fix alone, within max_extrap_s."""
     i = bisect.bisect_left(fixes, target_utc, key=lambda f: f.utc)
     before = fixes[i - 1] if i > 0 else None
     after = fixes[i] if i < len(fixes) else None
@@ -209,11 +217,13 @@ def _on_track(target_utc: float, fixes: Sequence[Fix], settings: Settings) -> Po
     if not near:
         return None
     closest = min(near, key=lambda f: abs(f.utc - target_utc))
-    if abs(closest.utc - target_utc) <= _SAME_MOMENT_S or before is None or after is None:
+    if abs(closest.utc - target_utc) <= _SAME_MOMENT_S:
         return _nearest(target_utc, closest, settings)
-    dist = _stretch(before, after, settings)
+    dist = _stretch(before, after, settings) if before is not None and after is not None else None
     if dist is None:
-        return _nearest(target_utc, closest, settings)
+        end = i - 1 if closest is before else i
+        continued = _continued(target_utc, fixes, end, -1 if closest is before else 1, settings)
+        return continued or _nearest(target_utc, closest, settings)
     gap = after.utc - before.utc
     f = (target_utc - before.utc) / gap
     lat, lon = great_circle_point(before.lat, before.lon, after.lat, after.lon, f)
@@ -227,6 +237,37 @@ def _on_track(target_utc: float, fixes: Sequence[Fix], settings: Settings) -> Po
               f"{after.label} ({_when(after.utc - target_utc, 'after')}), ±{err:.0f} m")
     return PositionEstimate(lat, lon, alt, err, (before.source, after.source), "interpolated", reason,
                             closest.source, t_near)
+
+
+def _continued(target_utc: float, fixes: Sequence[Fix], end: int, step: int,
+               settings: Settings) -> PositionEstimate | None:
+    """The track's last stretch up to fixes[end] (walking `step` away from the target, to the first fix at least
+    _MIN_SPAN_S from it, so that fix noise does not set the heading) continued to `target_utc` (dead reckoning),
+    when that stretch may be drawn and the target lies at most max_interp_gap_s beyond its end; the altitude stays
+    the end's."""
+    last, k = fixes[end], end + step
+    while 0 <= k < len(fixes) and abs(fixes[k].utc - last.utc) < _MIN_SPAN_S:
+        k += step
+    dt = abs(target_utc - last.utc)
+    if not 0 <= k < len(fixes) or dt > settings.max_interp_gap_s:
+        return None
+    far = fixes[k]
+    first, final = (far, last) if far.utc < last.utc else (last, far)
+    dist = _stretch(first, final, settings)
+    if dist is None:
+        return None
+    span = final.utc - first.utc
+    pace = max(dist / span, _MIN_PACE_MPS)
+    lat, lon = great_circle_point(far.lat, far.lon, last.lat, last.lon, 1.0 + dt / span) if dist else (last.lat,
+                                                                                                      last.lon)
+    fix_err = max(_FIX_ERROR_M[far.kind], _FIX_ERROR_M[last.kind])
+    wander = pace * dt * _HEADING_WANDER * math.sqrt((span + dt) / 3.0)
+    noise = fix_err * math.sqrt(2.0) * dt / span  # the two fixes' own errors, carried on by the same ratio
+    err = fix_err + _RADIUS_90 * math.hypot(wander, noise)
+    reason = (f"continued from {first.label} and {final.label} at {dist / span:.1f} m/s, "
+              f"{_when(dt, 'after' if target_utc > last.utc else 'before')} {last.label}, ±{err:.0f} m")
+    return PositionEstimate(lat, lon, last.alt, err, (first.source, final.source), "extrapolated", reason,
+                            last.source, dt)
 
 
 @dataclass(frozen=True)
@@ -300,21 +341,27 @@ def _local_m(origin: Fix, lat: float, lon: float) -> tuple[float, float]:
 
 
 def gps_changes(target: Photo, target_utc: float | None, fixes: Sequence[Fix],
-                settings: Settings, linked: Sequence[str] = ()) -> list[FieldChange]:
-    """GPS for a target without any, interpolated on the track at its capture time, or from a fix within
-    NEAR_FIX_S; [] otherwise (a single fix further away is the group's own rules' business: they also weigh
-    disagreeing sources).
+                settings: Settings, linked: Sequence[str] = (), guesses: bool = False) -> list[FieldChange]:
+    """GPS for a target without any, from the track at its capture time: interpolated, continued beyond the
+    track's end with an error radius of at most max_gps_error_m, or from a fix within NEAR_FIX_S; [] otherwise
+    (a single fix further away is the group's own rules' business: they also weigh disagreeing sources). With
+    `guesses`, a continuation with a wider radius is proposed as a conflict, for the user to confirm.
 
-    The change's source is the fix nearest in time; the reason names both fixes and the error radius.
+    The change's source is the fix nearest in time; the reason names the fixes and the error radius.
     """
     if target.meta.has_gps or target_utc is None:
         return []
     est = estimate_position(target_utc, fixes, settings, linked)
-    if est is None or (est.method != "interpolated" and est.nearest_dt_s > NEAR_FIX_S):
+    if est is None or (est.method in ("nearest", "same_moment") and est.nearest_dt_s > NEAR_FIX_S):
         return []
+    guess = est.method == "extrapolated" and est.error_m > settings.max_gps_error_m
+    if guess and not guesses:
+        return []
+    reason = est.reason + (f" (more than max_gps_error_m, {settings.max_gps_error_m:.0f} m: a guess, yours to "
+                           "confirm)" if guess else "")
     conf = round(est.confidence, 4)
     values = {"gps_latitude": round(est.lat, 7), "gps_longitude": round(est.lon, 7)}
     if est.alt is not None and target.meta.gps_altitude is None:
         values["gps_altitude"] = round(est.alt, 1)
-    return [FieldChange(target.path, f, getattr(target.meta, f), v, est.nearest, est.reason, conf)
+    return [FieldChange(target.path, f, getattr(target.meta, f), v, est.nearest, reason, conf, guess)
             for f, v in values.items()]

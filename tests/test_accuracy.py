@@ -100,7 +100,7 @@ def test_applied_shift_then_the_track_places_the_dslr_photos(applied):
     for path in dslr:
         p = truth.photo(path)
         lat, lon = got[(path, "gps_latitude")], got[(path, "gps_longitude")]
-        assert re.match(r"(interpolated between|nearest fix) ", lat.reason) and not lat.conflict
+        assert re.match(r"(interpolated between|continued from|nearest fix) ", lat.reason) and not lat.conflict
         assert bench.distance_m(lat.new, lon.new, p.lat, p.lon) <= bench.GPS_OK_M
         offset = got.get((path, "offset_time"))  # the shift wrote it, else the plan gives it
         xmp = find_existing_sidecar(truth.path(p))

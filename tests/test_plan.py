@@ -69,6 +69,22 @@ def test_gps_from_a_fix_beyond_max_extrap_is_only_proposed_for_a_decision():
     assert not changes(plan_group(g, photos, S.with_(max_extrap_s=1800.0), LOOKUPS))["gps_latitude"].conflict
 
 
+def test_beyond_the_track_its_last_stretch_is_continued_and_a_wide_guess_waits_for_a_decision():
+    # the phone walks north 0.5 m/s (150 m in 5 min); the DSLR shoots 2 and 12 min after its last shot
+    a, b = phone(1, 0, lat=48.8584), phone(3, 5, lat=48.8584 + 150 / 111_195)
+    g, photos = group_of(a, b, dslr(2, 7), sources=(1, 3))
+    lat = changes(plan_group(g, photos, S, LOOKUPS))["gps_latitude"]
+    assert lat.reason.startswith("continued from IMG_0001 and IMG_0003 at 0.5 m/s, 2 min after IMG_0003")
+    assert lat.new == round(48.8584 + 210 / 111_195, 7) and not lat.conflict
+    g, photos = group_of(a, b, dslr(2, 17), sources=(1, 3))
+    plan = plan_group(g, photos, S, LOOKUPS)
+    lat = changes(plan)["gps_latitude"]
+    assert lat.conflict and "more than max_gps_error_m" in lat.reason
+    assert lat.new == round(48.8584 + 510 / 111_195, 7)  # not the last fix held 12 min
+    named = [c for c in plan.changes if c.field in ("city", "country", "offset_time")]
+    assert named and all(c.conflict for c in named)
+
+
 def test_target_with_half_a_position_keeps_it_even_between_two_fixes():
     target = dslr(2, 5, gps_longitude=0.0)
     g, photos = group_of(phone(1, 0), target, phone(3, 10), sources=(1, 3))
@@ -83,7 +99,7 @@ def test_target_with_gps_keeps_it():
 
 def test_gps_from_the_source_nearest_in_time():
     near = phone(1, 9, lat=48.8590)
-    far = phone(3, -10, lat=48.8584)
+    far = phone(3, -25, lat=48.8584)  # more than max_interp_gap_s before: no stretch of track to continue
     g, photos = group_of(far, near, dslr(2, 10))
     assert changes(plan_group(g, photos, S, LOOKUPS))["gps_latitude"].new == 48.8590
 

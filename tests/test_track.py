@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import gpxpy.gpx
@@ -87,13 +88,54 @@ def test_limits(gap, metres, target, method):
         assert est.sources == ("a.jpg",) and "nearest fix a" in est.reason
 
 
-def test_beyond_the_ends_only_within_max_extrap():
-    fixes = [Fix(T0, 48.0, 11.0, source="a.jpg"), Fix(T0 + 600, 48.001, 11.0, source="b.jpg")]
+def test_a_single_fix_places_only_within_max_extrap():
+    fixes = [Fix(T0, 48.0, 11.0, source="a.jpg")]
     assert estimate_position(T0 - 299, fixes, S).sources == ("a.jpg",)
-    assert estimate_position(T0 + 600 + 200, fixes, S).reason.startswith("nearest fix b (3 min 20 s before)")
+    assert estimate_position(T0 + 200, fixes, S).reason.startswith("nearest fix a (3 min 20 s before)")
     assert estimate_position(T0 - 301, fixes, S) is None
     assert estimate_position(T0 + 1000, fixes, S) is None
     assert estimate_position(T0, [], S) is None
+
+
+def test_beyond_the_end_the_last_stretch_is_continued():
+    start = (48.0, 11.0)
+    fixes = [Fix(T0, *start, 500.0, source="a.jpg"), Fix(T0 + 300, *east_of(*start, 180.0), 510.0, source="b.jpg")]
+    after = estimate_position(T0 + 300 + 120, fixes, S)  # 0.6 m/s east: 72 m on
+    assert after.method == "extrapolated" and after.sources == ("a.jpg", "b.jpg") and after.nearest == "b.jpg"
+    assert distance_m(after.lat, after.lon, *east_of(*start, 252.0)) < 0.5
+    assert after.alt == 510.0  # the end's: a slope is not continued
+    assert after.reason.startswith("continued from a and b at 0.6 m/s, 2 min after b, ±")
+    before = estimate_position(T0 - 60, fixes, S)
+    assert before.method == "extrapolated" and distance_m(before.lat, before.lon, *east_of(*start, -36.0)) < 0.5
+    assert "1 min before a" in before.reason
+    # the radius grows faster than the time beyond the end (the heading wanders), and with the pace
+    radii = [estimate_position(T0 + 300 + dt, fixes, S).error_m for dt in (60, 120, 240, 480, 960)]
+    assert all(b > a for a, b in zip(radii, radii[1:])) and radii[4] > 2.2 * radii[3]
+    fast = [fixes[0], Fix(T0 + 300, *east_of(*start, 600.0), source="b.jpg")]
+    assert estimate_position(T0 + 420, fast, S).error_m > after.error_m
+    assert estimate_position(T0 + 300 + 1801, fixes, S) is None  # beyond max_interp_gap_s: nothing
+
+
+def test_a_loggers_track_is_continued_from_a_minute_back_not_from_its_jittery_last_second():
+    # a logger point a second, walking east at 1 m/s; its last point 4 m off to the north
+    log = [Fix(T0 + k, *east_of(48.0, 11.0, float(k)), source=f"walk.gpx#{k}", kind="gpx") for k in range(120)]
+    log[-1] = replace(log[-1], lat=log[-1].lat + 4 / 111_195)
+    est = estimate_position(T0 + 119 + 60, log, S)
+    assert est.method == "extrapolated" and est.sources == ("walk.gpx#59", "walk.gpx#119")
+    assert distance_m(est.lat, est.lon, *east_of(48.0, 11.0, 179.0)) < 10 and est.error_m < 30
+
+
+def test_a_continued_position_is_written_up_to_max_gps_error():
+    fixes = [Fix(T0, 48.0, 11.0, source="/l/a.jpg"), Fix(T0 + 300, *east_of(48.0, 11.0, 180.0), source="/l/b.jpg")]
+    dslr = Photo(9, "/l/dslr.jpg", Metadata("2024-05-12T12:00:00+02:00"))
+    near = gps_changes(dslr, T0 + 300 + 120, fixes, S)
+    assert [c.field for c in near] == ["gps_latitude", "gps_longitude"] and not any(c.conflict for c in near)
+    radius = estimate_position(T0 + 300 + 480, fixes, S).error_m
+    assert radius > S.max_gps_error_m
+    assert gps_changes(dslr, T0 + 300 + 480, fixes, S) == []
+    guess = gps_changes(dslr, T0 + 300 + 480, fixes, S, guesses=True)
+    assert guess and all(c.conflict for c in guess) and "yours to confirm" in guess[0].reason
+    assert gps_changes(dslr, T0 + 300 + 480, fixes, S.with_(max_gps_error_m=radius + 1)) != []
 
 
 def test_same_moment_copies_the_fix():
@@ -187,8 +229,11 @@ def test_gps_changes_from_the_track():
     assert changes[2].new == 508.0 and 0 < changes[0].confidence < 1
     assert gps_changes(dslr, None, fixes, S) == []
     assert gps_changes(dslr, T0 + 4000, fixes, S) == []
-    assert gps_changes(dslr, T0 + 700, fixes, S) == []  # beyond the track's end: not interpolated
-    near = gps_changes(dslr, T0 + 608, fixes, S)  # ...unless a fix is seconds away (a DSLR twin of the last shot)
+    beyond = gps_changes(dslr, T0 + 700, fixes, S)  # beyond the track's end: its last stretch continued
+    assert beyond[0].reason.startswith("continued from IMG_1 and IMG_2 at 1.0 m/s, 1 min 40 s after IMG_2")
+    assert distance_m(beyond[0].new, beyond[1].new, *east_of(48.0, 11.0, 700)) < 1 and not beyond[0].conflict
+    assert gps_changes(dslr, T0 + 1400, fixes, S) == []  # 13 min on: too wide a radius to write
+    near = gps_changes(dslr, T0 + 608, fixes[1:], S)  # a lone fix only seconds away (a DSLR twin of the shot)
     assert [c.new for c in near[:2]] == [round(fixes[1].lat, 7), round(fixes[1].lon, 7)]
     assert near[0].reason.startswith("nearest fix IMG_2 (8 s before), ±18 m") and near[0].source == "/lib/IMG_2.jpg"
     geotagged = Photo(8, "/lib/x.jpg", Metadata("2024-05-12T12:08:00", gps_latitude=1.0, gps_longitude=2.0))

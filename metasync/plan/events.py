@@ -22,7 +22,7 @@ gazetteer. Time-shift groups (camera clocks) and place groups have planners of t
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import takewhile
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -311,6 +311,8 @@ def _finish(group: Group, photos: dict[int, Photo], changes: list[FieldChange], 
     are disputed too, and a field the user set stays theirs."""
     hand = {(photos[pid].path, f) for pid, f in overrides if pid in photos}
     disputed = {c.path for c in changes if c.field in POSITION_FIELDS and c.conflict}
+    changes = [replace(c, conflict=True, confidence=round(c.confidence * CONFLICT_FACTOR, 4))
+               if c.path in disputed and c.field in PLACE_FIELDS and not c.conflict else c for c in changes]
     for c in located:
         if (c.path, c.field) not in hand:
             changes.append(FieldChange(c.path, c.field, c.old, c.new, c.source, f"{c.reason} (from a disputed GPS)",
@@ -394,9 +396,9 @@ def _target_changes(target: Photo, ranked: Ranked, ctx: _Context) -> list[FieldC
     # a target with even half a position keeps it: neither the track nor a source overwrites it
     located = [] if meta.gps_latitude is not None or meta.gps_longitude is not None else \
         gps_changes(target, ctx.times.get(target.id), ctx.track, settings,
-                    ranked.linked_devices() if ctx.devices > 1 else ())
+                    ranked.linked_devices() if ctx.devices > 1 else (), guesses=True)
     gps = None if located else choose_gps(target, ranked, settings, ctx.gps_agree)
-    if located:  # between two fixes of the track, close and consistent: interpolated
+    if located:  # on the track: interpolated, continued past its end, or a fix of the same moment
         out.extend(located)
     elif gps is not None:
         for f in GPS_FIELDS:
