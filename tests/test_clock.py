@@ -10,14 +10,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from metasync.config import Settings
-from metasync.detect.clock import (
-    camera_label,
-    estimate_clock_offsets,
-    suggest_time_shifts,
-    time_shift_group,
-    with_pending_shifts,
-)
-from metasync.models import Metadata, Photo
+from metasync.detect.clock import estimate_clock_offsets, suggest_time_shifts, time_shift_group, with_pending_shifts
+from metasync.models import Metadata, Photo, camera_label
 from metasync.plan.time_shift import plan_time_shift
 from metasync.timeutil import utc_epoch
 

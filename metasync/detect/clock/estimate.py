@@ -1,0 +1,139 @@
+"""One clock correction per leg of each camera whose clock is measurably off against the references: the
+pipeline of pairs, levels, legs and drift, and the estimate each leg gives."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from typing import Iterable
+
+from ...config import Settings
+from ...models import CameraKey, Photo, camera_key, camera_label
+from ...timeutil import format_duration, has_known_offset, wall_epoch
+from ...track import FixGrid
+from .drift import fit_drift
+from .explain import leg_reasons
+from .legs import SESSION_GAP_S, beat_the_right_clock, camera_sessions, split_legs
+from .levels import MIN_PAIRS, pairs_near, robust
+from .pairs import ClockPair, candidate_pairs, comparison_clock, place_pairs
+from .references import Devices, reference_devices, reference_tracks
+
+# Offsets below this are not worth rewriting the capture times for.
+MIN_SHIFT_S = 60.0
+
+
+@dataclass(frozen=True)
+class ClockEstimate:
+    """`shift_s` (whole seconds, as camera clocks count) added to the camera's clock gives the right time, for the
+    photos in `photo_ids`."""
+
+    camera_key: CameraKey
+    camera: str  # "Canon EOS R6 #0123"
+    shift_s: float
+    spread_s: float  # median absolute deviation of the agreeing pairs
+    pairs: tuple[ClockPair, ...]
+    outliers: int  # camera photos whose matches disagreed with the cluster
+    photo_ids: tuple[int, ...]
+    paths: tuple[str, ...]
+    times: tuple[str, ...]  # each photo's datetime_original as the camera wrote it
+    drift_s_per_day: float = 0.0  # a drifting clock: the shift grows by this much a day...
+    drift_from: str | None = None  # ...from this camera time (its first photo) on
+    offsets: tuple[str | None, ...] = ()  # each photo's offset at its corrected moment (the reference's zone)
+    explanation: str = ""  # the shift in words, where one number does not say it all
+
+    @property
+    def confidence(self) -> float:
+        """More agreeing pairs and a tighter spread: 2 pairs ~0.7, 7 pairs with 14 s spread ~0.9."""
+        by_pairs = 1.0 - 0.5 * 0.6 ** (len(self.pairs) - 1)
+        return by_pairs / (1.0 + self.spread_s / 300.0)
+
+    @property
+    def text(self) -> str:
+        n = len(self.pairs)
+        placed = sum(p.metres is not None for p in self.pairs)
+        by_track = f" ({placed} placed together by the GPS track)" if placed else ""
+        why = f"; {self.explanation}" if self.explanation else ""
+        return (f"{self.camera}: {format_duration(self.shift_s, signed=True)}, {n} matching pair{'s' * (n != 1)}"
+                f"{by_track}, spread {format_duration(self.spread_s)}{why}")
+
+
+def estimate_clock_offsets(photos: Iterable[Photo], settings: Settings) -> list[ClockEstimate]:
+    """One estimate per leg of a camera whose clock is measurably off against the reference (phone) clocks."""
+    by_camera: dict[CameraKey, list[Photo]] = defaultdict(list)
+    for p in photos:
+        key = camera_key(p.meta)
+        if key is not None and wall_epoch(p.meta) is not None:
+            by_camera[key].append(p)
+    reference_cams = reference_devices(by_camera)
+    located = [p for k in reference_cams for p in by_camera[k]]
+    refs = sorted((p for p in located if p.phash is not None), key=lambda p: wall_epoch(p.meta))
+    ref_walls = [wall_epoch(p.meta) for p in refs]
+    by_path = {p.path: p for p in located}
+    devices = Devices(by_camera, reference_cams)
+    grids: dict[bool, FixGrid] = {}
+    out = []
+    for key in sorted(set(by_camera) - reference_cams):
+        if not grids and any(p.meta.has_gps for p in by_camera[key]):
+            grids = reference_tracks(located)
+        sessions = camera_sessions(by_camera[key], SESSION_GAP_S)
+        candidates: dict[str, list[ClockPair]] = {}
+        for session in sessions:
+            candidates.update(candidate_pairs(session, refs, ref_walls, settings))
+            if grids:
+                for path, pairs in place_pairs(session, grids, by_path, settings).items():
+                    candidates.setdefault(path, []).extend(pairs)
+        estimates = []
+        legs = split_legs(sessions, candidates, devices, settings)
+        proven = beat_the_right_clock(legs)
+        for level, leg, leg_candidates in legs:
+            estimate = _estimate(key, level, leg, leg_candidates, devices) if level in proven else None
+            if estimate is not None:
+                estimates.append(estimate)
+        out += _explained(estimates, sessions)
+    return out
+
+
+def _estimate(key: CameraKey, level: tuple[float, float], leg: list[Photo], candidates: dict[str, list[ClockPair]],
+              devices: Devices) -> ClockEstimate | None:
+    """The clock correction of one leg of a camera (its pairs within the level's tolerance), or None when they do
+    not prove one (the level itself is more than chance, find_levels, and than a right clock, beat_the_right_clock)."""
+    agreeing = pairs_near(candidates, *level)
+    if len(agreeing) < MIN_PAIRS:
+        return None
+    shift, spread, kept = robust(agreeing)
+    if len(kept) < MIN_PAIRS or abs(shift) < max(MIN_SHIFT_S, 3 * spread):
+        return None
+    times = {p.path: wall_epoch(p.meta) for p in leg}
+    start = min(times.values())
+    days = {path: (t - start) / 86400.0 for path, t in times.items()}
+    slope = 0.0
+    line = fit_drift(candidates, kept, days)
+    if line is not None:
+        slope, shift, spread, kept = line
+    device = devices.main(kept)
+    offsets = []
+    for p in leg:
+        both = has_known_offset(p.meta)
+        offsets.append(devices.offset_at(device, both, comparison_clock(p.meta, both) + shift + slope * days[p.path]))
+    first = min(leg, key=lambda p: times[p.path])
+    return ClockEstimate(
+        key, camera_label(key), float(round(shift)), float(spread),
+        tuple(sorted(kept, key=lambda p: p.camera_path)), len(candidates) - len(kept),
+        tuple(p.id for p in leg), tuple(p.path for p in leg), tuple(p.meta.datetime_original for p in leg),
+        drift_s_per_day=round(slope, 2), drift_from=first.meta.datetime_original if slope else None,
+        offsets=tuple(offsets))
+
+
+def _explained(estimates: list[ClockEstimate], sessions: list[list[Photo]]) -> list[ClockEstimate]:
+    """The estimates, with an explanation where one shift does not say it all (explain.leg_reasons); a session's
+    legs are explained together."""
+    session_of = {p.path: k for k, session in enumerate(sessions) for p in session}
+    by_session: dict[int, list[int]] = defaultdict(list)
+    for n, e in enumerate(estimates):
+        by_session[session_of[e.paths[0]]].append(n)
+    out = list(estimates)
+    for members in by_session.values():
+        legs = [(estimates[n].shift_s, estimates[n].offsets, estimates[n].drift_s_per_day) for n in members]
+        for n, reason in zip(members, leg_reasons(legs)):
+            if reason:
+                out[n] = replace(out[n], explanation=reason)
+    return out
