@@ -191,3 +191,15 @@ def test_sidecar_diffs_name_each_value_that_depends_on_the_order():
     other = {"a.jpg": {"city": "Praha", "gps_latitude": 50.1}, "b.jpg": {"city": "Lisbon"}}
     assert bench.sidecar_diffs({"id": same, "reverse": other}) == [
         "a.jpg city: id 'Prague', reverse 'Praha'", "b.jpg city: id None, reverse 'Lisbon'"]
+
+
+def test_the_track_ceiling_places_every_shot_between_fixes_and_writes_more_as_the_radius_widens(trip: Truth):
+    """bench/track_limit.py: with the true times, shots between two phone fixes land within 100 m, and a wider
+    max_gps_error_m writes more of the shots beyond a track's end."""
+    limit = load("track_limit")
+    rows = limit.placements(trip)
+    assert len(rows) == sum(1 for p in trip.photos if p.kind in ("dslr", "camera2") and p.want)
+    inside = [e for est, e in rows if est and est.method == "interpolated"]
+    assert inside and max(inside) <= limit.GPS_OK_M
+    written = [int(line.split()[1]) for line in limit.table(rows).splitlines()[2:]]
+    assert written == sorted(written) and written[-1] > written[0]
