@@ -115,6 +115,13 @@ MIGRATIONS: list[tuple[int, str]] = [
     (6, """
     ALTER TABLE files ADD COLUMN detail_hash TEXT
 """),
+    # a photo's exposure, which tells a copy's original from look-alikes its hashes cannot (from cached features)
+    (7, """
+    ALTER TABLE files ADD COLUMN lightness REAL;
+    UPDATE files SET lightness = (SELECT json_extract(payload, '$.brightness') FROM scene_cache
+                                  WHERE scene_cache.key = files.content_hash AND analyzer = 'local'
+                                    AND json_extract(payload, '$.v') = 2)
+"""),
 ]
 
 
@@ -210,6 +217,7 @@ class Index:
             content_hash=row["content_hash"],
             error=row["error"],
             detail_hash=int(row["detail_hash"], 16) if row["detail_hash"] else None,
+            lightness=row["lightness"],
         )
 
     def hashed_before_details(self) -> set[str]:
@@ -233,16 +241,17 @@ class Index:
         with self.transaction() as c:
             c.executemany(
                 """INSERT INTO files (path, size, mtime_ns, sidecar_path, sidecar_mtime_ns, content_hash,
-                                      metadata, phash, error, scanned_at, detail_hash)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      metadata, phash, error, scanned_at, detail_hash, lightness)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,
                      sidecar_path=excluded.sidecar_path, sidecar_mtime_ns=excluded.sidecar_mtime_ns,
                      content_hash=excluded.content_hash, metadata=excluded.metadata, phash=excluded.phash,
-                     error=excluded.error, scanned_at=excluded.scanned_at, detail_hash=excluded.detail_hash""",
+                     error=excluded.error, scanned_at=excluded.scanned_at, detail_hash=excluded.detail_hash,
+                     lightness=excluded.lightness""",
                 [
                     (p.path, p.size, p.mtime_ns, sc, sc_m, p.content_hash, json.dumps(p.meta.to_dict()),
                      f"{p.phash:016x}" if p.phash is not None else None, p.error, stamp,
-                     f"{p.detail_hash:064x}" if p.detail_hash is not None else None)
+                     f"{p.detail_hash:064x}" if p.detail_hash is not None else None, p.lightness)
                     for p, sc, sc_m in photos
                 ],
             )

@@ -107,6 +107,7 @@ class Photo:
     content_hash: str | None = None
     error: str | None = None
     detail_hash: int | None = None  # 256-bit pHash: which of several look-alike shots a copy was made of
+    lightness: float | None = None  # mean CIELAB L* of the scan's thumbnail: the exposure, which hashes ignore
 
     @property
     def folder(self) -> str:

@@ -3,6 +3,7 @@ original among look-alikes (a DSLR shot and its phone twin) whose time, place an
 from __future__ import annotations
 
 import os
+import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,10 +19,11 @@ from metasync.detect.events import assign_roles
 from metasync.engine import Engine
 from metasync.errors import InvalidRequestError
 from metasync.fields import FIELDS
+from metasync.index import Index
 from metasync.models import Group, Metadata, Photo
 from metasync.naming import find_existing_sidecar, received_day
 from metasync.plan import plan_group
-from metasync.plan.copies import original_of
+from metasync.plan.copies import LIGHTNESS_NOISE, original_of
 from metasync.scan.exif import ExifTool
 from metasync.write import sidecar
 
@@ -112,6 +114,30 @@ def test_a_copys_own_precise_time_is_kept_and_its_day_never_planned():
     assert ch[(copy.name, "make")].new == "Apple"
 
 
+def test_originals_alike_to_both_hashes_are_told_apart_by_exposure():
+    """Two phone shots of one view 4 min apart hash alike to the copy at 64 and 256 bits; only the exposure (mean
+    lightness, which hashes ignore and a copy keeps) tells which one it was made of, the second in path order."""
+    def shot(pid: int, minutes: float, iso: float, lightness: float | None) -> Photo:
+        p = phone(pid, minutes, iso=iso)
+        return Photo(pid, p.path, p.meta, phash=H ^ 1, detail_hash=D ^ 0b11, lightness=lightness)
+
+    first, second = shot(1, 0, 400.0, 36.69), shot(2, 4, 100.0, 35.24)
+    copy = Photo(3, "/lib/wa/IMG-20240514-WA0001.jpg", Metadata(received_day="2024-05-14"), phash=H, detail_hash=D,
+                 lightness=35.31)
+    ch = _plan(first, second, copy)
+    taken = ch[(copy.name, "datetime_original")]
+    assert taken.new == when(4) and taken.source == second.path and not taken.conflict
+    assert "exposed alike (lightness 35.24, the copy 35.31; 1 look-alike(s) as near by hash are not)" in taken.reason
+    assert ch[(copy.name, "iso")].new == 100.0 and not ch[(copy.name, "iso")].conflict
+    # exposed alike within what recompression moves, or the copy's exposure unknown: both stay equally near
+    near = Photo(2, second.path, second.meta, phash=H ^ 1, detail_hash=D ^ 0b11,
+                 lightness=first.lightness - LIGHTNESS_NOISE / 2)
+    for case in (original_of(copy, [first, near], S),
+                 original_of(Photo(3, copy.path, copy.meta, phash=H, detail_hash=D), [first, second], S)):
+        assert case is not None and {case.photo.id, *(p.id for p in case.alike)} == {1, 2}
+    assert ch[(copy.name, "iso")].source == second.path
+
+
 # -- real files: scan, suggest, apply, read back -----------------------------------------------------------------
 def _shot(path: Path, exif: ExifTool, scene, view: View, tags: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,3 +216,23 @@ def test_photos_indexed_before_detail_hashes_are_read_again_once(tmp_path: Path,
         again = engine.index.photo_by_path(path)
         assert (again.detail_hash, again.meta.received_day) == (fresh.detail_hash, "2024-06-06")
         assert engine.scan([root])["changed"] == 0
+
+
+def test_a_copy_keeps_its_originals_lightness_through_the_scan_and_old_indexes_get_it_from_the_cache(
+        tmp_path: Path, exiftool: ExifTool):
+    root = tmp_path / "lib"
+    original = _shot(root / "o.jpg", exiftool, draw_scene(5, SIZE), View(), {"EXIF:Make": "Canon"})
+    _messenger_copy(root / "IMG-20240606-WA0001.jpg", original, datetime(2024, 6, 6))
+    db = tmp_path / "index.db"
+    with Engine(Settings(db_path=db, library_roots=(root,))) as engine:
+        engine.scan([root])
+        o, c = (engine.index.photo_by_path(str(p.resolve())) for p in (original, root / "IMG-20240606-WA0001.jpg"))
+        cached = engine.index.scene_cache_get("local", [o.content_hash])[o.content_hash]
+        assert o.lightness == cached["brightness"] and c.lightness is not None
+        assert abs(o.lightness - c.lightness) <= LIGHTNESS_NOISE
+    with sqlite3.connect(db) as conn:  # the rows as an index of schema 6 holds them, the scene cache beside
+        conn.execute("UPDATE files SET lightness = NULL")
+        conn.execute("ALTER TABLE files DROP COLUMN lightness")
+        conn.execute("PRAGMA user_version = 6")
+    with Index(db) as index:
+        assert index.schema_version >= 7 and index.photo_by_path(o.path).lightness == o.lightness

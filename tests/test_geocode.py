@@ -157,3 +157,41 @@ def test_a_damaged_gazetteer_cache_is_rebuilt(cache_dir):
     [place] = Gazetteer.from_dataset(cache_dir).reverse_geocode([(48.8584, 2.2945)])
     assert place.city == "Paris"
     assert geocode._load(path) is not None  # rewritten whole
+
+
+def test_place_names_do_not_depend_on_the_order_groups_are_applied_in(no_network):
+    """A place group names two phone shots (sources of an event) from their own positions; the event interpolates
+    a DSLR shot between them. Whichever group is applied first, the DSLR shot is named from its own position (the
+    big town draws it), not after the phone shot nearest in time (which the gazetteer names after the village)."""
+    from dataclasses import replace
+
+    from support.rows import dslr, phone
+
+    from metasync.detect.events import assign_roles
+    from metasync.lookups.gazetteer import Town
+    from metasync.models import Group, GroupKind, GroupMember
+    from metasync.plan import plan_group
+
+    towns = [Town("Petit", 48.80, 2.30, "FR", "France", "Essonne"),
+             Town("Grand", 48.827, 2.30, "FR", "France", "Paris", 2_000_000)]
+    lookups = Lookups(Gazetteer.from_places(towns), LOOKUPS.zones)
+    start = [phone(1, 0, lat=48.80, lon=2.30), phone(3, 10, lat=48.827, lon=2.30), dslr(2, 4)]
+    event = Group(1, assign_roles(start), confidence=0.8)
+    place = Group(2, tuple(GroupMember(p.id, p.path, is_source=False) for p in start[:2]), confidence=0.9,
+                  kind=GroupKind.PLACE)
+
+    def applied(order: list[Group]) -> dict[int, Metadata]:
+        photos = {p.id: p for p in start}
+        for group in order:
+            by_path = {p.path: p for p in photos.values()}
+            for c in plan_group(group, photos, S, lookups).changes:
+                if not c.conflict:
+                    p = by_path[c.path]
+                    by_path[c.path] = photos[p.id] = replace(p, meta=p.meta.with_values(**{c.field: c.new}))
+        return {pid: p.meta for pid, p in photos.items()}
+
+    first, second = applied([event, place]), applied([place, event])
+    assert first[1].city == "Petit" and first[3].city == "Grand" and first[2].has_gps
+    assert {f: getattr(first[2], f) for f in PLACE_FIELDS} == \
+        {"city": "Grand", "state": "Essonne", "country": "France", "country_code": "FR"}
+    assert second == first

@@ -6,7 +6,8 @@ Rules (per target and field; a target never loses or changes a value except wher
   and only when the times differ by more than time_fix_min_s.
 - Camera and exposure fields only from a same-shot source (equally near originals that disagree: a conflict);
   group option copy_camera=true forces make/model.
-- Place names from the source when it has them; tags merged, never removed.
+- Place names from the source when it has names of its own (not just the gazetteer's at its position: the
+  target looks up its own); tags merged, never removed.
 - Sources that disagree (GPS beyond conflict_gps_m, same-shot times beyond time_fix_min_s): the most likely value
   (majority of sources, then nearest in time) is proposed with conflict=True and the alternatives.
 - A copy (a photo naming no camera, the same shot as one that does) takes time, place and camera from its
@@ -20,7 +21,6 @@ gazetteer. Time-shift groups (camera clocks) and place groups have planners of t
 """
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from dataclasses import dataclass, replace
 from itertools import takewhile
@@ -29,22 +29,15 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..config import Settings
-from ..detect.score import (
-    CONFLICT_FACTOR,
-    VISUAL_REACH,
-    PairScores,
-    capture_times,
-    describe,
-    haversine,
-    source_priority,
-)
+from ..detect.score import CONFLICT_FACTOR, VISUAL_REACH, PairScores, capture_times, describe, source_priority
 from ..fields import CAMERA_FIELDS, FIELDS, GPS_FIELDS, PLACE_FIELDS, POSITION_FIELDS
 from ..lookups import Lookups
 from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan, camera_key, camera_label
 from ..timeutil import format_duration
-from ..track import Fix, distance_m, gps_changes, merge_fixes, photo_fixes
+from ..track import Fix, gps_changes, merge_fixes, photo_fixes
+from .agree import gps_agreement, times_agree
 from .copies import with_originals
-from .place import plan_locations_batch
+from .place import named_beyond_position, plan_locations_batch
 
 FORCED_CAMERA_FIELDS = ("make", "model")
 # Event groups are planned together in batches of about this many (target, source) pairs.
@@ -241,29 +234,6 @@ def choose_gps(target: Photo, candidates: Iterable[Candidate], settings: Setting
     return Choice(best, True, choice.alternatives, far)
 
 
-def gps_agreement(settings: Settings, sources: Sequence[Photo] = ()) -> Callable[[Photo, Photo], bool]:
-    """Whether two photos' positions agree (within conflict_gps_m). Among `sources` (a group's, whose targets ask
-    about the same pairs again and again) every answer is worked out at once, on the first question."""
-
-    @functools.cache
-    def table() -> tuple[dict[int, int], list[list[bool]]]:
-        located = [p for p in sources if p.meta.has_gps]
-        lat = np.array([p.meta.gps_latitude for p in located], dtype=float)
-        lon = np.array([p.meta.gps_longitude for p in located], dtype=float)
-        near = haversine(lat[:, None], lon[:, None], lat[None, :], lon[None, :]) <= settings.conflict_gps_m
-        return {p.id: k for k, p in enumerate(located)}, near.tolist()
-
-    def agree(a: Photo, b: Photo) -> bool:
-        row, near = table()
-        ra, rb = row.get(a.id), row.get(b.id)
-        if ra is not None and rb is not None:
-            return near[ra][rb]
-        return distance_m(a.meta.gps_latitude, a.meta.gps_longitude,
-                          b.meta.gps_latitude, b.meta.gps_longitude) <= settings.conflict_gps_m
-
-    return agree
-
-
 def choose_time(target: Photo, candidates: Iterable[Candidate], times: dict[int, float],
                 settings: Settings) -> Choice | None:
     """The source whose capture time the target receives: when it has none, or a same-shot correction."""
@@ -271,7 +241,7 @@ def choose_time(target: Photo, candidates: Iterable[Candidate], times: dict[int,
     same = same_shots(timed)
 
     def agree(a: Photo, b: Photo) -> bool:
-        return abs(times[a.id] - times[b.id]) <= settings.time_fix_min_s
+        return times_agree(times[a.id], times[b.id], settings)
 
     if target.meta.datetime_original is None:
         if same:
@@ -281,7 +251,7 @@ def choose_time(target: Photo, candidates: Iterable[Candidate], times: dict[int,
     if not same or target.id not in times:
         return None
     choice = most_likely(same, agree)
-    if abs(times[target.id] - times[choice.source.photo.id]) <= settings.time_fix_min_s:
+    if times_agree(times[target.id], times[choice.source.photo.id], settings):
         return None
     return choice
 
@@ -317,12 +287,13 @@ def plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Set
         parts.append(([base + k for k, m in enumerate(members) if not m.is_source],
                       [base + k for k, m in enumerate(members) if m.is_source], times))
     ranked = iter(_ranked(pool, when, [(tgt, src) for tgt, src, _ in parts], settings))
+    named = named_beyond_position([pool[k] for _, src, _ in parts for k in src], lookups.gazetteer)
     drafts = []
     for group, (tgt, src, times), hand in zip(groups, parts, overrides):
         fixes = photo_fixes((pool[k] for k in (*src, *tgt)), times)
         track = merge_fixes(fixes, lookups.logs) if lookups.logs else fixes
         ctx = _Context(group, settings, times, track, len({f.device for f in track}),
-                       frozenset(pool[k].id for k in src if _named(pool[k])),
+                       frozenset(pool[k].id for k in src if pool[k].id in named),
                        frozenset(pool[k].id for k in src if pool[k].meta.tags),
                        gps_agreement(settings, [pool[k] for k in src]))
         changes = [c for t in tgt for c in _target_changes(pool[t], next(ranked), ctx)]
@@ -385,13 +356,9 @@ class _Context:
     times: dict[int, float]
     track: Sequence[Fix]
     devices: int  # how many devices' tracks: with more than one, a target's look-alikes choose its track
-    named: frozenset[int]  # ids of the sources that name a place
+    named: frozenset[int]  # ids of the sources that name a place, beyond what their position says
     tagged: frozenset[int]  # ids of the sources that have tags
     gps_agree: Callable[[Photo, Photo], bool]
-
-
-def _named(photo: Photo) -> bool:
-    return any(getattr(photo.meta, f) is not None for f in PLACE_FIELDS)
 
 
 def _ranked(pool: list[Photo], when: list[float | None], parts: list[tuple[list[int], list[int]]],

@@ -49,6 +49,19 @@ def _placed(items: Sequence[tuple[str, Metadata, float, str | None]], gazetteer:
     return changes
 
 
+def named_beyond_position(photos: Sequence[Photo], gazetteer: Gazetteer) -> frozenset[int]:
+    """Ids of the photos whose place names say more than their position does: names someone gave, not exactly
+    the gazetteer's at the photo's own GPS (what place planning writes). Names a neighbour got from the gazetteer
+    are no evidence for a target, which has its own position to look up; taking them would make a target's names
+    depend on whether that neighbour's group was applied first."""
+    named = [p for p in photos if any(getattr(p.meta, f) is not None for f in PLACE_FIELDS)]
+    located = [p for p in named if p.meta.has_gps]
+    places = gazetteer.reverse_geocode([(p.meta.gps_latitude, p.meta.gps_longitude) for p in located])
+    derived = {p.id for p, place in zip(located, places)
+               if place is not None and all(getattr(p.meta, f) == place.to_fields().get(f) for f in PLACE_FIELDS)}
+    return frozenset(p.id for p in named if p.id not in derived)
+
+
 def plan_place_group(group: Group, photos: dict[int, Photo], settings: Settings, lookups: Lookups,
                      overrides: dict[tuple[int, str], Any] | None = None) -> Plan:
     """GPS from the logs for members without any, then offsets and place names (a user override replaces the

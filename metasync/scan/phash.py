@@ -64,6 +64,7 @@ class FileHash:
     error: str | None = None
     scene: dict[str, Any] | None = None
     detail_hash: int | None = None  # 256-bit pHash of the same decode (see DETAIL_SIZE)
+    lightness: float | None = None  # the scene features' mean lightness (Photo.lightness)
 
 
 def content_hash(path: Path | str) -> str:
@@ -139,7 +140,8 @@ def hash_file(path: str) -> FileHash:
         return FileHash(path, None, None, f"cannot read file: {exc.strerror or exc}")
     try:
         phash, detail, features = _hash_and_features(path)
-        return FileHash(path, phash, fingerprint, scene=features, detail_hash=detail)
+        return FileHash(path, phash, fingerprint, scene=features, detail_hash=detail,
+                        lightness=features["brightness"] if features else None)
     except Exception as exc:  # noqa: BLE001 - decoders raise anything (OSError, SyntaxError, ValueError, ...)
         return FileHash(path, None, fingerprint, f"cannot decode image: {describe(exc)}")
 
@@ -161,7 +163,8 @@ def hash_preview(path: str, preview: tuple[bytes, int] | None) -> FileHash:
         return FileHash(path, None, fingerprint)
     try:
         phash, detail, features = _hash_and_features(*preview)
-        return FileHash(path, phash, fingerprint, scene=features, detail_hash=detail)
+        return FileHash(path, phash, fingerprint, scene=features, detail_hash=detail,
+                        lightness=features["brightness"] if features else None)
     except Exception as exc:  # noqa: BLE001 - as in hash_file
         # the raw data itself may be fine (we never decode it): keep the photo, without a visual hash
         log.warning("%s: cannot decode the embedded preview (%s); no visual hash", path, describe(exc))

@@ -235,7 +235,8 @@ def _stored_hashes(index: Index, files: list[Found]) -> dict[str, FileHash]:
     for f in files:
         photo = index.photo_by_path(f.path)
         if photo.error is None and photo.content_hash:
-            out[f.path] = phash.FileHash(f.path, photo.phash, photo.content_hash, detail_hash=photo.detail_hash)
+            out[f.path] = phash.FileHash(f.path, photo.phash, photo.content_hash, detail_hash=photo.detail_hash,
+                                         lightness=photo.lightness)
     return out
 
 
@@ -283,7 +284,7 @@ def _photo(f: Found, meta: Metadata | ExifReadError, h: FileHash) -> Photo:
     elif h.error:
         error = h.error
     return Photo(id=0, path=f.path, meta=meta, phash=h.phash, size=f.size, mtime_ns=f.mtime_ns,
-                 content_hash=h.content_hash, error=error, detail_hash=h.detail_hash)
+                 content_hash=h.content_hash, error=error, detail_hash=h.detail_hash, lightness=h.lightness)
 
 
 def _summarize(index: Index, found: dict[str, Found], errors: list[tuple[str, str]]) -> ScanSummary:
