@@ -386,7 +386,7 @@ def _wall(value: Any) -> datetime | None:
     return dt.replace(tzinfo=None) if dt is not None else None
 
 
-def _effective_utc(own: dict[str, Any], car: dict[str, Any], true_offset: str) -> float | None:
+def effective_utc(own: dict[str, Any], car: dict[str, Any], true_offset: str) -> float | None:
     """The capture instant a host reads: the sidecar's time (else the file's) at the sidecar's offset (else the
     file's; a time without any offset is read as the true local time, its offset judged on its own)."""
     value = car.get("datetime_original", own.get("datetime_original"))
@@ -421,7 +421,7 @@ def _trip_right(p: Any, name: str, want: dict[str, Any], own: dict[str, Any], ca
     if name == "gps_altitude":
         return abs(float(value) - float(want[name])) <= ALT_OK_M
     if name == "datetime_original":
-        utc = _effective_utc(own, car, p.offset)
+        utc = effective_utc(own, car, p.offset)
         return utc is not None and abs(utc - p.utc_epoch) <= TRIP_TIME_OK_S
     if isinstance(value, (int, float)) and isinstance(want[name], (int, float)):
         return abs(float(value) - float(want[name])) <= 1e-6

@@ -16,30 +16,19 @@ import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
-from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from accuracy import effective_utc  # a sibling script: bench/ is on the path when this one runs
 
-from demokit.trips import generate_trip  # noqa: E402
-from metasync.config import Settings  # noqa: E402
-from metasync.detect.clock import shift_values, suggest_time_shifts  # noqa: E402
-from metasync.engine import Engine  # noqa: E402
-from metasync.timeutil import parse_local, parse_offset  # noqa: E402
+from demokit.trips import generate_trip
+from metasync.config import Settings
+from metasync.detect.clock import shift_values, suggest_time_shifts
+from metasync.engine import Engine
 
 # A camera time this close to the truth is right (the trip bars' "camera times within 30 s").
 WITHIN_S = 30.0
 CAMERAS = ("dslr", "camera2")  # demokit.trips' kinds: the Canon on home time, the second camera (Nikon)
-
-
-def _utc(values: dict[str, Any], true_offset: str) -> float | None:
-    """The instant a host reads: the time at its offset (none: the true local offset, judged on its own)."""
-    dt = parse_local(str(values["datetime_original"])) if values.get("datetime_original") else None
-    if dt is None:
-        return None
-    offset = parse_offset(values.get("offset_time") or true_offset) or timedelta(0)
-    return dt.replace(tzinfo=timezone(offset)).timestamp()
 
 
 def check_seed(seed: int, size: tuple[int, int]) -> dict[str, Any]:
@@ -66,7 +55,7 @@ def check_seed(seed: int, size: tuple[int, int]) -> dict[str, Any]:
         path = str(root / t.path)
         photo = by_path[path]
         values = {**photo.meta.to_dict(), **pending.get(path, {})}
-        utc = _utc(values, t.offset)
+        utc = effective_utc(values, {}, t.offset)
         row = out[t.device]
         row["photos"] += 1
         row["corrected"] += bool(pending.get(path))

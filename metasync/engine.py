@@ -150,7 +150,7 @@ class Engine:
         self.scan([Path(g.resolve(p)) for p in (roots or list(settings.library_roots) or wanted_paths)], progress)
         wanted = g.photos_under(index, wanted_paths)
         if index.state(g.DETECTED) == g.detected_on(index, settings):
-            return g.stored(index, settings, self.lookups, wanted)
+            return g.stored(index, settings, self.lookups, wanted) if wanted else []
         photos = index.photos()
         originals = {p.id: p for p in photos}
         # 1. cameras whose clock is off become time-shift groups; events are found with corrected times

@@ -41,6 +41,11 @@ class Field:
     xmp_props: tuple[str, ...]  # XMP properties written by the sidecar writer ("prefix:Name")
 
     @property
+    def writable(self) -> bool:
+        """Whether a sidecar can hold the field: it has an XMP property (or lives inside another's)."""
+        return bool(self.xmp_props)
+
+    @property
     def companion_tags(self) -> tuple[str, ...]:
         """ExifTool tags read besides read_tags because they complete a value (GPS refs, sub-seconds)."""
         return ()
@@ -297,6 +302,10 @@ class Time(Field):
 class Offset(Field):
     """The capture time's UTC offset ("+02:00"). XMP has no property of its own: it lives in the capture time."""
 
+    @property
+    def writable(self) -> bool:
+        return True
+
     def from_exiftool(self, raw: Raw, tag: str) -> str | None:
         return _offset(raw.get(tag))
 
@@ -343,9 +352,6 @@ class Tags(Field):
         """dc:subject + IPTC Keywords + digiKam TagsList leaves, de-duplicated in order."""
         auto = _automatic_tags(raw)
         return tuple(dict.fromkeys(t for tag in self.read_tags if tag in raw for t in _leaves(raw[tag], tag, auto)))
-
-    def from_exiftool(self, raw: Raw, tag: str) -> tuple[str, ...]:
-        return _leaves(raw.get(tag), tag, _automatic_tags(raw))
 
     def to_xmp(self, value: Any, offset: str | None = None) -> dict[str, str | list[str]]:
         items = [value] if isinstance(value, str) else value
@@ -408,6 +414,7 @@ POSITION_FIELDS = ("gps_latitude", "gps_longitude")
 GPS_FIELDS = (*POSITION_FIELDS, "gps_altitude")
 CAMERA_FIELDS = ("make", "model", "serial_number", "lens_model", "iso", "f_number", "exposure_time", "focal_length")
 PLACE_FIELDS = ("city", "state", "country", "country_code")
+TIME_FIELDS = ("datetime_original", "offset_time")  # a capture time and the offset it is read in
 
 
 # -- value helpers ------------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ so that the event rules (events.py) and a copy's originals (copies.py) judge ali
 from __future__ import annotations
 
 import functools
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
 
@@ -13,6 +13,23 @@ from ..detect.score import haversine
 from ..models import Photo
 from ..timeutil import clock_reading
 from ..track import distance_m
+
+T = TypeVar("T")
+
+
+def opinions(items: Iterable[T], agree: Callable[[T, T], bool]) -> tuple[T, list[T]]:
+    """Items (best first) clustered into opinions, each joining the first opinion whose first item it agrees with:
+    (the first item of the largest opinion, ties to the earliest; the first item of every other opinion)."""
+    found: list[list[T]] = []
+    for item in items:
+        for op in found:
+            if agree(op[0], item):
+                op.append(item)
+                break
+        else:
+            found.append([item])
+    winner = max(found, key=len)  # max keeps the first among equals
+    return winner[0], [op[0] for op in found if op is not winner]
 
 
 def positions_agree(a: Photo, b: Photo, settings: Settings) -> bool:

@@ -25,15 +25,14 @@ import numpy as np
 
 from ..config import Settings
 from ..detect.score import CONFLICT_FACTOR, SAME_SHOT_GPS_M, WEIGHTS
-from ..fields import CAMERA_FIELDS, FIELDS, GPS_FIELDS, PLACE_FIELDS, POSITION_FIELDS
+from ..fields import CAMERA_FIELDS, FIELDS, GPS_FIELDS, PLACE_FIELDS, POSITION_FIELDS, TIME_FIELDS
 from ..models import FieldChange, Photo
 from ..timeutil import parse_local
 from ..track import distance_m
-from .agree import positions_agree, readings_agree
+from .agree import opinions, positions_agree, readings_agree
 
 # What a copy takes from its original.
-COPY_FIELDS = ("datetime_original", "offset_time", *GPS_FIELDS, *CAMERA_FIELDS, *PLACE_FIELDS)
-TIME_FIELDS = ("datetime_original", "offset_time")
+COPY_FIELDS = (*TIME_FIELDS, *GPS_FIELDS, *CAMERA_FIELDS, *PLACE_FIELDS)
 # A messenger copy is received the day its original was taken or up to this many days later.
 RECEIVED_WITHIN_DAYS = 2
 # A copy's mean lightness (CIELAB L*, 0-100) is its original's within this (resizing, recompression): measured on
@@ -176,16 +175,7 @@ def _opinion(copy: Photo, f: str, rule: str, found: Original, planned: FieldChan
              if getattr(p.meta, f) is not None and (f not in GPS_FIELDS or p.meta.has_gps)]  # a position is one
     if not given:
         return None
-    opinions: list[list[Photo]] = []
-    for p in given:
-        for op in opinions:
-            if _agree(f, op[0], p, settings):
-                op.append(p)
-                break
-        else:
-            opinions.append([p])
-    winner = max(opinions, key=len)
-    src, others = winner[0], [op[0] for op in opinions if op is not winner]
+    src, others = opinions(given, lambda a, b: _agree(f, a, b, settings))
     reason = f"{rule}: {found.why if src is found.photo else f'copy of {src.name}'}"
     if planned is not None and src is found.photo:
         reason += f"; {src.name} gets it too ({planned.reason})"

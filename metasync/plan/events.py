@@ -35,7 +35,7 @@ from ..lookups import Lookups
 from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan, camera_key, camera_label
 from ..timeutil import format_duration
 from ..track import Fix, gps_changes, merge_fixes, photo_fixes
-from .agree import gps_agreement, times_agree
+from .agree import gps_agreement, opinions, times_agree
 from .copies import with_originals
 from .place import named_beyond_position, plan_locations_batch
 
@@ -164,16 +164,8 @@ class Choice:
 
 def most_likely(ranked: list[Candidate], agree: Callable[[Photo, Photo], bool]) -> Choice:
     """Cluster candidates (best ranked first) into opinions; the largest opinion wins, ties go to the best ranked."""
-    opinions: list[list[Candidate]] = []
-    for c in ranked:
-        for op in opinions:
-            if agree(op[0].photo, c.photo):
-                op.append(c)
-                break
-        else:
-            opinions.append([c])
-    winner = max(opinions, key=len)  # max keeps the first (best ranked) among equals
-    return Choice(winner[0], len(opinions) > 1, tuple(op[0] for op in opinions if op is not winner))
+    best, others = opinions(ranked, lambda a, b: agree(a.photo, b.photo))
+    return Choice(best, bool(others), tuple(others))
 
 
 def same_shots(cands: Iterable[Candidate]) -> list[Candidate]:

@@ -9,12 +9,12 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..config import Settings
 from ..detect.clock import STANDING, shift_values
+from ..fields import TIME_FIELDS
 from ..models import FieldChange, Group, GroupKind, Photo, Plan
 
 log = logging.getLogger(__name__)
 
 # What a clock correction writes, and why each.
-CORRECTED = ("datetime_original", "offset_time")
 _WHY = {"datetime_original": "camera clock corrected",
         "offset_time": "offset of the reference photos' zone at the corrected moment"}
 
@@ -35,7 +35,7 @@ def with_clock_corrections(plan: Plan, group: Group, as_shot: Mapping[int, Photo
         if before is None or after is None or shift is None or m.path in timed:
             continue
         reason = shift.reasons[0] if shift.reasons else ""
-        for name in CORRECTED:
+        for name in TIME_FIELDS:
             old, new = getattr(before.meta, name), getattr(after.meta, name)
             if new and new != old and (m.path, name) not in planned:
                 extra.append(FieldChange(m.path, name, old, new, None,
@@ -55,7 +55,7 @@ def plan_time_shift(group: Group, photos: Sequence[Photo], settings: Settings,
         if photo is None:
             continue
         values = shift_values(group, photo)
-        for name in CORRECTED:
+        for name in TIME_FIELDS:
             old = getattr(photo.meta, name)
             new = (overrides or {}).get((m.photo_id, name), values.get(name))
             if new is None or new == old:

@@ -96,7 +96,15 @@ def _upright(img: Image.Image, orientation: int) -> Image.Image:
 
 def _phash(decoded: Image.Image, orientation: int, size: int = HASH_SIZE) -> int:
     """pHash of a decoded image, upright (EXIF orientation applied) so rotated copies hash alike."""
-    return int(str(imagehash.phash(_upright(decoded.convert("L"), orientation), hash_size=size)), 16)
+    return _phash_grey(_grey(decoded, orientation), size)
+
+
+def _grey(decoded: Image.Image, orientation: int) -> Image.Image:
+    return _upright(decoded.convert("L"), orientation)
+
+
+def _phash_grey(grey: Image.Image, size: int) -> int:
+    return int(str(imagehash.phash(grey, hash_size=size)), 16)
 
 
 def _thumbnail(decoded: Image.Image, size: int, orientation: int) -> Image.Image:
@@ -122,13 +130,19 @@ def _hash_and_features(source: Path | str | bytes,
     thumbnail_image(source, pixels.SIZE), since both decode alike (DRAFT_SIZE is pixels.SIZE)."""
     with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
         decoded, orientation = _decode(img, DRAFT_SIZE, orientation)
-        phash, detail = _phash(decoded, orientation), _phash(decoded, orientation, DETAIL_SIZE)
+        grey = _grey(decoded, orientation)  # one upright greyscale image for both hashes
+        phash, detail = _phash_grey(grey, HASH_SIZE), _phash_grey(grey, DETAIL_SIZE)
         try:
             features = pixel_features(np.asarray(_thumbnail(decoded, SCENE_SIZE, orientation)))
         except ValueError as exc:  # an image mode without an RGB conversion: keep the pHash, scene.py will log it
             log.info("%s: no scene features (%s)", source if isinstance(source, (str, Path)) else "preview", exc)
             features = None
     return phash, detail, features
+
+
+def _hashed(path: str, fingerprint: str, phash: int, detail: int, features: dict[str, Any] | None) -> FileHash:
+    return FileHash(path, phash, fingerprint, scene=features, detail_hash=detail,
+                    lightness=features["brightness"] if features else None)
 
 
 def hash_file(path: str) -> FileHash:
@@ -139,9 +153,7 @@ def hash_file(path: str) -> FileHash:
     except OSError as exc:
         return FileHash(path, None, None, f"cannot read file: {exc.strerror or exc}")
     try:
-        phash, detail, features = _hash_and_features(path)
-        return FileHash(path, phash, fingerprint, scene=features, detail_hash=detail,
-                        lightness=features["brightness"] if features else None)
+        return _hashed(path, fingerprint, *_hash_and_features(path))
     except Exception as exc:  # noqa: BLE001 - decoders raise anything (OSError, SyntaxError, ValueError, ...)
         return FileHash(path, None, fingerprint, f"cannot decode image: {describe(exc)}")
 
@@ -162,9 +174,7 @@ def hash_preview(path: str, preview: tuple[bytes, int] | None) -> FileHash:
         log.info("%s: raw file without an embedded preview; no visual hash", path)
         return FileHash(path, None, fingerprint)
     try:
-        phash, detail, features = _hash_and_features(*preview)
-        return FileHash(path, phash, fingerprint, scene=features, detail_hash=detail,
-                        lightness=features["brightness"] if features else None)
+        return _hashed(path, fingerprint, *_hash_and_features(*preview))
     except Exception as exc:  # noqa: BLE001 - as in hash_file
         # the raw data itself may be fine (we never decode it): keep the photo, without a visual hash
         log.warning("%s: cannot decode the embedded preview (%s); no visual hash", path, describe(exc))

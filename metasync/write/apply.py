@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from ..config import Settings
 from ..errors import ConflictError, InvalidRequestError, MetasyncError, SidecarError, StorageError
-from ..fields import FIELDS
+from ..fields import FIELDS, TIME_FIELDS
 from ..groups import set_override
 from ..index import Index, now_iso
 from ..models import CANONICAL_FIELDS, FieldChange, Group, GroupKind, Photo, Plan
@@ -166,7 +166,7 @@ def _skip_reason(change: FieldChange, photos: Mapping[str, Photo], min_confidenc
         return "not a member of this group"
     if change.field not in CANONICAL_FIELDS:
         return f"unknown field {change.field!r}"
-    if not FIELDS[change.field].xmp_props and change.field != "offset_time":
+    if not FIELDS[change.field].writable:
         return f"{change.field} has no place in an XMP sidecar"
     if change.conflict and not include_conflicts:
         return CONFLICTING
@@ -248,7 +248,7 @@ def _writable(changes: list[FieldChange], merge: Any) -> tuple[list[FieldChange]
     """After a merge failed: the changes XMP can hold, and why each other one cannot (tried one by one; the
     capture time and its offset together)."""
     def unit(c: FieldChange) -> str:
-        return "time" if c.field in ("datetime_original", "offset_time") else c.field
+        return "time" if c.field in TIME_FIELDS else c.field
 
     keep: list[FieldChange] = []
     refused: dict[str, str] = {}

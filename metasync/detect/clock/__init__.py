@@ -26,14 +26,14 @@ they proved as references too, at their corrected times (correct), so its pairs 
 from __future__ import annotations
 
 from .drift import theil_sen, trend_z
-from .estimate import ClockEstimate, estimate_clock_offsets
+from .estimate import estimate_clock_offsets
 from .explain import explanation, zone_and_error
 from .legs import switch_points
 from .pairs import ClockPair
 from .shift import STANDING, shift_values, suggest_time_shifts, time_shift_group, with_pending_shifts
 
 __all__ = [
-    "STANDING", "ClockEstimate", "ClockPair", "estimate_clock_offsets", "explanation", "shift_values",
+    "STANDING", "ClockPair", "estimate_clock_offsets", "explanation", "shift_values",
     "suggest_time_shifts", "switch_points", "theil_sen", "time_shift_group", "trend_z", "with_pending_shifts",
     "zone_and_error",
 ]

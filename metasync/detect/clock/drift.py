@@ -5,7 +5,7 @@ import math
 import statistics
 from typing import Mapping, Sequence
 
-from .pairs import AGREE_S, RESOLUTION_S, TOLERANCE_S, ClockPair
+from .pairs import AGREE_S, RESOLUTION_S, ClockPair, tolerance
 
 # A drift is fitted from this many pairs on, when its rank test's |z| reaches DRIFT_Z (0.3 %, two-sided: every
 # leg is tested, and a steady clock's jitter must not pass for drift).
@@ -51,7 +51,7 @@ def fit_drift(candidates: dict[str, list[ClockPair]], kept: list[ClockPair], day
     chosen = [min(ps, key=lambda p: (abs(off(p)), p.unlikeness)) for ps in candidates.values()]
     chosen = [p for p in chosen if abs(off(p)) <= AGREE_S]
     mad = statistics.median(abs(off(p)) for p in chosen) if chosen else 0.0
-    kept = [p for p in chosen if abs(off(p)) <= max(3 * 1.4826 * mad, TOLERANCE_S)]
+    kept = [p for p in chosen if abs(off(p)) <= tolerance(mad)]
     line = _trend(kept, days)
     if line is None:
         return None

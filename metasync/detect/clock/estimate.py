@@ -28,7 +28,6 @@ class ClockEstimate:
     """`shift_s` (whole seconds, as camera clocks count) added to the camera's clock gives the right time, for the
     photos in `photo_ids`."""
 
-    camera_key: CameraKey
     camera: str  # "Canon EOS R6 #0123"
     shift_s: float
     spread_s: float  # median absolute deviation of the agreeing pairs
@@ -131,7 +130,7 @@ def _corrected(photos: list[Photo], estimates: list[ClockEstimate]) -> list[Phot
     by_path = {p.path: p for p in photos}
     out = []
     for e in estimates:
-        for path, offset in zip(e.paths, e.offsets or (None,) * len(e.paths)):
+        for path, offset in zip(e.paths, e.offsets):
             p = by_path[path]
             values = corrected_values(p.meta, e.shift_s, e.drift_s_per_day, e.drift_from, offset)
             if values:
@@ -165,7 +164,7 @@ def _estimate(key: CameraKey, level: tuple[float, float], leg: list[Photo], cand
         offsets.append(devices.offset_at(device, both, comparison_clock(p.meta, both) + shift + slope * days[p.path]))
     first = min(leg, key=lambda p: times[p.path])
     return ClockEstimate(
-        key, camera_label(key), float(round(shift)), float(spread),
+        camera_label(key), float(round(shift)), float(spread),
         tuple(sorted(kept, key=lambda p: p.camera_path)), len(candidates) - len(kept),
         tuple(p.id for p in leg), tuple(p.path for p in leg), tuple(p.meta.datetime_original for p in leg),
         drift_s_per_day=round(slope, 2), drift_from=first.meta.datetime_original if slope else None,

@@ -2,12 +2,11 @@
 ("camera on home time +02:00, 3 min 40 s fast; here -04:00"), and its drift."""
 from __future__ import annotations
 
-from collections import Counter
 from datetime import timedelta
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from ...timeutil import format_duration, format_offset, offset_seconds
-from .pairs import RESOLUTION_S
+from .pairs import RESOLUTION_S, most_common
 
 
 def zone_and_error(legs: Sequence[tuple[float, float | None]]) -> list[tuple[float, float]]:
@@ -39,7 +38,7 @@ def leg_reasons(legs: Sequence[tuple[float, Sequence[str | None], float]]) -> li
     photos take, drift in s a day); "" where one shift says it all (a single leg without drift). The legs are
     explained together: zone differences and the clock's own error, the same in each, and the zone the first leg
     was set to is the camera's home."""
-    heres = [_most(offsets) for _, offsets, _ in legs]
+    heres = [most_common(offsets) for _, offsets, _ in legs]
     parts = zone_and_error([(shift, offset_seconds(h)) for (shift, _, _), h in zip(legs, heres)])
     zones = [format_offset(timedelta(seconds=offset_seconds(h) - z)) if h else None
              for (z, _), h in zip(parts, heres)]
@@ -47,11 +46,6 @@ def leg_reasons(legs: Sequence[tuple[float, Sequence[str | None], float]]) -> li
     return [explanation(zone_diff, error, zone, here, abroad and zone is not None and zone == zones[0], drift)
             if len(legs) > 1 or drift else ""
             for (_, _, drift), (zone_diff, error), zone, here in zip(legs, parts, zones, heres)]
-
-
-def _most(values: Iterable[str | None]) -> str | None:
-    votes = Counter(v for v in values if v is not None)
-    return min(votes, key=lambda v: (-votes[v], v)) if votes else None
 
 
 def explanation(zone_diff: float, error: float, zone: str | None, here: str | None, home: bool,

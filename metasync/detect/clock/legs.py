@@ -10,7 +10,7 @@ from ...models import Photo
 from ...timeutil import has_known_offset, wall_epoch
 from .chance import right_clock
 from .levels import MIN_PAIRS, find_levels, nearest_pair, pairs_near, robust, zone_levels
-from .pairs import RESOLUTION_S, ClockPair, comparison_clock
+from .pairs import ClockPair, agreement_width, comparison_clock
 from .references import Devices
 
 # A camera unused for longer than this may have had its clock reset: a leg takes no photos from such a session
@@ -47,8 +47,7 @@ def beat_the_right_clock(legs: list[tuple[tuple[float, float], list[Photo], dict
         if len(agreeing) < MIN_PAIRS:
             continue
         kept = robust(agreeing)[2]
-        width = max(p.diff_s for p in kept) - min(p.diff_s for p in kept) + RESOLUTION_S
-        if right_clock(candidates, width) < len(kept):
+        if right_clock(candidates, agreement_width(kept)) < len(kept):
             out.add(level)
     return out
 

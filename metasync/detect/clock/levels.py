@@ -12,7 +12,7 @@ from collections import Counter
 from ...config import Settings
 from ...timeutil import offset_seconds
 from .chance import chance_at, false_alarm, proven
-from .pairs import AGREE_S, RESOLUTION_S, TOLERANCE_S, ClockPair
+from .pairs import AGREE_S, TOLERANCE_S, ClockPair, agreement_width, tolerance
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def pairs_near(candidates: dict[str, list[ClockPair]], centre: float, within: fl
     """Each camera photo's pair nearest the centre, within `within` seconds."""
     chosen = []
     for ps in candidates.values():
-        p = min(ps, key=lambda p: (abs(p.diff_s - centre), p.unlikeness))
+        p = nearest_pair(ps, centre)
         if abs(p.diff_s - centre) <= within:
             chosen.append(p)
     return chosen
@@ -67,7 +67,7 @@ def robust(pairs: list[ClockPair]) -> tuple[float, float, list[ClockPair]]:
     for _ in range(5):
         med = statistics.median(p.diff_s for p in keep)
         mad = statistics.median(abs(p.diff_s - med) for p in keep)
-        tol = max(3 * 1.4826 * mad, TOLERANCE_S)
+        tol = tolerance(mad)
         kept = [p for p in pairs if abs(p.diff_s - med) <= tol]
         if not kept or kept == keep:
             break
@@ -98,7 +98,7 @@ def find_levels(candidates: dict[str, list[ClockPair]], settings: Settings) -> l
             break
         chance, level, spread, kept = _cluster(rest, centre, candidates, settings)
         if len(kept) >= MIN_PAIRS and proven(chance, kept):
-            out.append((level, max(3 * 1.4826 * spread, TOLERANCE_S)))
+            out.append((level, tolerance(spread)))
         else:
             log.debug("%d pairs agree at %+.0f s, as chance would %.0f %% of the time", len(kept), level,
                       100 * chance)
@@ -130,9 +130,8 @@ def zone_levels(candidates: dict[str, list[ClockPair]], levels: list[tuple[float
             if len(agreeing) < MIN_PAIRS:
                 continue
             found, spread, kept = robust(agreeing)
-            width = max(p.diff_s for p in kept) - min(p.diff_s for p in kept) + RESOLUTION_S
-            if len(kept) >= MIN_PAIRS and proven(chance_at(there, len(kept), width, at, settings), kept):
-                out.append((found, max(3 * 1.4826 * spread, TOLERANCE_S)))
+            if len(kept) >= MIN_PAIRS and proven(chance_at(there, len(kept), agreement_width(kept), at, settings), kept):
+                out.append((found, tolerance(spread)))
     return out
 
 
@@ -147,8 +146,7 @@ def _cluster(rest: dict[str, list[ClockPair]], centre: float, candidates: dict[s
         if len(agreeing) < MIN_PAIRS:
             continue
         level, spread, kept = robust(agreeing)
-        width = max(p.diff_s for p in kept) - min(p.diff_s for p in kept) + RESOLUTION_S
-        found = (false_alarm(candidates, len(kept), width, settings), level, spread, kept)
+        found = (false_alarm(candidates, len(kept), agreement_width(kept), settings), level, spread, kept)
         if best is None or found[0] < best[0]:
             best = found
     return best if best is not None else (1.0, centre, 0.0, [])

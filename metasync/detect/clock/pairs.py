@@ -9,13 +9,16 @@ shots of its scene.
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import Iterable, Mapping, Sequence, TypeVar
 
 from ...config import Settings
 from ...models import Metadata, Photo
 from ...timeutil import has_known_offset, offset_of, utc_epoch, wall_epoch
 from ...track import FixGrid, passages
+
+T = TypeVar("T")
 
 # Same-moment pairs of one camera are sought in a cluster this wide on either side of its median...
 AGREE_S = 120.0
@@ -25,6 +28,22 @@ TOLERANCE_S = 15.0
 RESOLUTION_S = 2.0
 # A geotagged camera photo and the references' track are "together" when the track passed this close.
 PLACE_MATCH_M = 30.0
+
+
+def most_common(values: Iterable[T | None]) -> T | None:
+    """The value most of `values` are (None counts for nothing), ties to the smallest."""
+    votes = Counter(v for v in values if v is not None)
+    return min(votes, key=lambda v: (-votes[v], v)) if votes else None
+
+
+def tolerance(mad: float) -> float:
+    """How far a pair may lie from its cluster's median: 3 scaled MADs, never tighter than TOLERANCE_S."""
+    return max(3 * 1.4826 * mad, TOLERANCE_S)
+
+
+def agreement_width(kept: Sequence[ClockPair]) -> float:
+    """How tightly the kept pairs agree: their differences' range, at the clocks' resolution."""
+    return max(p.diff_s for p in kept) - min(p.diff_s for p in kept) + RESOLUTION_S
 
 
 @dataclass(frozen=True)

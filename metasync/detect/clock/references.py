@@ -3,13 +3,12 @@ and the zone offsets their photos carry along their clocks."""
 from __future__ import annotations
 
 import bisect
-from collections import Counter
 from typing import Any, Iterable, Mapping
 
 from ...models import CameraKey, Photo
 from ...timeutil import has_known_offset, offset_of, utc_epoch, wall_epoch
 from ...track import FixGrid, photo_fixes
-from .pairs import ClockPair, comparison_clock
+from .pairs import ClockPair, comparison_clock, most_common
 
 # The references' track looks at stretches that start or end this close to a camera photo (fixes of a walk are a
 # few hundred metres apart).
@@ -57,9 +56,7 @@ class Devices:
 
     def main(self, pairs: Iterable[ClockPair]) -> CameraKey | None:
         """The device most of the pairs are with."""
-        votes = Counter(self.of.get(p.reference_id) for p in pairs)
-        votes.pop(None, None)
-        return min(votes, key=lambda k: (-votes[k], k)) if votes else None
+        return most_common(self.of.get(p.reference_id) for p in pairs)
 
     def offset_at(self, device: CameraKey | None, both: bool, clock: float) -> str | None:
         """The offset of the device's photo nearest to this moment of its clock (None: it writes none)."""
