@@ -27,7 +27,8 @@ _EXTRAP_PACE_MPS = 1.0
 # Beyond a track's end the walk is continued at the pace and in the direction of its last stretch. A stroller's
 # heading wanders like a random walk, about 12 degrees a minute; the sideways spread that leaves after `dt` seconds
 # of a stretch of `span` seconds is pace * dt * wander * sqrt((span + dt) / 3), and the error radius stated is the
-# one that holds nine times in ten.
+# one that holds nine times in ten. The wandering also shortens the way made good: `_reach` is the expected
+# distance along the stretch's direction, in seconds of pace (without it, long continuations overshoot).
 _HEADING_WANDER = math.radians(12.0) / math.sqrt(60.0)  # radians per square-root second
 _RADIUS_90 = 1.645
 _MIN_SPAN_S = 60.0  # the stretch continued spans at least this much of the track (a logger's points are seconds apart)
@@ -258,8 +259,8 @@ def _continued(target_utc: float, fixes: Sequence[Fix], end: int, step: int,
         return None
     span = final.utc - first.utc
     pace = max(dist / span, _MIN_PACE_MPS)
-    lat, lon = great_circle_point(far.lat, far.lon, last.lat, last.lon, 1.0 + dt / span) if dist else (last.lat,
-                                                                                                      last.lon)
+    ahead = 1.0 + _reach(span, dt) / span
+    lat, lon = great_circle_point(far.lat, far.lon, last.lat, last.lon, ahead) if dist else (last.lat, last.lon)
     fix_err = max(_FIX_ERROR_M[far.kind], _FIX_ERROR_M[last.kind])
     wander = pace * dt * _HEADING_WANDER * math.sqrt((span + dt) / 3.0)
     noise = fix_err * math.sqrt(2.0) * dt / span  # the two fixes' own errors, carried on by the same ratio
@@ -268,6 +269,14 @@ def _continued(target_utc: float, fixes: Sequence[Fix], end: int, step: int,
               f"{_when(dt, 'after' if target_utc > last.utc else 'before')} {last.label}, ±{err:.0f} m")
     return PositionEstimate(lat, lon, last.alt, err, (first.source, final.source), "extrapolated", reason,
                             last.source, dt)
+
+
+def _reach(span: float, dt: float) -> float:
+    """The expected way made good along a stretch's direction `dt` seconds beyond its end, in seconds at its pace:
+    the integral of E[cos heading error] = exp(-var / 2), where the stretch's direction is the mean heading over
+    its `span` (off the end's heading by a variance of wander^2 * span / 3) and the heading wanders on."""
+    half = _HEADING_WANDER ** 2 / 2.0
+    return math.exp(-half * span / 3.0) * -math.expm1(-half * dt) / half
 
 
 @dataclass(frozen=True)

@@ -55,3 +55,14 @@ def test_the_cache_folder_is_a_setting(tmp_path: Path) -> None:
     config = tmp_path / "metasync.toml"
     config.write_text(f'cache_dir = "{tmp_path / "cache"}"\n', encoding="utf-8")
     assert Settings.load(config).cache_dir == tmp_path / "cache"
+
+
+def test_a_gps_log_that_cannot_be_read_is_one_line_naming_it(library: Truth, tmp_path: Path) -> None:
+    # the logs are read when planning first needs them, not when the engine starts: the error must still be one line
+    config = tmp_path / "metasync.toml"
+    config.write_text(f'gpx_logs = ["{tmp_path / "missing-walk.gpx"}"]\n', encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "metasync", "suggest", str(library.root), "--config", str(config),
+                          "--db", str(tmp_path / "index.db")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stdout
+    assert "Traceback" not in run.stderr and run.stderr.strip().count("\n") == 0, run.stderr
+    assert "missing-walk.gpx" in run.stderr

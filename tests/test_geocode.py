@@ -118,7 +118,7 @@ def test_a_gpx_log_geotags_photos_no_group_covers(no_network):
     log = [Fix(t0 + 60 * k, 48.1374 + 0.0003 * k, 11.5755, 519.0, f"/logs/walk.gpx#{k}", "gpx") for k in range(30)]
     cam = Photo(1, "/lib/cam/_MG_1.JPG", Metadata("2024-07-01T12:10:30", make="Canon"))  # 10:10:30 UTC in Munich
     late = Photo(2, "/lib/cam/_MG_2.JPG", Metadata("2024-07-01T18:00:00", make="Canon"))  # after the log ended
-    logged = Lookups(LOOKUPS.gazetteer, LOOKUPS.zones, tuple(log))
+    logged = Lookups.of(LOOKUPS.gazetteer, LOOKUPS.zones, tuple(log))
     [group] = place_groups([cam, late], set(), S, logged)
     assert [m.photo_id for m in group.members] == [1] and "1 get GPS from a track log" in group.reasons[0]
     plan = plan_place_group(group, {1: cam, 2: late}, S, logged)
@@ -174,7 +174,7 @@ def test_place_names_do_not_depend_on_the_order_groups_are_applied_in(no_network
 
     towns = [Town("Petit", 48.80, 2.30, "FR", "France", "Essonne"),
              Town("Grand", 48.827, 2.30, "FR", "France", "Paris", 2_000_000)]
-    lookups = Lookups(Gazetteer.from_places(towns), LOOKUPS.zones)
+    lookups = Lookups.of(Gazetteer.from_places(towns), LOOKUPS.zones)
     start = [phone(1, 0, lat=48.80, lon=2.30), phone(3, 10, lat=48.827, lon=2.30), dslr(2, 4)]
     event = Group(1, assign_roles(start), confidence=0.8)
     place = Group(2, tuple(GroupMember(p.id, p.path, is_source=False) for p in start[:2]), confidence=0.9,

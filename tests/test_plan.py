@@ -75,12 +75,13 @@ def test_beyond_the_track_its_last_stretch_is_continued_and_a_wide_guess_waits_f
     g, photos = group_of(a, b, dslr(2, 7), sources=(1, 3))
     lat = changes(plan_group(g, photos, S, LOOKUPS))["gps_latitude"]
     assert lat.reason.startswith("continued from IMG_0001 and IMG_0003 at 0.5 m/s, 2 min after IMG_0003")
-    assert lat.new == round(48.8584 + 210 / 111_195, 7) and not lat.conflict
+    # 56.6 m on (the way made good in 2 min at 0.5 m/s with the heading wandering), not a straight line's 60
+    assert abs(lat.new - (48.8584 + 206.6 / 111_195)) * 111_195 < 0.2 and not lat.conflict
     g, photos = group_of(a, b, dslr(2, 17), sources=(1, 3))
     plan = plan_group(g, photos, S, LOOKUPS)
     lat = changes(plan)["gps_latitude"]
     assert lat.conflict and "more than max_gps_error_m" in lat.reason
-    assert lat.new == round(48.8584 + 510 / 111_195, 7)  # not the last fix held 12 min
+    assert abs(lat.new - (48.8584 + 455.2 / 111_195)) * 111_195 < 0.2  # 305 m on, not the last fix held 12 min
     named = [c for c in plan.changes if c.field in ("city", "country", "offset_time")]
     assert named and all(c.conflict for c in named)
 

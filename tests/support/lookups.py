@@ -15,4 +15,4 @@ TOWNS = (
     Town("London", 51.50853, -0.12574, "GB", "United Kingdom", "England", 7556900),
 )
 
-LOOKUPS = Lookups(Gazetteer.from_places(TOWNS), Zones())
+LOOKUPS = Lookups.of(Gazetteer.from_places(TOWNS), Zones())
