@@ -290,3 +290,34 @@ def test_a_geotagging_camera_with_a_wrong_clock_is_set_by_the_track_alone(seed):
 def test_the_track_proves_no_offset(error_s, speed):
     """A right clock matches the track at no offset; a track that stays put cannot tell any moment from another."""
     assert estimate_clock_offsets(gps_camera_trip(random.Random(26), error_s, speed=speed), S) == []
+
+
+def _twins_and_decoys(rng: random.Random, shift: float, days: int = 5) -> list[Photo]:
+    """A camera on home time in New York (`shift` off) over `days` days, one event a day of 8 phone shots 4-7 min
+    apart: 2 camera shots a day are twins of a phone shot (1-6 s after), 4 are lone shots about 4 min (+-40 s)
+    after one, all of one scene."""
+    photos: list[Photo] = []
+    i = 0
+    for d in range(days):
+        t, scene, shots = DAY + timedelta(days=d), rng.getrandbits(64), []
+        for _ in range(8):
+            t += timedelta(seconds=rng.uniform(240, 420))
+            photos.append(phone(i := i + 1, t, flip(scene, rng.randint(0, 3), rng)))
+            shots.append(t)
+        moments = [shots[k] + timedelta(seconds=rng.uniform(1, 6)) for k in rng.sample(range(8), 2)]
+        moments += [shots[k] + timedelta(seconds=240 + rng.uniform(-40, 40)) for k in rng.sample(range(8), 4)]
+        for when in moments:
+            clock = (when - timedelta(seconds=shift)).replace(microsecond=0)
+            photos.append(dslr(i := i + 1, clock, flip(scene, rng.randint(0, 3), rng)))
+    return photos
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lone_shots_a_shooting_interval_after_phone_shots_do_not_outvote_the_twins(seed: int) -> None:
+    """The lone shots, paired with the phone shot before them, line up about 4 min off the twins: more of them,
+    less tightly, on the same days. A camera has one clock at a time: the twins' level wins the leg (it used to
+    go to the lone shots' level, -6 h 07-08 min)."""
+    shift = -6 * 3600 - 220.0
+    [est] = estimate_clock_offsets(_twins_and_decoys(random.Random(seed), shift), S)
+    assert est.shift_s == pytest.approx(shift, abs=10)
+    assert len(est.paths) == 30 and len(est.pairs) >= 10 and est.spread_s <= 5

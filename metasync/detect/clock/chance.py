@@ -77,13 +77,18 @@ def _visual_chance(pairs: Sequence[ClockPair]) -> float | None:
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
+def evidence(time_chance: float, pairs: Sequence[ClockPair]) -> float:
+    """How likely chance alone makes pairs agree in time as they do (`time_chance`) and rank as alike as they do,
+    combined (lookalikes that happen to line up rank like any other of their photos' candidates, and that makes
+    the agreement less credible). Pairs without ranks (track pairs, a photo with one candidate): the time alone."""
+    visual = _visual_chance(pairs)
+    return time_chance if visual is None else fisher(time_chance, visual)
+
+
 def proven(time_chance: float, pairs: Sequence[ClockPair]) -> bool:
     """Whether pairs that agree in time as chance would `time_chance` of the time show a clock difference: the
-    agreement in time must beat FALSE_ALARM on its own, and still when combined with the chance of their likeness
-    (lookalikes that happen to line up rank like any other of their photos' candidates, and that makes the
-    agreement less credible). Pairs without ranks (track pairs, a photo with one candidate) are judged by time."""
-    visual = _visual_chance(pairs)
-    return time_chance <= FALSE_ALARM and (visual is None or fisher(time_chance, visual) <= FALSE_ALARM)
+    agreement in time must beat FALSE_ALARM on its own, and still when combined with their likeness (evidence)."""
+    return time_chance <= FALSE_ALARM and evidence(time_chance, pairs) <= FALSE_ALARM
 
 
 def fisher(p: float, q: float) -> float:

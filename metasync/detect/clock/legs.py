@@ -2,6 +2,7 @@
 a reset clock), each leg with its level, its photos and their pairs."""
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Sequence
 
@@ -9,7 +10,7 @@ from ...config import Settings
 from ...models import Photo
 from ...timeutil import has_known_offset, wall_epoch
 from .chance import right_clock
-from .levels import MIN_PAIRS, find_levels, nearest_pair, pairs_near, robust, zone_levels
+from .levels import MIN_PAIRS, Level, find_levels, nearest_pair, pairs_near, robust, zone_levels
 from .pairs import ClockPair, agreement_width, comparison_clock
 from .references import Devices
 
@@ -18,6 +19,11 @@ from .references import Devices
 SESSION_GAP_S = 2 * 86400.0
 # Changing leg costs this many disagreeing photos: a leg inside another needs 3 agreeing pairs, one at either end 2.
 SWITCH_COST = 1.25
+# Two levels whose photos take turns at least this often in time order (a b a b a: a stray pair or two in a leg
+# makes fewer), and are not grouped in time more than this (a runs test's z: fewer runs than a random mix of their
+# photos would make, in standard deviations), interleave.
+MIN_RUNS = 5
+GROUPED_Z = -2.0
 
 
 def camera_sessions(photos: list[Photo], gap_s: float) -> list[list[Photo]]:
@@ -86,13 +92,14 @@ def split_legs(sessions: list[list[Photo]], candidates: dict[str, list[ClockPair
     home leg's correction, not New York's); none such: no correction. Legs only take photos from sessions where
     they have pairs (a camera unused for days may have been reset).
     """
-    levels = find_levels(candidates, settings)
-    levels += zone_levels(candidates, levels, settings)
-    if not levels:
-        return []
+    found = find_levels(candidates, settings)
     photos = [p for session in sessions for p in session]
     session_of = {p.path: k for k, session in enumerate(sessions) for p in session}
     times = {p.path: wall_epoch(p.meta) for p in photos}
+    levels = [(level.at, level.tolerance)
+              for level in without_rivals(found + zone_levels(candidates, found, settings), candidates, times)]
+    if not levels:
+        return []
     labelled = sorted((times[path], path, _label(ps, levels)) for path, ps in candidates.items())
     states = switch_points([label for _, _, label in labelled], len(levels))
     runs: list[tuple[int, list[str]]] = []  # (level, agreeing photos)
@@ -119,6 +126,38 @@ def split_legs(sessions: list[list[Photo]], candidates: dict[str, list[ClockPair
             members[fits[0]].append(p)
     return [(levels[level], leg, {p.path: candidates[p.path] for p in leg if p.path in candidates})
             for (level, _), leg in zip(runs, members) if leg]
+
+
+def without_rivals(levels: list[Level], candidates: dict[str, list[ClockPair]], times: dict[str, float]
+                   ) -> list[Level]:
+    """The levels, less each that interleaves with one chance explains less (kept in the order given).
+
+    A camera has one clock at a time: two levels whose photos take turns over the same days cannot both be its
+    error, and one is the other's decoy (its lone shots paired with the phone's shot a shooting interval before
+    or after them, which now and then line up as tightly as twins do). Levels that follow one another (zones,
+    a reset clock) have their photos grouped in time, a stray pair or two aside; interleaving is a runs test on
+    the two levels' photos in time order (MIN_RUNS, GROUPED_Z)."""
+    kept: list[Level] = []
+    for level in sorted(levels, key=lambda lv: lv.chance):
+        if not any(_interleave(level, other, candidates, times) for other in kept):
+            kept.append(level)
+    return [level for level in levels if level in kept]
+
+
+def _interleave(a: Level, b: Level, candidates: dict[str, list[ClockPair]], times: dict[str, float]) -> bool:
+    """Whether the photos agreeing with `a` or `b` (each with the nearer) take turns in time as a random mix of
+    them would (Wald-Wolfowitz runs test, normal approximation)."""
+    pair = [(a.at, a.tolerance), (b.at, b.tolerance)]
+    labels = [label for _, label in sorted((times[path], _label(ps, pair)) for path, ps in candidates.items())
+              if label is not None]
+    n_a, n = labels.count(0), len(labels)
+    n_b = n - n_a
+    runs = 1 + sum(x != y for x, y in zip(labels, labels[1:]))
+    if runs < MIN_RUNS:
+        return False
+    mean = 1 + 2 * n_a * n_b / n
+    var = 2 * n_a * n_b * (2 * n_a * n_b - n) / (n * n * (n - 1))
+    return var > 0 and (runs - mean) / math.sqrt(var) > GROUPED_Z
 
 
 def _label(pairs: list[ClockPair], levels: list[tuple[float, float]]) -> int | None:

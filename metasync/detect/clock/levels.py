@@ -8,10 +8,11 @@ import logging
 import math
 import statistics
 from collections import Counter
+from typing import NamedTuple
 
 from ...config import Settings
 from ...timeutil import offset_seconds
-from .chance import chance_at, false_alarm, proven
+from .chance import chance_at, evidence, false_alarm, proven
 from .pairs import AGREE_S, TOLERANCE_S, ClockPair, agreement_width, tolerance
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,15 @@ log = logging.getLogger(__name__)
 MIN_PAIRS = 2
 # At most this many clock differences (zones, settings) are sought per camera.
 MAX_LEVELS = 8
+
+
+class Level(NamedTuple):
+    """A clock difference several camera photos agree on: `at` seconds, give or take `tolerance`, lined up as
+    chance alone would `chance` of the time (chance.evidence: in time and likeness)."""
+
+    at: float
+    tolerance: float
+    chance: float
 
 
 def agreement_centre(candidates: dict[str, list[ClockPair]]) -> float | None:
@@ -76,8 +86,8 @@ def robust(pairs: list[ClockPair]) -> tuple[float, float, list[ClockPair]]:
     return med, statistics.median(abs(p.diff_s - med) for p in keep), keep
 
 
-def find_levels(candidates: dict[str, list[ClockPair]], settings: Settings) -> list[tuple[float, float]]:
-    """The clock differences that several camera photos agree on, strongest first, as (level, tolerance).
+def find_levels(candidates: dict[str, list[ClockPair]], settings: Settings) -> list[Level]:
+    """The clock differences that several camera photos agree on, densest first.
 
     The strongest centre's agreeing pairs make a level; every pair near it is its own or a decoy of it, and the
     rest is searched again (a photo keeps its other pairs: a decoy level may have taken it, its true one is still
@@ -89,7 +99,7 @@ def find_levels(candidates: dict[str, list[ClockPair]], settings: Settings) -> l
     passed over.
     """
     rest = dict(candidates)
-    out: list[tuple[float, float]] = []
+    out: list[Level] = []
     for _ in range(2 * MAX_LEVELS):
         if not rest or len(out) == MAX_LEVELS:
             break
@@ -98,7 +108,7 @@ def find_levels(candidates: dict[str, list[ClockPair]], settings: Settings) -> l
             break
         chance, level, spread, kept = _cluster(rest, centre, candidates, settings)
         if len(kept) >= MIN_PAIRS and proven(chance, kept):
-            out.append((level, tolerance(spread)))
+            out.append(Level(level, tolerance(spread), evidence(chance, kept)))
         else:
             log.debug("%d pairs agree at %+.0f s, as chance would %.0f %% of the time", len(kept), level,
                       100 * chance)
@@ -106,23 +116,22 @@ def find_levels(candidates: dict[str, list[ClockPair]], settings: Settings) -> l
     return out
 
 
-def zone_levels(candidates: dict[str, list[ClockPair]], levels: list[tuple[float, float]], settings: Settings
-                 ) -> list[tuple[float, float]]:
+def zone_levels(candidates: dict[str, list[ClockPair]], levels: list[Level], settings: Settings) -> list[Level]:
     """The levels a camera left on one zone's time would show where the references were in another zone: a
     level found with references at offset o, moved by each other offset the references had, and tested against
     the pairs with references at that offset alone, without a search (so a short stay at home, a few pairs, is
     found: its difference was known before looking). A camera that compares in UTC, or that follows the local
     zone, shows no such level (it is the level found, or there are no pairs there)."""
     offsets = sorted({p.reference_offset for ps in candidates.values() for p in ps if p.reference_offset})
-    out: list[tuple[float, float]] = []
-    for level, tol in levels:
+    out: list[Level] = []
+    for level, tol, _ in levels:
         here = _main_offset([path for path, ps in candidates.items()
                              if any(abs(p.diff_s - level) <= tol for p in ps)], candidates, level)
         if here is None:
             continue
         for offset in offsets:
             at = level + offset_seconds(offset) - offset_seconds(here)
-            if any(abs(at - known) <= AGREE_S for known, _ in (*levels, *out)):
+            if any(abs(at - known.at) <= AGREE_S for known in (*levels, *out)):
                 continue
             there = {path: mine for path, ps in candidates.items()
                      if (mine := [p for p in ps if p.reference_offset == offset])}
@@ -130,8 +139,9 @@ def zone_levels(candidates: dict[str, list[ClockPair]], levels: list[tuple[float
             if len(agreeing) < MIN_PAIRS:
                 continue
             found, spread, kept = robust(agreeing)
-            if len(kept) >= MIN_PAIRS and proven(chance_at(there, len(kept), agreement_width(kept), at, settings), kept):
-                out.append((found, tolerance(spread)))
+            chance = chance_at(there, len(kept), agreement_width(kept), at, settings)
+            if len(kept) >= MIN_PAIRS and proven(chance, kept):
+                out.append(Level(found, tolerance(spread), evidence(chance, kept)))
     return out
 
 
