@@ -17,6 +17,7 @@ photo's time is no better.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any, Sequence
@@ -100,12 +101,12 @@ def _by_exposure(copy: Photo, tied: list[Photo]) -> list[Photo]:
     (after the others); without the copy's, all stay as they are."""
     if len(tied) < 2 or copy.lightness is None:
         return tied
-    known = [abs(p.lightness - copy.lightness) for p in tied if p.lightness is not None]
-    if not known:
+    gap = {p.id: abs(p.lightness - copy.lightness) if p.lightness is not None else math.inf for p in tied}
+    nearest = min(gap.values())
+    if nearest == math.inf:
         return tied
-    reach = min(known) + LIGHTNESS_NOISE
-    gap = {p.id: abs(p.lightness - copy.lightness) if p.lightness is not None else float("inf") for p in tied}
-    return sorted((p for p in tied if p.lightness is None or gap[p.id] <= reach), key=lambda p: gap[p.id])
+    return sorted((p for p in tied if gap[p.id] <= nearest + LIGHTNESS_NOISE or p.lightness is None),
+                  key=lambda p: gap[p.id])
 
 
 def with_originals(changes: list[FieldChange], targets: Sequence[Photo], sources: Sequence[Photo],
