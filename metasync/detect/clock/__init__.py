@@ -14,7 +14,8 @@ the spread their median absolute deviation (levels).
 
 A camera's error need not be one number. Left on home time through other zones, its apparent error changes by the
 zone difference when the traveller moves on; a reset clock changes too. So the clock differences several photos
-agree on are found as levels, each paired photo labelled with its level, and the photos in time order split into
+agree on are found as levels (a camera has one clock at a time: of two levels whose photos take turns over the same
+days, the one chance explains more is a decoy, dropped), each paired photo labelled with its level, and the photos in time order split into
 legs where the level changes (legs); each leg is then estimated from its own pairs (estimate). Within a leg a
 clock that drifts (seconds a day) gets a Theil-Sen line when a rank test shows the trend (drift). Each corrected
 time takes the offset the reference device (a phone) had at that moment, so the camera photo ends in local wall

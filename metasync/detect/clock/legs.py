@@ -85,8 +85,9 @@ def split_legs(sessions: list[list[Photo]], candidates: dict[str, list[ClockPair
     """A camera's photos split where its clock difference changes: each leg's level (and tolerance), photos and
     their candidate pairs.
 
-    Levels are found over all the camera's pairs, each paired photo labelled with the level it agrees with, and
-    the time order split into legs (switch_points). A photo takes the leg whose paired photos span its time;
+    Levels are found over all the camera's pairs (of two that take turns in time, only the one chance explains
+    least: without_rivals), each paired photo labelled with the level it agrees with, and the time order split
+    into legs (switch_points). A photo takes the leg whose paired photos span its time;
     between or beyond them, the nearest leg in time whose reference device, at the time that leg's correction
     gives the photo, was in a zone it was in during the leg (a camera on home time back home takes the first
     home leg's correction, not New York's); none such: no correction. Legs only take photos from sessions where
