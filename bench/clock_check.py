@@ -41,7 +41,7 @@ def check_seed(seed: int, size: tuple[int, int]) -> dict[str, Any]:
         with Engine(settings) as engine:
             engine.scan([root])
             photos = engine.index.photos()
-        groups, _ = suggest_time_shifts(photos, settings)
+        groups, _, _ = suggest_time_shifts(photos, settings)
     by_path = {p.path: p for p in photos}
     pending: dict[str, dict[str, str]] = {}
     for g in groups:

@@ -96,7 +96,7 @@ def _event_of(photos: list[Photo], truth: Truth) -> dict[int, str]:
 def evaluate(photos: list[Photo], truth: Truth, settings: Settings,
              analyzer: LocalAnalyzer) -> tuple[Accuracy, Accuracy]:
     event_of = _event_of(photos, truth)
-    _, photos = suggest_time_shifts(photos, settings)  # as `suggest` does: events are found on corrected clocks
+    _, photos, _ = suggest_time_shifts(photos, settings)  # as `suggest` does: events are found on corrected clocks
     before = detect_groups(photos, settings)
     after = refine_groups(before, {p.id: p for p in photos}, settings, analyzer)
     return pair_accuracy(before, event_of), pair_accuracy(after, event_of)

@@ -154,7 +154,7 @@ class Engine:
         photos = index.photos()
         originals = {p.id: p for p in photos}
         # 1. cameras whose clock is off become time-shift groups; events are found with corrected times
-        shifts, photos = suggest_time_shifts(photos, settings)
+        shifts, photos, doubts = suggest_time_shifts(photos, settings)
         by_id = {p.id: p for p in photos}
         _report(progress, "detect", 0, 1)
         # 2. events, 3. checked on their images
@@ -173,7 +173,8 @@ class Engine:
         for k in range(0, len(groups), _PLAN_BATCH):
             _report(progress, "plan", k, len(groups))
             batch = groups[k:k + _PLAN_BATCH]
-            for group, plan in zip(batch, plan_groups(batch, by_id, settings, self.lookups, as_shot=originals)):
+            for group, plan in zip(batch, plan_groups(batch, by_id, settings, self.lookups, as_shot=originals,
+                                                                 doubts=doubts)):
                 plan = with_clock_corrections(plan, group, originals, by_id, shifts)
                 if not plan.changes:
                     continue
@@ -183,6 +184,7 @@ class Engine:
                     out.append(g.summary(group, gid, plan))
         index.delete_groups(p.id for p in previous if p.id not in kept)
         _report(progress, "plan", len(groups), len(groups))
+        g.store_clock_doubts(index, doubts)
         index.set_state(g.DETECTED, g.detected_on(index, settings))
         log.info("suggested %d groups (%d detected)", len(out), len(groups))
         return sorted(out, key=lambda s: s["id"])

@@ -10,7 +10,7 @@ import json
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from .config import Settings
 from .detect.clock import with_pending_shifts
@@ -44,6 +44,7 @@ def photos_under(index: Index, paths: list[str]) -> set[int]:
 
 
 DETECTED = "detected_on"  # index state: the library and settings the stored suggestions were detected on
+CLOCK_DOUBTS = "clock_doubts"  # index state: the photos whose camera clock the last detection doubted
 
 
 def detected_on(index: Index, settings: Settings) -> str:
@@ -116,6 +117,18 @@ def create_group(index: Index, files: list[str], sources: list[str] | None = Non
                                   options=checked, reasons=reasons))
 
 
+def store_clock_doubts(index: Index, doubts: dict[int, str]) -> None:
+    """The photos whose camera's clock the last detection doubted (id -> reason), for planning a stored group
+    as `suggest` planned it."""
+    index.set_state(CLOCK_DOUBTS, json.dumps({str(k): v for k, v in sorted(doubts.items())}))
+
+
+def clock_doubts(index: Index, photo_ids: Iterable[int]) -> dict[int, str]:
+    """The stored clock doubts of these photos (store_clock_doubts)."""
+    stored = json.loads(index.state(CLOCK_DOUBTS) or "{}")
+    return {pid: stored[str(pid)] for pid in photo_ids if str(pid) in stored}
+
+
 def planned(index: Index, settings: Settings, lookups: Lookups, group: Group, shifts: list[Group] | None = None
             ) -> tuple[Plan, dict[int, Photo]]:
     """The group's plan and the photos it was made on. Groups other than clock corrections are planned on the
@@ -128,7 +141,7 @@ def planned(index: Index, settings: Settings, lookups: Lookups, group: Group, sh
     if shifts is None:  # only clock corrections of these photos matter (loading every group slowed previews)
         shifts = index.groups(kind=GroupKind.TIME_SHIFT, files=photos)
     shifted = {p.id: p for p in with_pending_shifts(list(photos.values()), shifts)}
-    p = plan_group(group, shifted, settings, lookups, overrides)
+    p = plan_group(group, shifted, settings, lookups, overrides, doubts=clock_doubts(index, shifted))
     return with_clock_corrections(p, group, photos, shifted, shifts), shifted
 
 

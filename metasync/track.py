@@ -349,12 +349,13 @@ def _local_m(origin: Fix, lat: float, lon: float) -> tuple[float, float]:
     return dlon * k * math.cos(math.radians(origin.lat)), (lat - origin.lat) * k
 
 
-def gps_changes(target: Photo, target_utc: float | None, fixes: Sequence[Fix],
-                settings: Settings, linked: Sequence[str] = (), guesses: bool = False) -> list[FieldChange]:
+def gps_changes(target: Photo, target_utc: float | None, fixes: Sequence[Fix], settings: Settings,
+                linked: Sequence[str] = (), guesses: bool = False, doubt: str | None = None) -> list[FieldChange]:
     """GPS for a target without any, from the track at its capture time: interpolated, continued beyond the
     track's end with an error radius of at most max_gps_error_m, or from a fix within NEAR_FIX_S; [] otherwise
     (a single fix further away is the group's own rules' business: they also weigh disagreeing sources). With
-    `guesses`, a continuation with a wider radius is proposed as a conflict, for the user to confirm.
+    `guesses`, a continuation with a wider radius is proposed as a conflict, for the user to confirm, and so is
+    any position when the target's clock is in `doubt` (why; without `guesses`, none).
 
     The change's source is the fix nearest in time; the reason names the fixes and the error radius.
     """
@@ -363,11 +364,12 @@ def gps_changes(target: Photo, target_utc: float | None, fixes: Sequence[Fix],
     est = estimate_position(target_utc, fixes, settings, linked)
     if est is None or (est.method in ("nearest", "same_moment") and est.nearest_dt_s > NEAR_FIX_S):
         return []
-    guess = est.method == "extrapolated" and est.error_m > settings.max_gps_error_m
+    wide = est.method == "extrapolated" and est.error_m > settings.max_gps_error_m
+    guess = wide or doubt is not None
     if guess and not guesses:
         return []
     reason = est.reason + (f" (more than max_gps_error_m, {settings.max_gps_error_m:.0f} m: a guess, yours to "
-                           "confirm)" if guess else "")
+                           "confirm)" if wide else f" ({doubt}: a guess, yours to confirm)" if guess else "")
     conf = round(est.confidence, 4)
     values = {"gps_latitude": round(est.lat, 7), "gps_longitude": round(est.lon, 7)}
     if est.alt is not None and target.meta.gps_altitude is None:

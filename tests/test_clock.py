@@ -11,6 +11,8 @@ import pytest
 
 from metasync.config import Settings
 from metasync.detect.clock import estimate_clock_offsets, suggest_time_shifts, time_shift_group, with_pending_shifts
+from metasync.detect.clock.levels import DOUBT, doubted_level, find_levels
+from metasync.detect.clock.pairs import ClockPair
 from metasync.models import Metadata, Photo, camera_label
 from metasync.plan.time_shift import plan_time_shift
 from metasync.timeutil import utc_epoch
@@ -191,7 +193,7 @@ def test_pending_shift_in_memory_brings_the_camera_to_the_phone_time():
         assert abs(gap) < 30
     assert fixed[photos[0].path] == photos[0]
     assert with_pending_shifts(photos, [replace(group, status="applied")]) == photos
-    assert suggest_time_shifts(photos, S) == ([group], list(fixed.values()))
+    assert suggest_time_shifts(photos, S) == ([group], list(fixed.values()), {})
 
 
 def test_a_shift_is_never_applied_twice():
@@ -321,3 +323,25 @@ def test_lone_shots_a_shooting_interval_after_phone_shots_do_not_outvote_the_twi
     [est] = estimate_clock_offsets(_twins_and_decoys(random.Random(seed), shift), S)
     assert est.shift_s == pytest.approx(shift, abs=10)
     assert len(est.paths) == 30 and len(est.pairs) >= 10 and est.spread_s <= 5
+
+
+def _pairs(rng: random.Random, at: float, twins: int, photos: int = 12, each: int = 6) -> dict[str, list[ClockPair]]:
+    """Per camera photo, `each` look-alike pairs scattered over an hour around `at`; the first `twins` photos
+    also have a pair at `at` (+-3 s)."""
+    out = {}
+    for k in range(photos):
+        pairs = [ClockPair(f"/c/{k}.jpg", f"/r/{k}_{j}.jpg", 100 * k + j, at + rng.uniform(-1800, 1800), 4)
+                 for j in range(each)]
+        if k < twins:
+            pairs[0] = ClockPair(f"/c/{k}.jpg", f"/r/{k}_0.jpg", 100 * k, at + rng.uniform(-3, 3), 2)
+        out[f"/c/{k}.jpg"] = pairs
+    return out
+
+
+def test_three_twins_among_lookalikes_put_a_clock_in_doubt_without_proving_it_off() -> None:
+    candidates = _pairs(random.Random(3), 1040.0, twins=3)
+    assert find_levels(candidates, S) == []  # not proven: chance lines up 3 such pairs 22 % of the time
+    doubt = doubted_level(candidates, S)
+    assert doubt is not None and doubt.at == pytest.approx(1040.0, abs=3) and 0.05 < doubt.chance <= DOUBT
+    # the same twins at no difference: a right clock explains them, no doubt
+    assert doubted_level(_pairs(random.Random(3), 0.0, twins=3), S) is None

@@ -33,7 +33,7 @@ def _rel(truth: Truth, path: str) -> str:
 
 def test_the_dslr_on_home_time_is_corrected_leg_by_leg(scanned):
     truth, photos = scanned
-    groups, fixed = suggest_time_shifts(photos, Settings())
+    groups, fixed, _ = suggest_time_shifts(photos, Settings())
     dslr = [g for g in groups if g.evidence.camera.startswith("Canon")]
     assert len(dslr) >= 3  # home, Lisbon, New York (and home again)
     reasons = " | ".join(g.reasons[0] for g in dslr)

@@ -83,3 +83,14 @@ def test_options_and_evidence_round_trip_through_the_index(tmp_path: Path) -> No
     for before, after in zip(saved, loaded):
         assert (after.kind, after.options, after.evidence) == (before.kind, before.options, before.evidence)
     assert loaded[2].options_dict() == {"copy_camera": False}
+
+
+def test_clock_doubts_are_kept_for_planning_a_stored_group(tmp_path: Path) -> None:
+    from metasync.groups import clock_doubts, store_clock_doubts
+
+    with Index(tmp_path / "index.db") as index:
+        assert clock_doubts(index, [1, 2]) == {}
+        store_clock_doubts(index, {2: "the clock of NIKON Z 6_2 may be +17 min 28 s off", 9: "x"})
+        assert clock_doubts(index, [1, 2]) == {2: "the clock of NIKON Z 6_2 may be +17 min 28 s off"}
+        store_clock_doubts(index, {})  # the next detection doubts nothing
+        assert clock_doubts(index, [2, 9]) == {}

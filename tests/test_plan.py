@@ -333,3 +333,19 @@ def test_plan_never_removes_or_overwrites_except_by_the_rules(rows, copy_camera)
                 (src.phash ^ target.phash).bit_count() <= S.phash_same_shot
             assert same or (copy_camera and c.field in ("make", "model")), c
         assert 0 <= c.confidence <= 1
+
+
+def test_a_camera_whose_clock_is_in_doubt_is_placed_by_its_time_only_as_a_guess():
+    """A camera whose pairs point to an offset that is not proven (suggest_time_shifts' doubts): the track at its
+    own time may be 17 minutes off, so the position is proposed, not written, and the reason says why."""
+    doubt = "the clock of NIKON Z 6_2 may be +17 min 28 s off: 6 pairs agree, as chance alone would line them up 8 %"
+    g, photos = group_of(phone(1, 0), phone(3, 10, lat=48.8584 + 300 / 111_195), dslr(2, 5), sources=(1, 3))
+    sure = changes(plan_group(g, photos, S, LOOKUPS))["gps_latitude"]
+    assert sure.reason.startswith("interpolated between IMG_0001") and not sure.conflict
+    doubted = changes(plan_group(g, photos, S, LOOKUPS, doubts={2: doubt}))["gps_latitude"]
+    assert doubted.conflict and doubted.new == sure.new
+    assert doubted.reason.endswith(f"({doubt}: a guess, yours to confirm)")
+    # a source chosen by time, one fix 2 min away, is a guess too
+    g, photos = group_of(phone(1, 0), dslr(2, 2))
+    lat = changes(plan_group(g, photos, S, LOOKUPS, doubts={2: doubt}))["gps_latitude"]
+    assert lat.conflict and doubt in lat.reason and lat.new == 48.8584

@@ -5,7 +5,7 @@ Each kind of group has its planner: events (plan/events.py), camera clocks (plan
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..config import Settings
 from ..gcpause import collector_paused
@@ -17,19 +17,20 @@ from .time_shift import plan_time_shift
 
 
 def plan_group(group: Group, photos: dict[int, Photo], settings: Settings, lookups: Lookups,
-               overrides: dict[tuple[int, str], Any] | None = None) -> Plan:
+               overrides: dict[tuple[int, str], Any] | None = None, doubts: Mapping[int, str] | None = None) -> Plan:
     """The changes the group's targets should receive, with reasons, confidences and conflicts.
 
-    `lookups`: the towns, zones and GPS track log points the plan may look up (built once by the Engine)."""
+    `lookups`: the towns, zones and GPS track log points the plan may look up (built once by the Engine);
+    `doubts`: the photos whose camera's clock is in doubt, with the reason (suggest_time_shifts)."""
     if group.kind == GroupKind.TIME_SHIFT:
         return plan_time_shift(group, list(photos.values()), settings, overrides)
     if group.kind == GroupKind.PLACE:
         return plan_place_group(group, photos, settings, lookups, overrides)
-    return plan_events([group], photos, settings, lookups, [overrides or {}])[0]
+    return plan_events([group], photos, settings, lookups, [overrides or {}], doubts or {})[0]
 
 
 def plan_groups(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings, lookups: Lookups,
-                as_shot: dict[int, Photo] | None = None) -> list[Plan]:
+                as_shot: dict[int, Photo] | None = None, doubts: Mapping[int, str] | None = None) -> list[Plan]:
     """plan_group for many groups without overrides (fresh suggestions), in order. Event groups are planned
     together: one pass weighs every target against every source of every group, one batch names the places.
 
@@ -40,7 +41,7 @@ def plan_groups(groups: Sequence[Group], photos: dict[int, Photo], settings: Set
     with collector_paused():
         for chunk in batches(events, [groups[k] for k in events]):
             planned.update(zip(chunk, plan_events([groups[k] for k in chunk], photos, settings, lookups,
-                                                   [{} for _ in chunk])))
+                                                   [{} for _ in chunk], doubts or {})))
     return [planned[k] if k in planned else
             plan_group(g, (as_shot or photos) if g.kind == GroupKind.TIME_SHIFT else photos, settings, lookups)
             for k, g in enumerate(groups)]

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 from itertools import takewhile
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -265,7 +265,9 @@ def batches(keys: list[int], groups: list[Group]) -> Iterator[list[int]]:
 
 
 def plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings, lookups: Lookups,
-                overrides: Sequence[dict[tuple[int, str], Any]]) -> list[Plan]:
+                overrides: Sequence[dict[tuple[int, str], Any]], doubts: Mapping[int, str] | None = None) -> list[Plan]:
+    """The plans of event groups, planned together. `doubts`: photo id -> why its camera's clock is in doubt; such
+    a photo is placed by its time (the track, or a source near in time) only as a guess for the user."""
     pool: list[Photo] = []
     when: list[float | None] = []
     parts = []  # per group: its targets' positions in the pool, its sources', its capture times
@@ -287,7 +289,7 @@ def plan_events(groups: Sequence[Group], photos: dict[int, Photo], settings: Set
         ctx = _Context(group, settings, times, track, len({f.device for f in track}),
                        frozenset(pool[k].id for k in src if pool[k].id in named),
                        frozenset(pool[k].id for k in src if pool[k].meta.tags),
-                       gps_agreement(settings, [pool[k] for k in src]))
+                       gps_agreement(settings, [pool[k] for k in src]), doubts or {})
         changes = [c for t in tgt for c in _target_changes(pool[t], next(ranked), ctx)]
         changes = with_originals(changes, [pool[k] for k in tgt], [pool[k] for k in src], settings)
         drafts.append(_apply_overrides(changes, group, photos, hand))
@@ -351,6 +353,7 @@ class _Context:
     named: frozenset[int]  # ids of the sources that name a place, beyond what their position says
     tagged: frozenset[int]  # ids of the sources that have tags
     gps_agree: Callable[[Photo, Photo], bool]
+    doubts: Mapping[int, str]  # photo id -> why its camera's clock is in doubt
 
 
 def _ranked(pool: list[Photo], when: list[float | None], parts: list[tuple[list[int], list[int]]],
@@ -384,12 +387,15 @@ def _ranked(pool: list[Photo], when: list[float | None], parts: list[tuple[list[
 
 def _target_changes(target: Photo, ranked: Ranked, ctx: _Context) -> list[FieldChange]:
     meta, group, settings = target.meta, ctx.group, ctx.settings
+    doubt = ctx.doubts.get(target.id)
     out: list[FieldChange] = []
     # a target with even half a position keeps it: neither the track nor a source overwrites it
     located = [] if meta.gps_latitude is not None or meta.gps_longitude is not None else \
         gps_changes(target, ctx.times.get(target.id), ctx.track, settings,
-                    ranked.linked_devices() if ctx.devices > 1 else (), guesses=True)
+                    ranked.linked_devices() if ctx.devices > 1 else (), guesses=True, doubt=doubt)
     gps = None if located else choose_gps(target, ranked, settings, ctx.gps_agree)
+    if gps is not None and doubt is not None and not gps.source.same_shot:  # a source chosen by time
+        gps = Choice(gps.source, True, gps.alternatives, f"{doubt}: a guess, yours to confirm")
     if located:  # on the track: interpolated, continued past its end, or a fix of the same moment
         out.extend(located)
     elif gps is not None:

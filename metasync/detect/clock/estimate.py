@@ -15,7 +15,7 @@ from .correct import corrected_values
 from .drift import fit_drift
 from .explain import leg_reasons
 from .legs import SESSION_GAP_S, beat_the_right_clock, camera_sessions, split_legs
-from .levels import MIN_PAIRS, pairs_near, robust
+from .levels import MIN_PAIRS, doubted_level, pairs_near, robust
 from .pairs import ClockPair, candidate_pairs, comparison_clock, place_pairs
 from .references import Devices, reference_devices, reference_tracks
 
@@ -60,8 +60,30 @@ class ClockEstimate:
                 f"{by}, spread {format_duration(self.spread_s)}{why}")
 
 
+@dataclass(frozen=True)
+class ClockDoubt:
+    """A camera whose clock is in doubt (levels.doubted_level): not proven off, nor shown right."""
+
+    camera: str
+    shift_s: float
+    pairs: int
+    chance: float
+    photo_ids: tuple[int, ...]
+
+    @property
+    def text(self) -> str:
+        return (f"the clock of {self.camera} may be {format_duration(self.shift_s, signed=True)} off: {self.pairs} "
+                f"pairs agree, as chance alone would line them up {100 * self.chance:.0f} % of the time")
+
+
 def estimate_clock_offsets(photos: Iterable[Photo], settings: Settings) -> list[ClockEstimate]:
-    """One estimate per leg of a camera whose clock is measurably off against the reference clocks.
+    """One estimate per leg of a camera whose clock is measurably off against the reference clocks."""
+    return estimate_clocks(photos, settings)[0]
+
+
+def estimate_clocks(photos: Iterable[Photo], settings: Settings) -> tuple[list[ClockEstimate], list[ClockDoubt]]:
+    """One estimate per leg of a camera whose clock is measurably off against the reference clocks, and the
+    cameras whose clock is in doubt (none of its legs proven, but its pairs agree on a difference all the same).
 
     The cameras are solved together, in two passes: first against the reference devices (phones) alone; then a
     camera the phones did not prove is solved again against the phones and the cameras whose corrections they
@@ -76,13 +98,14 @@ def estimate_clock_offsets(photos: Iterable[Photo], settings: Settings) -> list[
     phones = reference_devices(by_camera)
     against = _References(by_camera, phones)
     solved = {key: _solve(key, by_camera[key], against, settings) for key in sorted(set(by_camera) - phones)}
-    proven = {key: _corrected(by_camera[key], estimates) for key, estimates in solved.items() if estimates}
+    proven = {key: _corrected(by_camera[key], estimates) for key, (estimates, _) in solved.items() if estimates}
     if proven and len(proven) < len(solved):
         against = _References({**by_camera, **proven}, phones | set(proven), against.located, set(proven))
         for key in solved:
             if key not in proven:
                 solved[key] = _solve(key, by_camera[key], against, settings)
-    return [e for estimates in solved.values() for e in estimates]
+    return ([e for estimates, _ in solved.values() for e in estimates],
+            [doubt for _, doubt in solved.values() if doubt is not None])
 
 
 class _References:
@@ -105,8 +128,10 @@ class _References:
         return reference_tracks(self.located)
 
 
-def _solve(key: CameraKey, photos: list[Photo], against: _References, settings: Settings) -> list[ClockEstimate]:
-    """The estimates of one camera's legs against these references (none: its clock is not proven off)."""
+def _solve(key: CameraKey, photos: list[Photo], against: _References, settings: Settings
+           ) -> tuple[list[ClockEstimate], ClockDoubt | None]:
+    """The estimates of one camera's legs against these references (none: its clock is not proven off), and,
+    without any, whether its clock is in doubt."""
     sessions = camera_sessions(photos, SESSION_GAP_S)
     geotagged = any(p.meta.has_gps for p in photos)
     candidates: dict[str, list[ClockPair]] = {}
@@ -122,7 +147,13 @@ def _solve(key: CameraKey, photos: list[Photo], against: _References, settings: 
         estimate = _estimate(key, level, leg, leg_candidates, against) if level in proven else None
         if estimate is not None:
             estimates.append(estimate)
-    return _explained(estimates, sessions)
+    if estimates:
+        return _explained(estimates, sessions), None
+    doubt = doubted_level(candidates, settings)
+    if doubt is None or abs(doubt.at) < MIN_SHIFT_S:
+        return [], None
+    return [], ClockDoubt(camera_label(key), float(round(doubt.at)), len(pairs_near(candidates, *doubt[:2])),
+                          doubt.chance, tuple(p.id for p in photos))
 
 
 def _corrected(photos: list[Photo], estimates: list[ClockEstimate]) -> list[Photo]:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from ...config import Settings
 from ...timeutil import offset_seconds
-from .chance import chance_at, evidence, false_alarm, proven
+from .chance import chance_at, evidence, false_alarm, proven, right_clock
 from .pairs import AGREE_S, TOLERANCE_S, ClockPair, agreement_width, tolerance
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 MIN_PAIRS = 2
 # At most this many clock differences (zones, settings) are sought per camera.
 MAX_LEVELS = 8
+# A camera's best clock difference that is not proven, but that chance would line up less often than this (and a
+# right clock does not explain), puts its clock in doubt.
+DOUBT = 0.25
 
 
 class Level(NamedTuple):
@@ -114,6 +117,21 @@ def find_levels(candidates: dict[str, list[ClockPair]], settings: Settings) -> l
                       100 * chance)
         rest = {path: left for path, ps in rest.items() if (left := [p for p in ps if abs(p.diff_s - level) > AGREE_S])}
     return out
+
+
+def doubted_level(candidates: dict[str, list[ClockPair]], settings: Settings) -> Level | None:
+    """The clock difference a camera's photos agree on best, when that puts its clock in doubt without proving it
+    off: more pairs than a right clock explains as tightly, lined up as chance would less than DOUBT of the time.
+    Its time then places nothing on a track by itself (a few twins seldom prove a clock; the camera's shots
+    placed 17 minutes off are written data)."""
+    centre = agreement_centre(candidates)
+    if centre is None:
+        return None
+    chance, level, spread, kept = _cluster(candidates, centre, candidates, settings)
+    if len(kept) < MIN_PAIRS or right_clock(candidates, agreement_width(kept)) >= len(kept):
+        return None
+    doubt = evidence(chance, kept)
+    return Level(level, tolerance(spread), doubt) if doubt <= DOUBT else None
 
 
 def zone_levels(candidates: dict[str, list[ClockPair]], levels: list[Level], settings: Settings) -> list[Level]:

@@ -8,7 +8,7 @@ from typing import Iterable, Sequence
 from ...config import Settings
 from ...models import ClockEvidence, Group, GroupKind, GroupMember, Photo
 from .correct import corrected_values
-from .estimate import ClockEstimate, estimate_clock_offsets
+from .estimate import ClockEstimate, estimate_clocks
 
 # A clock correction stands until it is applied or deleted: one taken back (reverted) may be applied again, and
 # the groups applied meanwhile must not write the camera's wrong times.
@@ -34,11 +34,14 @@ def time_shift_group(estimate: ClockEstimate) -> Group:
         reasons=(estimate.text,))
 
 
-def suggest_time_shifts(photos: Sequence[Photo], settings: Settings) -> tuple[list[Group], list[Photo]]:
-    """Time-shift groups for the cameras whose clock is off, and the photos as they will be once those shifts are
-    applied (grouping and planning the events should see corrected times)."""
-    groups = [time_shift_group(e) for e in estimate_clock_offsets(photos, settings)]
-    return groups, with_pending_shifts(photos, groups)
+def suggest_time_shifts(photos: Sequence[Photo], settings: Settings
+                        ) -> tuple[list[Group], list[Photo], dict[int, str]]:
+    """Time-shift groups for the cameras whose clock is off, the photos as they will be once those shifts are
+    applied (grouping and planning the events should see corrected times), and the photos whose camera's clock is
+    in doubt, with the reason (planning places them on no track by their time alone)."""
+    estimates, doubts = estimate_clocks(photos, settings)
+    groups = [time_shift_group(e) for e in estimates]
+    return groups, with_pending_shifts(photos, groups), {pid: d.text for d in doubts for pid in d.photo_ids}
 
 
 def shift_values(group: Group, photo: Photo) -> dict[str, str]:
