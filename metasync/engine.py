@@ -173,8 +173,8 @@ class Engine:
         for k in range(0, len(groups), _PLAN_BATCH):
             _report(progress, "plan", k, len(groups))
             batch = groups[k:k + _PLAN_BATCH]
-            for group, plan in zip(batch, plan_groups(batch, by_id, settings, self.lookups, as_shot=originals,
-                                                                 doubts=doubts)):
+            plans = plan_groups(batch, by_id, settings, self.lookups, as_shot=originals, doubts=doubts)
+            for group, plan in zip(batch, plans):
                 plan = with_clock_corrections(plan, group, originals, by_id, shifts)
                 if not plan.changes:
                     continue

@@ -152,8 +152,9 @@ def _solve(key: CameraKey, photos: list[Photo], against: _References, settings: 
     doubt = doubted_level(candidates, settings)
     if doubt is None or abs(doubt.at) < MIN_SHIFT_S:
         return [], None
-    return [], ClockDoubt(camera_label(key), float(round(doubt.at)), len(pairs_near(candidates, *doubt[:2])),
-                          doubt.chance, tuple(p.id for p in photos))
+    agreeing = pairs_near(candidates, doubt.at, doubt.tolerance)
+    return [], ClockDoubt(camera_label(key), float(round(doubt.at)), len(agreeing), doubt.chance,
+                          tuple(p.id for p in photos))
 
 
 def _corrected(photos: list[Photo], estimates: list[ClockEstimate]) -> list[Photo]:
