@@ -127,6 +127,9 @@ def test_a_gpx_log_geotags_photos_no_group_covers(no_network):
     assert got["gps_latitude"].reason.startswith("interpolated between walk.gpx#10 (30 s before)")
     assert got["offset_time"].new == "+02:00" and got["offset_time"].source.startswith("/logs/walk.gpx#")
     assert got["country_code"].new == "DE"
+    # a camera whose clock is in doubt: its time would place it, so the log does not
+    doubted = plan_place_group(group, {1: cam, 2: late}, S, logged, doubts={1: "the clock of Canon may be off"})
+    assert not {c.field for c in doubted.changes} & {"gps_latitude", "gps_longitude", "offset_time", "city"}
 
 
 def test_gazetteer_is_cached_and_read_back_without_the_dataset(cache_dir, monkeypatch):

@@ -25,7 +25,7 @@ def plan_group(group: Group, photos: dict[int, Photo], settings: Settings, looku
     if group.kind == GroupKind.TIME_SHIFT:
         return plan_time_shift(group, list(photos.values()), settings, overrides)
     if group.kind == GroupKind.PLACE:
-        return plan_place_group(group, photos, settings, lookups, overrides)
+        return plan_place_group(group, photos, settings, lookups, overrides, doubts)
     return plan_events([group], photos, settings, lookups, [overrides or {}], doubts or {})[0]
 
 
@@ -43,5 +43,6 @@ def plan_groups(groups: Sequence[Group], photos: dict[int, Photo], settings: Set
             planned.update(zip(chunk, plan_events([groups[k] for k in chunk], photos, settings, lookups,
                                                    [{} for _ in chunk], doubts or {})))
     return [planned[k] if k in planned else
-            plan_group(g, (as_shot or photos) if g.kind == GroupKind.TIME_SHIFT else photos, settings, lookups)
+            plan_group(g, (as_shot or photos) if g.kind == GroupKind.TIME_SHIFT else photos, settings, lookups,
+                       doubts=doubts)
             for k, g in enumerate(groups)]

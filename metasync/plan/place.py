@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..config import Settings
 from ..detect.place import log_capture_times
@@ -63,12 +63,15 @@ def named_beyond_position(photos: Sequence[Photo], gazetteer: Gazetteer) -> froz
 
 
 def plan_place_group(group: Group, photos: dict[int, Photo], settings: Settings, lookups: Lookups,
-                     overrides: dict[tuple[int, str], Any] | None = None) -> Plan:
+                     overrides: dict[tuple[int, str], Any] | None = None, doubts: Mapping[int, str] | None = None
+                     ) -> Plan:
     """GPS from the logs for members without any, then offsets and place names (a user override replaces the
-    planned value)."""
+    planned value). A member whose camera's clock is in doubt (`doubts`) gets no GPS from the logs: its time would
+    place it."""
     members = [photos[m.photo_id] for m in group.members if m.photo_id in photos]
     times = log_capture_times(members, lookups)
-    changes = [c for p in members for c in gps_changes(p, times.get(p.id), lookups.logs, settings)]
+    changes = [c for p in members
+               for c in gps_changes(p, times.get(p.id), lookups.logs, settings, doubt=(doubts or {}).get(p.id))]
     changes += plan_locations(members, changes, lookups)
     ids = {p.path: p.id for p in members}
     out = []
