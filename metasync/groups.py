@@ -71,9 +71,10 @@ def stored(index: Index, settings: Settings, lookups: Lookups, wanted: set[int])
     """The stored automatic suggestions touching `wanted`, planned as they stand (overrides included)."""
     groups = [g for g in index.groups(status="pending", files=wanted) if not g.user_created] if wanted else []
     shifts = index.groups(kind=GroupKind.TIME_SHIFT) if groups else []
+    doubts = clock_doubts(index, {m.photo_id for g in groups for m in g.members})
     out = []
     for group in groups:
-        plan = planned(index, settings, lookups, group, shifts)[0]
+        plan = planned(index, settings, lookups, group, shifts, doubts)[0]
         if plan.changes:
             out.append(summary(group, group.id, plan))
     return out
@@ -129,11 +130,12 @@ def clock_doubts(index: Index, photo_ids: Iterable[int]) -> dict[int, str]:
     return {pid: stored[str(pid)] for pid in photo_ids if str(pid) in stored}
 
 
-def planned(index: Index, settings: Settings, lookups: Lookups, group: Group, shifts: list[Group] | None = None
-            ) -> tuple[Plan, dict[int, Photo]]:
+def planned(index: Index, settings: Settings, lookups: Lookups, group: Group, shifts: list[Group] | None = None,
+            doubts: dict[int, str] | None = None) -> tuple[Plan, dict[int, Photo]]:
     """The group's plan and the photos it was made on. Groups other than clock corrections are planned on the
     times the photos will have once the standing clock corrections are applied, and write those times themselves.
-    `shifts` (the index's time-shift groups) may be passed when many groups are planned."""
+    `shifts` (the index's time-shift groups) and `doubts` (clock_doubts of at least the group's photos) may be
+    passed when many groups are planned."""
     photos = index.photos_by_id([m.photo_id for m in group.members])
     overrides = index.overrides(group.id) if group.id is not None else {}
     if group.kind == GroupKind.TIME_SHIFT:
@@ -141,7 +143,9 @@ def planned(index: Index, settings: Settings, lookups: Lookups, group: Group, sh
     if shifts is None:  # only clock corrections of these photos matter (loading every group slowed previews)
         shifts = index.groups(kind=GroupKind.TIME_SHIFT, files=photos)
     shifted = {p.id: p for p in with_pending_shifts(list(photos.values()), shifts)}
-    p = plan_group(group, shifted, settings, lookups, overrides, doubts=clock_doubts(index, shifted))
+    if doubts is None:
+        doubts = clock_doubts(index, shifted)
+    p = plan_group(group, shifted, settings, lookups, overrides, doubts=doubts)
     return with_clock_corrections(p, group, photos, shifted, shifts), shifted
 
 

@@ -349,6 +349,11 @@ def _local_m(origin: Fix, lat: float, lon: float) -> tuple[float, float]:
     return dlon * k * math.cos(math.radians(origin.lat)), (lat - origin.lat) * k
 
 
+def as_guess(why: str) -> str:
+    """A value the rules do not vouch for, in the words every such proposal uses."""
+    return f"{why}: a guess, yours to confirm"
+
+
 def gps_changes(target: Photo, target_utc: float | None, fixes: Sequence[Fix], settings: Settings,
                 linked: Sequence[str] = (), guesses: bool = False, doubt: str | None = None) -> list[FieldChange]:
     """GPS for a target without any, from the track at its capture time: interpolated, continued beyond the
@@ -368,8 +373,8 @@ def gps_changes(target: Photo, target_utc: float | None, fixes: Sequence[Fix], s
     guess = wide or doubt is not None
     if guess and not guesses:
         return []
-    reason = est.reason + (f" (more than max_gps_error_m, {settings.max_gps_error_m:.0f} m: a guess, yours to "
-                           "confirm)" if wide else f" ({doubt}: a guess, yours to confirm)" if guess else "")
+    why = f"more than max_gps_error_m, {settings.max_gps_error_m:.0f} m" if wide else doubt
+    reason = est.reason + (f" ({as_guess(why)})" if why else "")
     conf = round(est.confidence, 4)
     values = {"gps_latitude": round(est.lat, 7), "gps_longitude": round(est.lon, 7)}
     if est.alt is not None and target.meta.gps_altitude is None:

@@ -26,7 +26,7 @@ def plan_group(group: Group, photos: dict[int, Photo], settings: Settings, looku
         return plan_time_shift(group, list(photos.values()), settings, overrides)
     if group.kind == GroupKind.PLACE:
         return plan_place_group(group, photos, settings, lookups, overrides, doubts)
-    return plan_events([group], photos, settings, lookups, [overrides or {}], doubts or {})[0]
+    return plan_events([group], photos, settings, lookups, [overrides or {}], doubts)[0]
 
 
 def plan_groups(groups: Sequence[Group], photos: dict[int, Photo], settings: Settings, lookups: Lookups,
@@ -41,7 +41,7 @@ def plan_groups(groups: Sequence[Group], photos: dict[int, Photo], settings: Set
     with collector_paused():
         for chunk in batches(events, [groups[k] for k in events]):
             planned.update(zip(chunk, plan_events([groups[k] for k in chunk], photos, settings, lookups,
-                                                   [{} for _ in chunk], doubts or {})))
+                                                   [{} for _ in chunk], doubts)))
     return [planned[k] if k in planned else
             plan_group(g, (as_shot or photos) if g.kind == GroupKind.TIME_SHIFT else photos, settings, lookups,
                        doubts=doubts)

@@ -34,7 +34,7 @@ from ..fields import CAMERA_FIELDS, FIELDS, GPS_FIELDS, PLACE_FIELDS, POSITION_F
 from ..lookups import Lookups
 from ..models import CANONICAL_FIELDS, FieldChange, Group, Photo, Plan, camera_key, camera_label
 from ..timeutil import format_duration
-from ..track import Fix, gps_changes, merge_fixes, photo_fixes
+from ..track import Fix, as_guess, gps_changes, merge_fixes, photo_fixes
 from .agree import gps_agreement, opinions, times_agree
 from .copies import with_originals
 from .place import named_beyond_position, plan_locations_batch
@@ -203,12 +203,13 @@ def _relevant(cands: Iterable[Candidate], settings: Settings) -> list[Candidate]
 
 
 def choose_gps(target: Photo, candidates: Iterable[Candidate], settings: Settings,
-               agree: Callable[[Photo, Photo], bool] | None = None) -> Choice | None:
+               agree: Callable[[Photo, Photo], bool] | None = None, doubt: str | None = None) -> Choice | None:
     """The source whose GPS a target without GPS receives (None: keep as is).
 
     The one place that picks a GPS source from the group (track interpolation comes first, see _target_changes).
     A fix farther in time than max_extrap_s (or a target without a time to compare) is no position the rules
-    vouch for: it is proposed for the user's decision only, like a dispute. A copy takes its original's, always.
+    vouch for: it is proposed for the user's decision only, like a dispute; so is any source but the same shot when
+    the target's clock is in `doubt` (why). A copy takes its original's, always.
     `agree`: whether two sources' positions agree (gps_agreement; a group passes one that remembers).
     """
     if target.meta.gps_latitude is not None or target.meta.gps_longitude is not None:
@@ -218,12 +219,13 @@ def choose_gps(target: Photo, candidates: Iterable[Candidate], settings: Setting
         return None
     choice = most_likely(cands, agree or gps_agreement(settings))
     best = choice.source
-    if best.same_shot or (best.dt_s is not None and abs(best.dt_s) <= settings.max_extrap_s):
+    if best.same_shot or (doubt is None and best.dt_s is not None and abs(best.dt_s) <= settings.max_extrap_s):
         return choice
-    far = ("the target has no capture time to place it on the track" if best.dt_s is None else
-           f"the nearest fix is {format_duration(abs(best.dt_s))} away, beyond max_extrap_s "
-           f"({format_duration(settings.max_extrap_s)}): a guess, yours to confirm")
-    return Choice(best, True, choice.alternatives, far)
+    if doubt is None and best.dt_s is None:
+        return Choice(best, True, choice.alternatives, "the target has no capture time to place it on the track")
+    why = doubt or (f"the nearest fix is {format_duration(abs(best.dt_s))} away, beyond max_extrap_s "
+                    f"({format_duration(settings.max_extrap_s)})")
+    return Choice(best, True, choice.alternatives, as_guess(why))
 
 
 def choose_time(target: Photo, candidates: Iterable[Candidate], times: dict[int, float],
@@ -393,9 +395,7 @@ def _target_changes(target: Photo, ranked: Ranked, ctx: _Context) -> list[FieldC
     located = [] if meta.gps_latitude is not None or meta.gps_longitude is not None else \
         gps_changes(target, ctx.times.get(target.id), ctx.track, settings,
                     ranked.linked_devices() if ctx.devices > 1 else (), guesses=True, doubt=doubt)
-    gps = None if located else choose_gps(target, ranked, settings, ctx.gps_agree)
-    if gps is not None and doubt is not None and not gps.source.same_shot:  # a source chosen by time
-        gps = Choice(gps.source, True, gps.alternatives, f"{doubt}: a guess, yours to confirm")
+    gps = None if located else choose_gps(target, ranked, settings, ctx.gps_agree, doubt)
     if located:  # on the track: interpolated, continued past its end, or a fix of the same moment
         out.extend(located)
     elif gps is not None:

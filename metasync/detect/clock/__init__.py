@@ -16,8 +16,8 @@ A camera's error need not be one number. Left on home time through other zones, 
 zone difference when the traveller moves on; a reset clock changes too. So the clock differences several photos
 agree on are found as levels (a camera has one clock at a time: of two levels whose photos take turns over the same
 days, the one chance explains more is a decoy, dropped), each paired photo labelled with its level, and the
-photos in time order split into legs where the level changes (legs); each leg is then estimated from its own pairs (estimate). Within a leg a
-clock that drifts (seconds a day) gets a Theil-Sen line when a rank test shows the trend (drift). Each corrected
+photos in time order split into legs where the level changes (legs); each leg is then estimated from its own
+pairs (estimate). Within a leg a clock that drifts (seconds a day) gets a Theil-Sen line when a rank test shows the trend (drift). Each corrected
 time takes the offset the reference device (a phone) had at that moment, so the camera photo ends in local wall
 time with that zone's offset, and a leg's reason splits its shift into the zone difference and the clock's own
 error ("camera on home time +02:00, 3 min 40 s fast; here -04:00", explain). Each leg is one reviewable group
